@@ -1,0 +1,1 @@
+//! The stable C ABI of lumen-core (cbindgen → include/lumen_core.h).

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The one command that sets up and runs every test of lumen (this is what .ci/run calls).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+cd "$root"
+export LUMEN_CACHE=${LUMEN_CACHE:-$HOME/.cache/lumen}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$LUMEN_CACHE/target}
+export LUMEN_VENV=${LUMEN_VENV:-$LUMEN_CACHE/venv}
+"$here/setup.sh"
+
+echo "== cargo build (workspace, all targets)"
+cargo build --workspace --all-targets --locked
+echo "== cargo test (unit, property, integration)"
+cargo test --workspace --locked
+
+export LUMEN_BIN_DIR="$CARGO_TARGET_DIR/debug"
+echo "== C ABI harness"
+bash tests/c-abi/run.sh
+echo "== end-to-end tests (stock Moonlight client, real Wayland clients)"
+"$LUMEN_VENV/bin/python" -m pytest -q -x tests/e2e
+echo "== all tests passed"
