@@ -1,1 +1,3 @@
-//! (being written)
+//! lumen-encode: the Encoder trait, the software H.264 encoder and the NVIDIA path.
+
+pub mod gpu;

@@ -1,0 +1,1 @@
+//! The NVIDIA zero-copy path (CUDA import, colour conversion kernels, NVENC).
