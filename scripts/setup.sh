@@ -20,6 +20,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# Rust toolchain: this project needs a recent stable Rust (Debian 12's rustc is too old).
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; else
+    echo "setup: installing Rust with rustup"
+    command -v curl >/dev/null || apt-get install -y -qq curl
+    curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+
 # Extra set-up steps of each area (idempotent scripts: scripts/deps/*.sh).
 for s in "$here"/deps/*.sh; do
   [ -e "$s" ] || continue
@@ -27,6 +37,7 @@ for s in "$here"/deps/*.sh; do
 done
 
 # The stock Moonlight client (moonlight-python, pinned) and test tools, in a venv of their own.
+if [ "${LUMEN_SKIP_VENV:-0}" = 1 ]; then echo "setup: done (no test venv requested)"; exit 0; fi
 venv=${LUMEN_VENV:-$cache/venv}
 req="$root/tests/requirements.txt"
 stamp="$venv/.lumen-req-$(sha256sum "$req" | cut -c1-16)"
