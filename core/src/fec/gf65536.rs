@@ -1,0 +1,227 @@
+//! GF(2¹⁶) Reed-Solomon for the lumen transport: a Leopard-family codec (FFT over the additive basis,
+//! O(n log n)) with up to 65535 shards per block, backed by the `reed-solomon-simd` crate (chosen over
+//! `leopard-codec` by `benches/fec.rs`; figures in docs/fec.md).
+//!
+//! Same shape as [`super::gf256`]. Shard lengths must be a non-zero multiple of 64 bytes. Not every split
+//! of 65535 shards is possible: the codec needs `next_pow2(min(data, parity)) + max(data, parity) ≤ 65536`
+//! (e.g. 60000 + 4000 works, 60000 + 5000 does not); other shapes give [`FecError::TooManyShards`].
+//!
+//! Allocation and threads: the codec keeps its encoder and decoder work space (sized by the first call
+//! and reused while the shard length does not grow) behind `Mutex`es taken with `try_lock`, so `encode` and
+//! `reconstruct` take `&self`, allocate nothing in steady state, and never wait: a call that finds the work
+//! space busy on another thread builds a temporary one instead (allocating) rather than block.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+
+use super::FecError;
+
+/// Most shards (data + parity) in one GF(2¹⁶) block.
+pub const MAX_SHARDS: usize = 65535;
+
+/// Shard lengths must be a multiple of this many bytes.
+pub const SHARD_ALIGN: usize = 64;
+
+fn fail<T>(e: FecError) -> Result<T, FecError> {
+    tracing::debug!(error = %e, "gf65536 FEC call refused");
+    Err(e)
+}
+
+fn codec_err(e: reed_solomon_simd::Error) -> FecError {
+    let e = FecError::Codec(e.to_string());
+    tracing::warn!(error = %e, "gf65536 codec failure");
+    e
+}
+
+/// A GF(2¹⁶) Reed-Solomon codec for one (data, parity) shape.
+pub struct ReedSolomon {
+    data: usize,
+    parity: usize,
+    encoder: Mutex<Option<ReedSolomonEncoder>>,
+    decoder: Mutex<Option<ReedSolomonDecoder>>,
+}
+
+impl ReedSolomon {
+    /// A codec for `data_shards` + `parity_shards` (each ≥ 1, sum ≤ 65535, shape supported by the FFT).
+    pub fn new(data_shards: usize, parity_shards: usize) -> Result<Self, FecError> {
+        if data_shards == 0 {
+            return fail(FecError::NoDataShards);
+        }
+        if parity_shards == 0 {
+            return fail(FecError::NoParityShards);
+        }
+        if data_shards + parity_shards > MAX_SHARDS || !ReedSolomonEncoder::supports(data_shards, parity_shards) {
+            return fail(FecError::TooManyShards { data: data_shards, parity: parity_shards, max: MAX_SHARDS });
+        }
+        Ok(Self { data: data_shards, parity: parity_shards, encoder: Mutex::new(None), decoder: Mutex::new(None) })
+    }
+
+    /// Number of data shards per block.
+    pub fn data_shards(&self) -> usize {
+        self.data
+    }
+
+    /// Number of parity shards per block.
+    pub fn parity_shards(&self) -> usize {
+        self.parity
+    }
+
+    fn check_shards<S: AsRef<[u8]>>(&self, shards: &[S]) -> Result<usize, FecError> {
+        let total = self.data + self.parity;
+        if shards.len() != total {
+            return fail(FecError::ShardCount { expected: total, got: shards.len() });
+        }
+        let len = shards[0].as_ref().len();
+        if len == 0 || len % SHARD_ALIGN != 0 {
+            return fail(FecError::ShardLength { len, reason: "GF(2^16) shards must be a non-zero multiple of 64 bytes" });
+        }
+        if let Some(s) = shards.iter().find(|s| s.as_ref().len() != len) {
+            return fail(FecError::ShardLength { len: s.as_ref().len(), reason: "shards differ in length" });
+        }
+        Ok(len)
+    }
+
+    /// Computes the parity shards: `shards[..data]` are read, `shards[data..]` are overwritten.
+    pub fn encode<S: AsRef<[u8]> + AsMut<[u8]>>(&self, shards: &mut [S]) -> Result<(), FecError> {
+        let len = self.check_shards(shards)?;
+        let mut local = None;
+        let mut guard = self.encoder.try_lock().ok();
+        let slot: &mut Option<ReedSolomonEncoder> = match guard.as_deref_mut() {
+            Some(s) => s,
+            None => &mut local,
+        };
+        let enc = match slot {
+            Some(enc) => {
+                enc.reset(self.data, self.parity, len).map_err(codec_err)?;
+                enc
+            }
+            None => slot.insert(ReedSolomonEncoder::new(self.data, self.parity, len).map_err(codec_err)?),
+        };
+        let (data, parity) = shards.split_at_mut(self.data);
+        for s in data.iter() {
+            enc.add_original_shard(s.as_ref()).map_err(codec_err)?;
+        }
+        let result = enc.encode().map_err(codec_err)?;
+        for (out, rec) in parity.iter_mut().zip(result.recovery_iter()) {
+            out.as_mut().copy_from_slice(rec);
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the missing *data* shards in place (`present[i] == false` marks shard `i` missing; missing
+    /// parity shards are not rebuilt). [`FecError::Unrecoverable`] when fewer than `data` shards are present.
+    pub fn reconstruct<S: AsRef<[u8]> + AsMut<[u8]>>(&self, shards: &mut [S], present: &[bool]) -> Result<(), FecError> {
+        let total = self.data + self.parity;
+        if present.len() != total {
+            return fail(FecError::ShardCount { expected: total, got: present.len() });
+        }
+        let len = self.check_shards(shards)?;
+        let missing = present[..self.data].iter().filter(|&&p| !p).count();
+        if missing == 0 {
+            return Ok(());
+        }
+        let parity_present = present[self.data..].iter().filter(|&&p| p).count();
+        if parity_present < missing {
+            return fail(FecError::Unrecoverable { missing, parity: parity_present });
+        }
+        let mut local = None;
+        let mut guard = self.decoder.try_lock().ok();
+        let slot: &mut Option<ReedSolomonDecoder> = match guard.as_deref_mut() {
+            Some(s) => s,
+            None => &mut local,
+        };
+        let dec = match slot {
+            Some(dec) => {
+                dec.reset(self.data, self.parity, len).map_err(codec_err)?;
+                dec
+            }
+            None => slot.insert(ReedSolomonDecoder::new(self.data, self.parity, len).map_err(codec_err)?),
+        };
+        let mut added = 0;
+        for (i, s) in shards.iter().enumerate() {
+            if !present[i] {
+                continue;
+            }
+            if i < self.data {
+                dec.add_original_shard(i, s.as_ref()).map_err(codec_err)?;
+            } else {
+                // Only as many parity shards as needed: the decoder's work grows with what it is given.
+                if added == missing {
+                    continue;
+                }
+                dec.add_recovery_shard(i - self.data, s.as_ref()).map_err(codec_err)?;
+                added += 1;
+            }
+        }
+        let result = dec.decode().map_err(codec_err)?;
+        for (i, restored) in result.restored_original_iter() {
+            shards[i].as_mut().copy_from_slice(restored);
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for ReedSolomon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("gf65536::ReedSolomon").field("data", &self.data).field("parity", &self.parity).finish()
+    }
+}
+
+/// One codec per (data, parity) shape, built on first use; later `get`s only look it up.
+#[derive(Debug, Default)]
+pub struct CodecCache {
+    codecs: HashMap<(usize, usize), ReedSolomon>,
+}
+
+impl CodecCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The codec for `data` + `parity` shards, built on first use.
+    pub fn get(&mut self, data: usize, parity: usize) -> Result<&ReedSolomon, FecError> {
+        let key = (data, parity);
+        if !self.codecs.contains_key(&key) {
+            let rs = ReedSolomon::new(data, parity)?;
+            self.codecs.insert(key, rs);
+        }
+        Ok(&self.codecs[&key])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_with_loss() {
+        let (d, p, len) = (100, 20, 128);
+        let rs = ReedSolomon::new(d, p).unwrap();
+        let mut shards: Vec<Vec<u8>> =
+            (0..d + p).map(|s| (0..len).map(|b| if s < d { (s * 31 + b) as u8 } else { 0 }).collect()).collect();
+        rs.encode(&mut shards).unwrap();
+        let want = shards.clone();
+        let mut present = vec![true; d + p];
+        for i in (0..d).step_by(5) {
+            present[i] = false;
+            shards[i].fill(0xAA);
+        }
+        rs.reconstruct(&mut shards, &present).unwrap();
+        assert_eq!(shards, want);
+        present[1] = false;
+        assert_eq!(rs.reconstruct(&mut shards, &present), Err(FecError::Unrecoverable { missing: 21, parity: 20 }));
+    }
+
+    #[test]
+    fn shape_errors() {
+        assert_eq!(ReedSolomon::new(0, 1).unwrap_err(), FecError::NoDataShards);
+        assert!(matches!(ReedSolomon::new(60000, 5535), Err(FecError::TooManyShards { .. })));
+        assert!(matches!(ReedSolomon::new(65535, 1), Err(FecError::TooManyShards { .. })));
+        let rs = ReedSolomon::new(2, 1).unwrap();
+        let mut bad = vec![vec![0u8; 63]; 3];
+        assert!(matches!(rs.encode(&mut bad), Err(FecError::ShardLength { len: 63, .. })));
+    }
+}
