@@ -7,7 +7,7 @@
 //! Decoding `W` missing data shards `E` from `W` present parity rows `R` and the known data `K`:
 //! `A·d_E = p_R ⊕ P[R][K]·d_K` with `A = P[R][E]`, itself a Cauchy matrix, so
 //! `d_E = A⁻¹·p_R ⊕ (A⁻¹·P[R][K])·d_K`. Both products have closed forms (Cauchy inverse and rational
-//! interpolation), so the whole decode matrix costs O(W·data) table look-ups, with no Gaussian elimination.
+//! interpolation), so the whole decode matrix costs O(W·(data + W)) table look-ups, with no Gaussian elimination.
 
 use super::tables::{EXP, INV, LOG};
 
@@ -70,6 +70,16 @@ pub fn decode_matrix(parity: usize, known: &[u8], missing: &[u8], rows: &[u8], o
             }
         }
     }
+    // Per known data column i (point z = y_i): ly = log Π_l (z + y_l), lx = log X(z) = log Π_k (z + x_k).
+    let mut ly = [0u32; 255];
+    let mut lx = [0u32; 255];
+    for (c, &i) in known.iter().enumerate() {
+        let z = y(i);
+        for (&e, &r) in missing.iter().zip(rows) {
+            ly[c] += log_sum(z, y(e));
+            lx[c] += log_sum(z, r);
+        }
+    }
     for m in 0..w {
         let ym = y(missing[m]);
         let row = &mut out[m * cols..(m + 1) * cols];
@@ -77,17 +87,9 @@ pub fn decode_matrix(parity: usize, known: &[u8], missing: &[u8], rows: &[u8], o
         //   = X(y_m)/Π_{l≠m}(y_m + y_l) · Π_{l≠m}(z + y_l) / X(z),  X(z) = Π_k (z + x_k).
         for (c, &i) in known.iter().enumerate() {
             let z = y(i);
-            let mut num = 0u32; // log Π_{l≠m}(z + y_l)
-            for (l, &e) in missing.iter().enumerate() {
-                if l != m {
-                    num += log_sum(z, y(e));
-                }
-            }
-            let mut den = 0u32; // log X(z)
-            for &r in rows {
-                den += log_sum(z, r);
-            }
-            row[c] = exp_mod(lb[m] + 255 * 2 * MAX_MISSING as u32 + num - ld[m] - den);
+            // log Π_{l≠m}(z + y_l) = log Π_l (z + y_l) − log(z + y_m)
+            let num = ly[c] + 255 - log_sum(z, ym);
+            row[c] = exp_mod(lb[m] + 255 * 2 * MAX_MISSING as u32 + num - ld[m] - lx[c]);
         }
         // Parity column k: A⁻¹[m][k] = Π_l(x_k + y_l)·Π_l(x_l + y_m) / ((x_k + y_m)·Π_{l≠k}(x_k + x_l)·Π_{l≠m}(y_m + y_l)).
         for k in 0..w {
