@@ -1,1 +1,23 @@
-//! (being written)
+//! lumen-render: the renderer lumen's compositor draws with, the pools of reusable render targets per
+//! output, and the `FrameSink` seam through which rendered frames leave the compositor for the encoder.
+//!
+//! - [`select`] picks the renderer at start: GLES on a validated GBM render node, else GLES on surfaceless
+//!   EGL, else Pixman (CPU) — or exactly the one asked for.
+//! - [`TargetPool`] holds the targets of one output; a rendered target is lent out inside a [`Frame`] and
+//!   comes back to its pool when the consumer drops the frame, so the encoder can register each target once.
+//! - [`FrameSink`] is what the encoder implements; [`mailbox`] is a ready-made newest-wins hand-off.
+
+mod choice;
+mod frame;
+mod mailbox;
+mod pool;
+mod target;
+
+pub use choice::{select, GlesGpu, Renderer, RendererChoice, RendererKind, SelectError};
+pub use frame::{DamageRect, Frame, FrameSink, OutputId};
+pub use mailbox::{mailbox, MailboxReceiver, MailboxSink};
+pub use pool::{Lease, TargetPool};
+pub use target::{CpuPixels, Target, TargetError};
+
+/// Re-export so consumers use exactly the smithay types lumen was built with.
+pub use smithay;
