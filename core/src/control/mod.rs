@@ -1,0 +1,1 @@
+//! Control-stream messages of the Moonlight protocol (being written: encode/decode of every gen-7 message).
