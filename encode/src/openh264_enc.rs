@@ -1,0 +1,154 @@
+//! The software H.264 encoder (default without a GPU): Cisco's OpenH264 through the `openh264` crate.
+//!
+//! Low-latency settings: constrained baseline (no B-frames), one slice, SPS/PPS in-band with every IDR
+//! (OpenH264 always emits them), no periodic IDR (infinite GOP, IDR on request), bitrate rate control at
+//! the client's bitrate with frame skipping off, VUI signalling of the client's colour space and range.
+
+use std::time::Instant;
+
+use openh264::encoder::{
+    BitRate, Complexity, Encoder as OhEncoder, EncoderConfig as OhConfig, FrameRate, FrameType, IntraFramePeriod,
+    RateControlMode, UsageType, VuiConfig,
+};
+use openh264::formats::YUVSlices;
+use openh264::OpenH264API;
+
+use crate::colour::{ColourSpace, Converter, Range, Yuv420};
+use crate::encoder::{AccessUnit, Codec, EncodeError, Encoder, EncoderConfig, FrameKind};
+use crate::frame::{Frame, FramePixels};
+
+/// Speed/quality knob of OpenH264.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speed {
+    Fast,
+    Medium,
+}
+
+/// OpenH264-backed [`Encoder`].
+pub struct OpenH264Encoder {
+    cfg: EncoderConfig,
+    speed: Speed,
+    enc: OhEncoder,
+    conv: Converter,
+    yuv: Yuv420,
+    idr_pending: bool,
+}
+
+fn oh_config(cfg: &EncoderConfig, speed: Speed) -> OhConfig {
+    let vui = match cfg.colour_space {
+        ColourSpace::Bt601 => VuiConfig::bt601(),
+        ColourSpace::Bt709 => VuiConfig::bt709(),
+        ColourSpace::Bt2020 => VuiConfig::bt2020(),
+    }
+    .full_range(cfg.range == Range::Full);
+    let mut c = OhConfig::new()
+        .bitrate(BitRate::from_bps(cfg.bitrate_kbps.saturating_mul(1000)))
+        .max_frame_rate(FrameRate::from_hz(cfg.fps as f32))
+        .rate_control_mode(RateControlMode::Bitrate)
+        .skip_frames(false)
+        .usage_type(UsageType::CameraVideoRealTime)
+        .complexity(match speed {
+            Speed::Fast => Complexity::Low,
+            Speed::Medium => Complexity::Medium,
+        })
+        .intra_frame_period(IntraFramePeriod::from_num_frames(0))
+        .scene_change_detect(false)
+        .background_detection(false)
+        .num_threads(1)
+        .vui(vui);
+    if cfg.slices > 1 {
+        // OpenH264 cuts by size only through the crate; one slice is what low latency wants anyway.
+        tracing::debug!(slices = cfg.slices, "openh264: using one slice");
+    }
+    c = c.adaptive_quantization(false);
+    c
+}
+
+impl OpenH264Encoder {
+    /// Creates an encoder for `cfg` (H.264 only).
+    pub fn new(cfg: EncoderConfig, speed: Speed) -> Result<Self, EncodeError> {
+        if cfg.codec != Codec::H264 {
+            return Err(EncodeError::Unsupported(format!("{:?} in the software encoder", cfg.codec)));
+        }
+        if cfg.width == 0 || cfg.height == 0 || cfg.width % 2 != 0 || cfg.height % 2 != 0 || cfg.fps == 0 {
+            return Err(EncodeError::Unsupported(format!("{}x{}@{}", cfg.width, cfg.height, cfg.fps)));
+        }
+        let enc = OhEncoder::with_api_config(OpenH264API::from_source(), oh_config(&cfg, speed))
+            .map_err(|e| EncodeError::Library(e.to_string()))?;
+        let conv = Converter::new(cfg.colour_space, cfg.range);
+        let mut yuv = Yuv420::default();
+        yuv.resize(cfg.width as usize, cfg.height as usize);
+        Ok(Self { cfg, speed, enc, conv, yuv, idr_pending: false })
+    }
+
+    /// The last converted picture (for tests and benches that measure quality).
+    pub fn last_yuv(&self) -> &Yuv420 {
+        &self.yuv
+    }
+}
+
+impl Encoder for OpenH264Encoder {
+    fn config(&self) -> &EncoderConfig {
+        &self.cfg
+    }
+
+    fn encode(&mut self, frame: &Frame<'_>, out: &mut AccessUnit) -> Result<(), EncodeError> {
+        let started = Instant::now();
+        let FramePixels::Cpu(px) = frame.pixels;
+        px.validate()?;
+        if px.width != self.cfg.width || px.height != self.cfg.height {
+            return Err(EncodeError::BadFrame(format!(
+                "{}x{} frame for a {}x{} encoder",
+                px.width, px.height, self.cfg.width, self.cfg.height
+            )));
+        }
+        self.conv.convert(&px, &mut self.yuv);
+        if self.idr_pending {
+            self.enc.force_intra_frame();
+            self.idr_pending = false;
+        }
+        let cw = self.yuv.chroma_width();
+        let src = YUVSlices::new(
+            (&self.yuv.y, &self.yuv.u, &self.yuv.v),
+            (self.yuv.width, self.yuv.height),
+            (self.yuv.width, cw, cw),
+        );
+        let bs = self.enc.encode(&src).map_err(|e| EncodeError::Library(e.to_string()))?;
+        out.data.clear();
+        out.kind = match bs.frame_type() {
+            FrameType::IDR | FrameType::I => Some(FrameKind::Idr),
+            FrameType::P | FrameType::IPMixed => Some(FrameKind::P),
+            FrameType::Skip | FrameType::Invalid => None,
+        };
+        if out.kind.is_some() {
+            bs.write_vec(&mut out.data);
+        }
+        out.frame_index = frame.index;
+        out.encode_time = started.elapsed();
+        Ok(())
+    }
+
+    fn request_idr(&mut self) {
+        self.idr_pending = true;
+    }
+
+    fn invalidate_refs(&mut self, _first: u64, _last: u64) -> bool {
+        // One reference frame and no long-term references: recovery needs an IDR.
+        false
+    }
+
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncodeError> {
+        if kbps == self.cfg.bitrate_kbps {
+            return Ok(());
+        }
+        let mut cfg = self.cfg.clone();
+        cfg.bitrate_kbps = kbps.max(100);
+        // The crate offers no live bitrate option: a new session starts with an IDR frame, which is what
+        // a client recovering from loss needs anyway.
+        let enc = OhEncoder::with_api_config(OpenH264API::from_source(), oh_config(&cfg, self.speed))
+            .map_err(|e| EncodeError::Library(e.to_string()))?;
+        self.enc = enc;
+        self.cfg = cfg;
+        Ok(())
+    }
+}
