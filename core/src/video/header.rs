@@ -158,6 +158,9 @@ impl PacketHeader {
         if fec.data_shards == 0 {
             return Err(VideoError::BadFecInfo("zero data shards"));
         }
+        if fec.parity_shards() > 0 && fec.data_shards + fec.parity_shards() > 255 {
+            return Err(VideoError::BadFecInfo("more than 255 shards in an FEC block"));
+        }
         if fec.shard_index >= fec.data_shards + fec.parity_shards() {
             return Err(VideoError::BadFecInfo("shard index beyond data + parity"));
         }

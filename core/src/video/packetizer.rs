@@ -144,3 +144,99 @@ impl VideoPacketizer {
         Ok(shape)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::header::{off, PacketHeader, FLAG_CONTAINS_PIC_DATA, FLAG_EOF, FLAG_SOF};
+    use super::*;
+
+    fn meta(i: u32, t: FrameType) -> FrameMeta {
+        FrameMeta { frame_index: i, frame_type: t, host_latency: 42, rtp_timestamp: 9000 * i }
+    }
+
+    #[test]
+    fn layout_of_a_small_frame() {
+        let mut p = VideoPacketizer::new(VideoParams::DEFAULT).unwrap();
+        let au: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
+        let mut b = PacketBatch::new();
+        let s = p.packetize(&meta(1, FrameType::Idr), &au, &mut b).unwrap();
+        // 3008 bytes over 1376-byte payloads: 3 data shards, parity max(ceil(0.6), 2) = 2 at 66 %.
+        assert_eq!((s.data_shards, s.blocks[0].parity, s.blocks[0].percentage), (3, 2, 66));
+        assert_eq!(b.len(), 5);
+        assert!(b.is_uniform());
+        assert_eq!(b.stride(), 1408);
+        for (i, d) in b.iter().enumerate() {
+            let h = PacketHeader::parse(d).unwrap();
+            assert_eq!(h.seq, i as u16);
+            assert_eq!(h.frame_index, 1);
+            assert_eq!(h.timestamp, 9000);
+            assert_eq!(h.fec.shard_index, i as u16);
+            assert_eq!(h.fec.data_shards, 3);
+            assert_eq!(h.fec.percentage, 66);
+            assert_eq!((h.block_index, h.last_block_index), (0, 0));
+            if i < 3 {
+                assert_eq!(h.stream_packet_index, i as u32);
+                let want = FLAG_CONTAINS_PIC_DATA | if i == 0 { FLAG_SOF } else { 0 } | if i == 2 { FLAG_EOF } else { 0 };
+                assert_eq!(h.flags, want);
+                assert_eq!(&d[1..2], &[0]);
+                assert_eq!(&d[8..16], &[0; 8]);
+                assert_eq!(d[off::MULTI_FEC_FLAGS], 0x10);
+            }
+        }
+        let first = b.get(0);
+        // Frame header: type 1, latency 42 LE, IDR, last payload (3008 % 1376 = 256) LE.
+        assert_eq!(&first[32..40], &[1, 42, 0, 2, 0x00, 0x01, 0, 0]);
+        assert_eq!(&first[40..40 + 1368], &au[..1368]);
+        let last = b.get(2);
+        assert_eq!(&last[32..32 + 256], &au[3000 - 256..]);
+        assert!(last[32 + 256..].iter().all(|&x| x == 0));
+        // The next frame continues the sequence numbers and stream packet indices.
+        p.packetize(&meta(2, FrameType::P), &au[..10], &mut b).unwrap();
+        let h = PacketHeader::parse(b.get(0)).unwrap();
+        assert_eq!((h.seq, h.stream_packet_index), (5, 5));
+    }
+
+    #[test]
+    fn multi_block_frames_number_blocks_and_sequences() {
+        let mut p = VideoPacketizer::new(VideoParams::DEFAULT).unwrap();
+        p.set_next_packet(65_530);
+        let au = vec![0xA5u8; 600_000];
+        let mut b = PacketBatch::new();
+        let s = p.packetize(&meta(7, FrameType::P), &au, &mut b).unwrap();
+        assert_eq!(s.block_count, 3);
+        assert_eq!(b.len(), s.total_shards());
+        let mut seq = 65_530u16;
+        let mut at = 0;
+        for bi in 0..s.block_count {
+            let blk = s.blocks[bi];
+            let first = PacketHeader::parse(b.get(at)).unwrap();
+            assert_eq!(first.stream_packet_index, 65_530 + (at as u32));
+            for x in 0..blk.data + blk.parity {
+                let h = PacketHeader::parse(b.get(at + x)).unwrap();
+                assert_eq!(h.seq, seq);
+                assert_eq!((h.block_index as usize, h.last_block_index), (bi, 2));
+                assert_eq!(h.fec.shard_index as usize, x);
+                seq = seq.wrapping_add(1);
+            }
+            at += blk.data + blk.parity;
+        }
+    }
+
+    #[test]
+    fn encrypted_datagrams_carry_the_prefix() {
+        let key = [3u8; 16];
+        let mut p = VideoPacketizer::new(VideoParams::DEFAULT).unwrap().with_sealer(Box::new(super::super::GcmVideo::new(&key)));
+        let mut b = PacketBatch::new();
+        p.packetize(&meta(9, FrameType::P), &[1, 2, 3], &mut b).unwrap();
+        assert_eq!(p.datagram_len(), 1440);
+        assert_eq!(b.stride(), 1440);
+        let d0 = b.get(0);
+        assert_eq!(&d0[12..16], &9u32.to_le_bytes());
+        assert_eq!(d0[11], b'V');
+        assert_eq!(&d0[..8], &0u64.to_le_bytes());
+        assert_eq!(&b.get(1)[..8], &1u64.to_le_bytes());
+        let mut d = d0.to_vec();
+        let r = crate::crypto::video::open_in_place(&crate::crypto::Aes128Gcm::new(&key), &mut d).unwrap().1;
+        assert_eq!(PacketHeader::parse(&d[r]).unwrap().frame_index, 9);
+    }
+}

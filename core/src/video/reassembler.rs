@@ -476,3 +476,126 @@ impl PacketHeader {
         (d[off::FLAGS], (spi >> 8) & 0xFF_FFFF)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{FrameMeta, GcmVideo, PacketBatch, VideoPacketizer};
+    use super::*;
+
+    fn au(i: u32, len: usize) -> Vec<u8> {
+        (0..len).map(|b| (b as u32 * 31 + i * 7) as u8).collect()
+    }
+
+    fn meta(i: u32) -> FrameMeta {
+        FrameMeta { frame_index: i, frame_type: if i % 5 == 1 { FrameType::Idr } else { FrameType::P }, host_latency: 7, rtp_timestamp: i * 1500 }
+    }
+
+    fn collect(r: &mut VideoReassembler, out: &mut Vec<(u32, Vec<u8>)>, lost: &mut Vec<(u32, u32)>) {
+        while let Some(e) = r.poll() {
+            match e {
+                Reassembled::Frame(f) => out.push((f.frame_index, f.data.to_vec())),
+                Reassembled::Lost { first, last } => lost.push((first, last)),
+            }
+        }
+    }
+
+    #[test]
+    fn round_trip_with_loss_reorder_and_duplicates() {
+        let params = VideoParams::DEFAULT;
+        for enc in [false, true] {
+            let mut p = VideoPacketizer::new(params).unwrap();
+            let mut r = VideoReassembler::new(params).unwrap();
+            if enc {
+                p = p.with_sealer(Box::new(GcmVideo::new(&[9; 16])));
+                r = r.with_opener(Box::new(GcmVideo::new(&[9; 16])));
+            }
+            let mut b = PacketBatch::new();
+            let (mut out, mut lost) = (Vec::new(), Vec::new());
+            for i in 1..=12u32 {
+                let len = [5usize, 1368, 1369, 40_000, 300_000, 700_000][i as usize % 6];
+                let data = au(i, len);
+                let shape = p.packetize(&meta(i), &data, &mut b).unwrap();
+                // Drop as many data shards as each block has parity, send the rest backwards, one twice.
+                let mut order: Vec<usize> = Vec::new();
+                let mut at = 0;
+                for blk in &shape.blocks[..shape.block_count] {
+                    for x in 0..blk.data + blk.parity {
+                        if x >= blk.parity {
+                            order.push(at + x);
+                        }
+                    }
+                    at += blk.data + blk.parity;
+                }
+                order.reverse();
+                order.push(order[0]);
+                for k in order {
+                    r.push(b.get(k)).unwrap();
+                }
+                collect(&mut r, &mut out, &mut lost);
+                assert_eq!(out.last().unwrap(), &(i, data), "frame {i} enc {enc}");
+            }
+            assert!(lost.is_empty());
+            assert_eq!(r.stats().frames_complete, 12);
+            assert!(r.stats().shards_recovered > 0);
+        }
+    }
+
+    #[test]
+    fn too_much_loss_is_reported_lost() {
+        let params = VideoParams::DEFAULT;
+        let mut p = VideoPacketizer::new(params).unwrap();
+        let mut r = VideoReassembler::new(params).unwrap();
+        let mut b = PacketBatch::new();
+        let (mut out, mut lost) = (Vec::new(), Vec::new());
+        for i in 1..=4u32 {
+            let shape = p.packetize(&meta(i), &au(i, 20_000), &mut b).unwrap();
+            let skip = if i == 2 { shape.blocks[0].parity + 1 } else { 0 };
+            for k in skip..b.len() {
+                r.push(b.get(k)).unwrap();
+            }
+            collect(&mut r, &mut out, &mut lost);
+        }
+        assert_eq!(out.iter().map(|f| f.0).collect::<Vec<_>>(), vec![1, 3, 4]);
+        assert_eq!(lost, vec![(2, 2)]);
+        // Whole frames that never arrive are reported too, and stale datagrams are ignored.
+        p.packetize(&meta(5), &au(5, 100), &mut b).unwrap();
+        let stale = b.get(0).to_vec();
+        let shape = p.packetize(&meta(8), &au(8, 100), &mut b).unwrap();
+        for k in 0..shape.total_shards() {
+            r.push(b.get(k)).unwrap();
+        }
+        collect(&mut r, &mut out, &mut lost);
+        assert_eq!(lost, vec![(2, 2), (5, 7)]);
+        assert_eq!(r.push(&stale).unwrap(), PushOutcome::Stale);
+    }
+
+    #[test]
+    fn flush_reports_unfinished_frames() {
+        let params = VideoParams::DEFAULT;
+        let mut p = VideoPacketizer::new(params).unwrap();
+        let mut r = VideoReassembler::new(params).unwrap();
+        let mut b = PacketBatch::new();
+        p.packetize(&meta(1), &au(1, 5000), &mut b).unwrap();
+        r.push(b.get(0)).unwrap();
+        r.flush();
+        assert_eq!(r.poll(), Some(Reassembled::Lost { first: 1, last: 1 }));
+        assert_eq!(r.poll(), None);
+    }
+
+    #[test]
+    fn malformed_datagrams_are_errors() {
+        let params = VideoParams::DEFAULT;
+        let mut r = VideoReassembler::new(params).unwrap();
+        assert!(matches!(r.push(&[]), Err(VideoError::BadLength { .. })));
+        assert!(matches!(r.push(&[0u8; 1408]), Err(VideoError::BadRtpHeader(0))));
+        let mut p = VideoPacketizer::new(params).unwrap();
+        let mut b = PacketBatch::new();
+        p.packetize(&meta(1), &au(1, 5000), &mut b).unwrap();
+        let mut d = b.get(1).to_vec();
+        d[28..32].copy_from_slice(&0xFFFF_FFFFu32.to_le_bytes());
+        assert!(r.push(&d).is_err());
+        let mut enc = VideoReassembler::new(params).unwrap().with_opener(Box::new(GcmVideo::new(&[1; 16])));
+        assert!(matches!(enc.push(&[0u8; 1440]), Err(VideoError::Crypto(_))));
+        assert_eq!(r.stats().malformed, 3);
+    }
+}
