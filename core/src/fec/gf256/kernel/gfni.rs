@@ -1,6 +1,7 @@
 //! AVX-512BW + GFNI GF(2⁸) kernel: `vgf2p8affineqb` multiplies 64 bytes by a constant (its 8×8 bit matrix
 //! broadcast from `tables::AFFINE`) in one instruction; groups of [`G`] output rows accumulate in
-//! registers while each input vector is loaded once; the tail uses masked loads and stores.
+//! registers while each input vector is loaded once; inputs go in pairs so two products and the
+//! accumulator meet in one `vpternlogq`; the tail uses masked loads and stores.
 
 use std::arch::x86_64::*;
 
@@ -53,9 +54,28 @@ unsafe fn group<const N: usize>(
         let rem = n - pos;
         let mask: __mmask64 = if rem >= 64 { !0 } else { (1u64 << rem) - 1 };
         let mut acc = [_mm512_setzero_si512(); N];
-        for (i, &inp) in inputs.iter().enumerate() {
-            // SAFETY: `inp` is valid for reads of [off, off + n) and the mask limits the load to it.
-            let x = unsafe { _mm512_maskz_loadu_epi8(mask, inp.add(off + pos) as *const i8) };
+        let mut i = 0;
+        // Two inputs per step: their products meet the accumulator in one three-way XOR (vpternlogq).
+        while i + 1 < k {
+            // SAFETY: both inputs are valid for reads of [off, off + n); the mask limits the loads to it.
+            let (x, y) = unsafe {
+                (
+                    _mm512_maskz_loadu_epi8(mask, inputs[i].add(off + pos) as *const i8),
+                    _mm512_maskz_loadu_epi8(mask, inputs[i + 1].add(off + pos) as *const i8),
+                )
+            };
+            for (g, a) in acc.iter_mut().enumerate() {
+                let mx = _mm512_set1_epi64(AFFINE[crows[g * k + i] as usize] as i64);
+                let my = _mm512_set1_epi64(AFFINE[crows[g * k + i + 1] as usize] as i64);
+                let px = _mm512_gf2p8affine_epi64_epi8::<0>(x, mx);
+                let py = _mm512_gf2p8affine_epi64_epi8::<0>(y, my);
+                *a = _mm512_ternarylogic_epi64::<0x96>(*a, px, py);
+            }
+            i += 2;
+        }
+        if i < k {
+            // SAFETY: as above.
+            let x = unsafe { _mm512_maskz_loadu_epi8(mask, inputs[i].add(off + pos) as *const i8) };
             for (g, a) in acc.iter_mut().enumerate() {
                 let m = _mm512_set1_epi64(AFFINE[crows[g * k + i] as usize] as i64);
                 *a = _mm512_xor_si512(*a, _mm512_gf2p8affine_epi64_epi8::<0>(x, m));
