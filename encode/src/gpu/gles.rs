@@ -1,0 +1,266 @@
+//! A headless GLES 3 context on surfaceless EGL (`EGL_MESA_platform_surfaceless`, which NVIDIA's EGL
+//! offers) with RGBA8 texture render targets and a known test scene. Used by the device test binary and
+//! the GPU tests until the compositor's render-target pool (render/) hands its targets over; the handles
+//! it exposes (GL texture name, EGLImage) are exactly what that pool will give the encoder.
+
+use std::ffi::c_void;
+
+use glow::HasContext;
+use khronos_egl as egl;
+
+use super::error::{GpuError, GpuResult};
+
+const PLATFORM_SURFACELESS_MESA: egl::Enum = 0x31DD;
+const GL_TEXTURE_LEVEL: egl::Attrib = 0x30BC;
+
+fn gl_err(what: &str, e: impl std::fmt::Display) -> GpuError {
+    tracing::error!(what, error = %e, "EGL/GL failure");
+    GpuError::Gl(format!("{what}: {e}"))
+}
+
+/// A surfaceless EGL display and current GLES 3 context on this thread.
+pub struct Gles {
+    egl: egl::DynamicInstance<egl::EGL1_5>,
+    display: egl::Display,
+    context: egl::Context,
+    gl: glow::Context,
+    scene: glow::Program,
+    frame_loc: Option<glow::UniformLocation>,
+    vao: glow::VertexArray,
+}
+
+/// A texture render target (GL_RGBA8, one level) with its framebuffer.
+#[derive(Debug)]
+pub struct GlTarget {
+    /// The texture.
+    pub texture: glow::Texture,
+    fbo: glow::Framebuffer,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl GlTarget {
+    /// The GL texture name (for `cuGraphicsGLRegisterImage`).
+    pub fn texture_name(&self) -> u32 {
+        self.texture.0.get()
+    }
+}
+
+const VS: &str = "#version 300 es
+void main() {
+    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
+    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
+}";
+
+// The known scene: every channel an exact k/255 from integer pixel coordinates and the frame number, so
+// every byte value and many colour combinations occur; varies per frame.
+const FS: &str = "#version 300 es
+precision highp float;
+precision highp int;
+uniform int frame;
+out vec4 color;
+void main() {
+    ivec2 p = ivec2(gl_FragCoord.xy);
+    int r = (p.x + frame) & 255;
+    int g = (p.y * 3 + frame * 7) & 255;
+    int b = ((p.x ^ p.y) + (p.x >> 8) * 37) & 255;
+    color = vec4(float(r), float(g), float(b), 255.0) / 255.0;
+}";
+
+impl Gles {
+    /// Opens libEGL, the surfaceless display, a GLES 3 context, and compiles the scene.
+    pub fn new() -> GpuResult<Gles> {
+        // SAFETY: loads libEGL.so.1 (glvnd) and resolves the EGL 1.5 entry points from it.
+        let egl = unsafe { egl::DynamicInstance::<egl::EGL1_5>::load_required() }
+            .map_err(|e| gl_err("load libEGL.so.1", e))?;
+        // SAFETY: EGL_DEFAULT_DISPLAY with the surfaceless platform takes no native display.
+        let display = unsafe { egl.get_platform_display(PLATFORM_SURFACELESS_MESA, egl::DEFAULT_DISPLAY, &[egl::ATTRIB_NONE]) }
+            .map_err(|e| gl_err("eglGetPlatformDisplay(surfaceless)", e))?;
+        egl.initialize(display).map_err(|e| gl_err("eglInitialize", e))?;
+        egl.bind_api(egl::OPENGL_ES_API).map_err(|e| gl_err("eglBindAPI", e))?;
+        let attrs = [egl::RENDERABLE_TYPE, egl::OPENGL_ES3_BIT, egl::SURFACE_TYPE, 0, egl::NONE];
+        let config = egl
+            .choose_first_config(display, &attrs)
+            .map_err(|e| gl_err("eglChooseConfig", e))?
+            .ok_or_else(|| gl_err("eglChooseConfig", "no GLES3 config"))?;
+        let context = egl
+            .create_context(display, config, None, &[egl::CONTEXT_MAJOR_VERSION, 3, egl::NONE])
+            .map_err(|e| gl_err("eglCreateContext", e))?;
+        egl.make_current(display, None, None, Some(context)).map_err(|e| gl_err("eglMakeCurrent", e))?;
+        // SAFETY: the context is current on this thread; the loader returns its entry points.
+        let gl = unsafe {
+            glow::Context::from_loader_function(|s| {
+                egl.get_proc_address(s).map_or(std::ptr::null(), |f| f as *const c_void)
+            })
+        };
+        // SAFETY: GL calls on the current context with valid arguments.
+        unsafe {
+            let program = gl.create_program().map_err(|e| gl_err("glCreateProgram", e))?;
+            for (kind, src) in [(glow::VERTEX_SHADER, VS), (glow::FRAGMENT_SHADER, FS)] {
+                let s = gl.create_shader(kind).map_err(|e| gl_err("glCreateShader", e))?;
+                gl.shader_source(s, src);
+                gl.compile_shader(s);
+                if !gl.get_shader_compile_status(s) {
+                    return Err(gl_err("compile shader", gl.get_shader_info_log(s)));
+                }
+                gl.attach_shader(program, s);
+            }
+            gl.link_program(program);
+            if !gl.get_program_link_status(program) {
+                return Err(gl_err("link program", gl.get_program_info_log(program)));
+            }
+            let frame_loc = gl.get_uniform_location(program, "frame");
+            let vao = gl.create_vertex_array().map_err(|e| gl_err("glCreateVertexArray", e))?;
+            Ok(Gles { egl, display, context, gl, scene: program, frame_loc, vao })
+        }
+    }
+
+    /// GL_RENDERER / GL_VERSION.
+    pub fn describe(&self) -> String {
+        // SAFETY: string queries on the current context.
+        unsafe {
+            format!("{} / {}", self.gl.get_parameter_string(glow::RENDERER), self.gl.get_parameter_string(glow::VERSION))
+        }
+    }
+
+    /// Whether the GL implementation lists `name` among its extensions.
+    pub fn has_extension(&self, name: &str) -> bool {
+        self.gl.supported_extensions().contains(name)
+    }
+
+    /// Creates a `width`×`height` RGBA8 texture target.
+    pub fn target(&self, width: u32, height: u32) -> GpuResult<GlTarget> {
+        let gl = &self.gl;
+        // SAFETY: GL object creation on the current context with valid sizes.
+        unsafe {
+            let texture = gl.create_texture().map_err(|e| gl_err("glCreateTexture", e))?;
+            gl.bind_texture(glow::TEXTURE_2D, Some(texture));
+            gl.tex_storage_2d(glow::TEXTURE_2D, 1, glow::RGBA8, width as i32, height as i32);
+            gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MIN_FILTER, glow::NEAREST as i32);
+            gl.tex_parameter_i32(glow::TEXTURE_2D, glow::TEXTURE_MAG_FILTER, glow::NEAREST as i32);
+            gl.bind_texture(glow::TEXTURE_2D, None);
+            let fbo = gl.create_framebuffer().map_err(|e| gl_err("glCreateFramebuffer", e))?;
+            gl.bind_framebuffer(glow::FRAMEBUFFER, Some(fbo));
+            gl.framebuffer_texture_2d(glow::FRAMEBUFFER, glow::COLOR_ATTACHMENT0, glow::TEXTURE_2D, Some(texture), 0);
+            let status = gl.check_framebuffer_status(glow::FRAMEBUFFER);
+            gl.bind_framebuffer(glow::FRAMEBUFFER, None);
+            if status != glow::FRAMEBUFFER_COMPLETE {
+                return Err(gl_err("framebuffer", format!("incomplete: {status:#x}")));
+            }
+            Ok(GlTarget { texture, fbo, width, height })
+        }
+    }
+
+    /// Draws scene `frame` into `target` (submitted, not waited for).
+    pub fn draw(&self, target: &GlTarget, frame: i32) {
+        let gl = &self.gl;
+        // SAFETY: valid objects of the current context.
+        unsafe {
+            gl.bind_framebuffer(glow::FRAMEBUFFER, Some(target.fbo));
+            gl.viewport(0, 0, target.width as i32, target.height as i32);
+            gl.use_program(Some(self.scene));
+            gl.uniform_1_i32(self.frame_loc.as_ref(), frame);
+            gl.bind_vertex_array(Some(self.vao));
+            gl.draw_arrays(glow::TRIANGLES, 0, 3);
+            gl.bind_framebuffer(glow::FRAMEBUFFER, None);
+        }
+    }
+
+    /// glFinish: the documented fallback ordering (host waits for GL).
+    pub fn finish(&self) {
+        // SAFETY: plain GL call.
+        unsafe { self.gl.finish() }
+    }
+
+    /// glFlush.
+    pub fn flush(&self) {
+        // SAFETY: plain GL call.
+        unsafe { self.gl.flush() }
+    }
+
+    /// Inserts an EGL fence after the submitted GL work and waits for it on the host
+    /// (EGL_SYNC_FLUSH_COMMANDS_BIT, no timeout).
+    pub fn fence_wait(&self) -> GpuResult<()> {
+        // SAFETY: display and context are live; the sync is destroyed on the same display.
+        unsafe {
+            let sync = self
+                .egl
+                .create_sync(self.display, egl::SYNC_FENCE as egl::Enum, &[egl::ATTRIB_NONE])
+                .map_err(|e| gl_err("eglCreateSync", e))?;
+            let r = self.egl.client_wait_sync(self.display, sync, egl::SYNC_FLUSH_COMMANDS_BIT, egl::FOREVER);
+            let _ = self.egl.destroy_sync(self.display, sync);
+            r.map(|_| ()).map_err(|e| gl_err("eglClientWaitSync", e))
+        }
+    }
+
+    /// Reads the target back (RGBA, rows bottom-up as GL stores them: row 0 = texture row 0).
+    pub fn read(&self, target: &GlTarget, out: &mut Vec<u8>) {
+        out.resize(target.width as usize * target.height as usize * 4, 0);
+        let gl = &self.gl;
+        // SAFETY: `out` holds width×height×4 bytes, matching RGBA/UNSIGNED_BYTE with pack alignment 4.
+        unsafe {
+            gl.bind_framebuffer(glow::READ_FRAMEBUFFER, Some(target.fbo));
+            gl.pixel_store_i32(glow::PACK_ALIGNMENT, 4);
+            gl.read_pixels(
+                0,
+                0,
+                target.width as i32,
+                target.height as i32,
+                glow::RGBA,
+                glow::UNSIGNED_BYTE,
+                glow::PixelPackData::Slice(Some(out.as_mut_slice())),
+            );
+            gl.bind_framebuffer(glow::READ_FRAMEBUFFER, None);
+        }
+    }
+
+    /// Wraps the target's texture in an EGLImage (EGL_GL_TEXTURE_2D), for `cuGraphicsEGLRegisterImage`.
+    pub fn egl_image(&self, target: &GlTarget) -> GpuResult<EglImage> {
+        // SAFETY: the client buffer is the texture name of the current context, as EGL_GL_TEXTURE_2D wants.
+        let image = unsafe {
+            let buf = egl::ClientBuffer::from_ptr(target.texture_name() as usize as *mut c_void);
+            self.egl.create_image(self.display, self.context, egl::GL_TEXTURE_2D as egl::Enum, buf, &[GL_TEXTURE_LEVEL, 0, egl::ATTRIB_NONE])
+        }
+        .map_err(|e| gl_err("eglCreateImage(GL_TEXTURE_2D)", e))?;
+        Ok(EglImage { image })
+    }
+
+    /// Destroys an EGLImage (after its CUDA registration is dropped).
+    pub fn destroy_image(&self, image: EglImage) {
+        if let Err(e) = self.egl.destroy_image(self.display, image.image) {
+            tracing::warn!(error = %e, "eglDestroyImage failed");
+        }
+    }
+
+    /// Deletes a target.
+    pub fn destroy_target(&self, t: GlTarget) {
+        // SAFETY: objects of the current context, deleted once.
+        unsafe {
+            self.gl.delete_framebuffer(t.fbo);
+            self.gl.delete_texture(t.texture);
+        }
+    }
+}
+
+/// An EGLImage made from a GL target.
+#[derive(Debug)]
+pub struct EglImage {
+    image: egl::Image,
+}
+
+impl EglImage {
+    /// The raw `EGLImageKHR`.
+    pub fn as_ptr(&self) -> *mut c_void {
+        self.image.as_ptr()
+    }
+}
+
+impl Drop for Gles {
+    fn drop(&mut self) {
+        let _ = self.egl.make_current(self.display, None, None, None);
+        let _ = self.egl.destroy_context(self.display, self.context);
+        let _ = self.egl.terminate(self.display);
+    }
+}
