@@ -1,1 +1,32 @@
-//! (being written)
+//! lumen-stream: every socket and server of lumen's Moonlight host control plane.
+//!
+//! - [`nvhttp`]: the GameStream HTTP (pairing, server info) and HTTPS (apps, launch) endpoints,
+//! - [`pairing`]: the 5-stage PIN pairing exchange (pure state machine + crypto),
+//! - [`rtsp`]: the RTSP handshake (plain and `rtspenc://`), [`sdp`]: the DESCRIBE offer and ANNOUNCE parser,
+//! - [`media_plane`]: the seam to the media plane (video/audio/control sockets) started at RTSP PLAY,
+//! - [`store`]: the state dir (host identity, paired clients, atomic writes), [`admin`]: the local admin socket,
+//! - [`host`]: ties them together; [`cli`]: the `lumen-session` command line.
+
+pub mod admin;
+pub mod apps;
+pub mod cli;
+pub mod host;
+pub mod identity;
+pub mod launch;
+pub mod mdns;
+pub mod media_plane;
+pub mod nvhttp;
+pub mod pairing;
+pub mod ports;
+pub mod rtsp;
+pub mod sdp;
+pub mod session;
+pub mod store;
+pub mod stream_config;
+
+pub use launch::LaunchRecord;
+pub use media_plane::{
+    CodecSupport, EndReason, HandshakeOnly, MediaPlane, MediaPorts, MediaSession, MediaStart,
+};
+pub use ports::Ports;
+pub use stream_config::{StreamConfig, VideoCodec};

@@ -1,0 +1,186 @@
+//! The app list: a built-in "Desktop" plus apps from the TOML config and `--app CMD`, and their box art
+//! (`/appasset`): the configured image, or a generated PNG.
+//!
+//! Config file format (`--config FILE`):
+//! ```toml
+//! [[app]]
+//! name = "Terminal"
+//! cmd = "foot"
+//! image = "/usr/share/lumen/terminal.png"   # optional
+//!
+//! [pairing]
+//! max_failures = 3      # failed attempts before pairing locks
+//! lockout_secs = 30     # lock length (doubles per further failure)
+//! pin_wait_secs = 60    # how long stage 1 waits for `lumen-session pin`
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The id of the built-in desktop app.
+pub const DESKTOP_ID: u32 = 1;
+
+/// One streamable app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct App {
+    pub id: u32,
+    pub name: String,
+    /// The command the compositor runs (`None` for the bare desktop).
+    pub cmd: Option<String>,
+    /// Box art, if configured.
+    pub image: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AppEntry {
+    name: String,
+    cmd: Option<String>,
+    image: Option<PathBuf>,
+}
+
+/// `[pairing]` in the config.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairingSection {
+    pub max_failures: Option<u32>,
+    pub lockout_secs: Option<u64>,
+    pub pin_wait_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    app: Vec<AppEntry>,
+    #[serde(default)]
+    pairing: PairingSection,
+}
+
+/// Errors reading the config.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("config {path}: {reason}")]
+    Parse { path: PathBuf, reason: String },
+}
+
+/// The parsed config: apps (Desktop first) and the pairing section.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub apps: Vec<App>,
+    pub pairing: PairingSection,
+}
+
+impl AppConfig {
+    /// Builds the app list from an optional config file and `--app` commands.
+    pub fn load(config: Option<&Path>, extra_cmds: &[String]) -> Result<Self, ConfigError> {
+        let file = match config {
+            None => ConfigFile::default(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Io { path: p.to_owned(), source })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse { path: p.to_owned(), reason: e.to_string() })?
+            }
+        };
+        let mut apps = vec![App { id: DESKTOP_ID, name: "Desktop".into(), cmd: None, image: None }];
+        let mut next_id = DESKTOP_ID + 1;
+        for e in file.app {
+            if e.name.trim().is_empty() || apps.iter().any(|a| a.name.eq_ignore_ascii_case(&e.name)) {
+                let path = config.map(Path::to_path_buf).unwrap_or_default();
+                return Err(ConfigError::Parse { path, reason: format!("app name {:?} is empty or used twice", e.name) });
+            }
+            apps.push(App { id: next_id, name: e.name, cmd: e.cmd, image: e.image });
+            next_id += 1;
+        }
+        for cmd in extra_cmds {
+            let base = cmd.split_whitespace().next().unwrap_or(cmd);
+            let base = Path::new(base).file_name().and_then(|n| n.to_str()).unwrap_or(base).to_owned();
+            let mut name = base.clone();
+            let mut n = 2;
+            while apps.iter().any(|a| a.name.eq_ignore_ascii_case(&name)) {
+                name = format!("{base} ({n})");
+                n += 1;
+            }
+            apps.push(App { id: next_id, name, cmd: Some(cmd.clone()), image: None });
+            next_id += 1;
+        }
+        Ok(AppConfig { apps, pairing: file.pairing })
+    }
+
+    /// The app with `id`.
+    pub fn by_id(&self, id: u32) -> Option<&App> {
+        self.apps.iter().find(|a| a.id == id)
+    }
+}
+
+/// The box art of `app`: its configured image if readable, otherwise a generated 130×180 PNG whose colour
+/// is derived from the name.
+pub fn box_art(app: &App) -> Vec<u8> {
+    if let Some(p) = &app.image {
+        match std::fs::read(p) {
+            Ok(bytes) => return bytes,
+            Err(e) => tracing::warn!(app = %app.name, image = %p.display(), error = %e, "app image unreadable; generating one"),
+        }
+    }
+    generated_png(&app.name)
+}
+
+fn generated_png(name: &str) -> Vec<u8> {
+    const W: u32 = 130;
+    const H: u32 = 180;
+    let h = name.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193));
+    let base = [(h >> 16) as u8 | 0x40, (h >> 8) as u8 | 0x40, h as u8 | 0x40];
+    let mut pixels = Vec::with_capacity((W * H * 3) as usize);
+    for y in 0..H {
+        for x in 0..W {
+            let border = x < 6 || y < 6 || x >= W - 6 || y >= H - 6;
+            let shade = (y * 96 / H) as u8;
+            for c in base {
+                pixels.push(if border { 0xf0 } else { c.saturating_sub(shade) });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, W, H);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc.write_header().expect("writing a PNG header to memory cannot fail");
+        w.write_image_data(&pixels).expect("writing PNG data to memory cannot fail");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn desktop_is_always_first() {
+        let c = AppConfig::load(None, &["/usr/bin/foot --server".into(), "foot".into()]).unwrap();
+        let names: Vec<_> = c.apps.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["Desktop", "foot", "foot (2)"]);
+        assert_eq!(c.by_id(2).unwrap().cmd.as_deref(), Some("/usr/bin/foot --server"));
+    }
+
+    #[test]
+    fn config_file_apps_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[[app]]\nname = \"Term\"\ncmd = \"foot\"\n[pairing]\nmax_failures = 5\n").unwrap();
+        let c = AppConfig::load(Some(&p), &[]).unwrap();
+        assert_eq!(c.apps[1].name, "Term");
+        assert_eq!(c.pairing.max_failures, Some(5));
+        std::fs::write(&p, "[[app]]\nname = \"Desktop\"\n").unwrap();
+        assert!(AppConfig::load(Some(&p), &[]).is_err());
+        std::fs::write(&p, "bogus = 1\n").unwrap();
+        assert!(AppConfig::load(Some(&p), &[]).is_err());
+    }
+
+    #[test]
+    fn generated_art_is_png() {
+        let png = box_art(&App { id: 1, name: "Desktop".into(), cmd: None, image: None });
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    }
+}

@@ -1,0 +1,235 @@
+//! The host: shared state of the control plane and the task set that serves it (nvhttp HTTP and HTTPS,
+//! RTSP, the admin socket, mDNS), started by [`run`].
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::apps::AppConfig;
+use crate::identity::HostIdentity;
+use crate::media_plane::{EndReason, MediaPlane, MediaPorts};
+use crate::pairing::{validate_pin, PairingGate, PairingPolicy};
+use crate::ports::Ports;
+use crate::sdp::OfferOptions;
+use crate::session::LiveSession;
+use crate::store::{self, ClientStore};
+
+/// How a host is started.
+pub struct HostOptions {
+    pub state_dir: PathBuf,
+    pub port_base: u16,
+    /// A PIN armed at start (for automation).
+    pub pin: Option<String>,
+    pub mdns: bool,
+    /// `--app CMD` entries.
+    pub app_cmds: Vec<String>,
+    pub config: Option<PathBuf>,
+    /// Address to listen on (all IPv4 interfaces by default).
+    pub bind: IpAddr,
+    pub media: Arc<dyn MediaPlane>,
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The control plane's shared state.
+pub struct HostState {
+    pub identity: HostIdentity,
+    pub ports: Ports,
+    pub apps: AppConfig,
+    pub clients: Mutex<ClientStore>,
+    pub pairing: Mutex<PairingGate>,
+    pub session: Mutex<Option<LiveSession>>,
+    pub media: Arc<dyn MediaPlane>,
+    pub offer: OfferOptions,
+    pub hostname: String,
+    pub mac: String,
+    pub state_dir: PathBuf,
+    generation: AtomicU64,
+    end_tx: mpsc::UnboundedSender<(u64, EndReason)>,
+}
+
+impl HostState {
+    /// A fresh session generation number.
+    pub fn next_generation(&self) -> u64 {
+        self.generation.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The callback the media plane calls when a session ends by itself.
+    pub fn end_callback(&self, generation: u64) -> Box<dyn FnOnce(EndReason) + Send> {
+        let tx = self.end_tx.clone();
+        Box::new(move |reason| {
+            let _ = tx.send((generation, reason));
+        })
+    }
+
+    /// The media ports.
+    pub fn media_ports(&self) -> MediaPorts {
+        MediaPorts { video: self.ports.video, control: self.ports.control, audio: self.ports.audio }
+    }
+
+    /// Arms a PIN for the next pairing attempt.
+    pub fn arm_pin(&self, pin: &str) -> Result<(), &'static str> {
+        validate_pin(pin)?;
+        lock(&self.pairing).arm(pin.to_owned());
+        tracing::info!("pairing armed: the next pairing attempt uses the PIN given by the owner");
+        Ok(())
+    }
+
+    /// The admin status report.
+    pub fn status_json(&self) -> serde_json::Value {
+        let session = lock(&self.session).as_ref().map(LiveSession::snapshot);
+        let (armed, failures, locked) = {
+            let g = lock(&self.pairing);
+            let now = Instant::now();
+            (g.armed(), g.failures(), g.locked_until(now).map(|t| (t - now).as_secs_f64()))
+        };
+        json!({
+            "hostname": self.hostname,
+            "uniqueid": self.identity.unique_id,
+            "ports": self.ports,
+            "state": if session.is_some() { "busy" } else { "free" },
+            "codec_support": self.media.codec_support(),
+            "server_codec_mode_support": self.media.codec_support().server_codec_mode_support(),
+            "paired_clients": lock(&self.clients).list().len(),
+            "pairing": { "armed": armed, "consecutive_failures": failures, "locked_for_secs": locked },
+            "apps": self.apps.apps,
+            "session": session,
+        })
+    }
+
+    /// Ends the live session (if any) for `reason`.
+    pub fn end_session(&self, reason: EndReason) -> bool {
+        let mut s = lock(&self.session);
+        match s.take() {
+            Some(mut live) => {
+                live.stop_media(reason.clone());
+                tracing::info!(app = %live.launch.app_name, ?reason, "session ended");
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn mac_address() -> String {
+    let Ok(dir) = std::fs::read_dir("/sys/class/net") else { return "00:00:00:00:00:00".into() };
+    let mut names: Vec<_> = dir.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    for n in names.iter().filter(|n| n.as_str() != "lo") {
+        if let Ok(m) = std::fs::read_to_string(format!("/sys/class/net/{n}/address")) {
+            let m = m.trim();
+            if !m.is_empty() && m != "00:00:00:00:00:00" {
+                return m.to_owned();
+            }
+        }
+    }
+    "00:00:00:00:00:00".into()
+}
+
+/// Builds the host state (state dir, identity, clients, apps) without binding anything.
+pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, mpsc::UnboundedReceiver<(u64, EndReason)>)> {
+    let ports = Ports::from_base(opts.port_base)?;
+    store::ensure_state_dir(&opts.state_dir)?;
+    store::remove_stale_temp_files(&opts.state_dir);
+    let identity = HostIdentity::load_or_create(&opts.state_dir)?;
+    let clients = ClientStore::load(&opts.state_dir)?;
+    let apps = AppConfig::load(opts.config.as_deref(), &opts.app_cmds)?;
+    let mut policy = PairingPolicy::default();
+    if let Some(n) = apps.pairing.max_failures {
+        policy.max_failures = n.max(1);
+    }
+    if let Some(s) = apps.pairing.lockout_secs {
+        policy.lockout = Duration::from_secs(s);
+    }
+    if let Some(s) = apps.pairing.pin_wait_secs {
+        policy.pin_wait = Duration::from_secs(s);
+    }
+    let mut gate = PairingGate::new(policy);
+    if let Some(pin) = &opts.pin {
+        validate_pin(pin).map_err(|e| anyhow::anyhow!("--pin: {e}"))?;
+        gate.arm(pin.clone());
+    }
+    let (end_tx, end_rx) = mpsc::unbounded_channel();
+    let hostname = gethostname::gethostname().to_string_lossy().into_owned();
+    let state = Arc::new(HostState {
+        identity,
+        ports,
+        apps,
+        clients: Mutex::new(clients),
+        pairing: Mutex::new(gate),
+        session: Mutex::new(None),
+        media: opts.media.clone(),
+        offer: OfferOptions::default(),
+        hostname,
+        mac: mac_address(),
+        state_dir: opts.state_dir.clone(),
+        generation: AtomicU64::new(0),
+        end_tx,
+    });
+    Ok((state, end_rx))
+}
+
+/// Runs the host until SIGINT/SIGTERM.
+pub async fn run(opts: HostOptions) -> anyhow::Result<()> {
+    let (state, mut end_rx) = build_state(&opts)?;
+    let p = state.ports;
+    let bind = |port| SocketAddr::new(opts.bind, port);
+    let http = tokio::net::TcpListener::bind(bind(p.http)).await.with_context(|| format!("binding HTTP port {}", p.http))?;
+    let https = tokio::net::TcpListener::bind(bind(p.https)).await.with_context(|| format!("binding HTTPS port {}", p.https))?;
+    let rtsp = tokio::net::TcpListener::bind(bind(p.rtsp)).await.with_context(|| format!("binding RTSP port {}", p.rtsp))?;
+    let admin = crate::admin::bind(&state.state_dir)?;
+    let tls = crate::nvhttp::tls::server_config(&state.identity)?;
+
+    tokio::spawn(crate::nvhttp::server::serve_http(state.clone(), http));
+    tokio::spawn(crate::nvhttp::server::serve_https(state.clone(), https, tls));
+    tokio::spawn(crate::rtsp::server::serve(state.clone(), rtsp));
+    tokio::spawn(crate::admin::serve(state.clone(), admin));
+    {
+        let state = state.clone();
+        tokio::spawn(async move {
+            while let Some((generation, reason)) = end_rx.recv().await {
+                let mut s = lock(&state.session);
+                if let Some(live) = s.as_mut().filter(|l| l.generation == generation) {
+                    tracing::info!(?reason, "the media plane ended the session");
+                    live.media = None;
+                    live.media_ended = Some(reason);
+                }
+            }
+        });
+    }
+    let _mdns = if opts.mdns {
+        match crate::mdns::Announcer::start(&state.hostname, &state.identity.unique_id, p.http) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::warn!(error = %e, "mDNS announcement failed; clients must add this host by address");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    tracing::info!(http = p.http, https = p.https, rtsp = p.rtsp, video = p.video, control = p.control, audio = p.audio,
+        state_dir = %state.state_dir.display(), "lumen-session host ready");
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+    state.end_session(EndReason::HostShutdown);
+    let _ = std::fs::remove_file(crate::admin::socket_path(&state.state_dir));
+    Ok(())
+}
+
+/// The default listen address.
+pub const DEFAULT_BIND: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);

@@ -1,0 +1,318 @@
+//! The video pipeline of one session: an encoder thread (frame source → encoder, at the stream's frame
+//! rate) and a sender thread (access unit → core packetizer with FEC → optional AES-GCM → paced GSO /
+//! `sendmmsg` to the address the client's UDP ping came from). The two talk over bounded channels with
+//! a fixed pool of access-unit buffers, so the steady state allocates nothing and neither thread waits
+//! on the other: when no buffer is free the encoder skips the frame tick.
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use lumen_core::pacing::{Pacer, PacerConfig};
+use lumen_core::video::{FrameMeta, FrameType, GcmVideo, PacketBatch, VideoPacketizer, VideoParams};
+use lumen_encode::{AccessUnit, EncoderConfig, FrameKind};
+
+use super::shared::Shared;
+use super::timing::Timings;
+use super::udp_sys::{try_recv_from, BatchSender};
+use super::{EncoderFactory, SourceFactory};
+use crate::media_plane::EndReason;
+
+/// Access-unit buffers in flight between the encoder and the sender.
+const POOL: usize = 3;
+/// How long the sender waits for the client's first ping.
+pub const PING_WAIT: Duration = Duration::from_secs(15);
+
+/// What the video pipeline of a session needs.
+pub struct VideoSetup {
+    pub encoder: EncoderConfig,
+    pub packet_size: usize,
+    pub fec_percent: u8,
+    pub min_fec_packets: u16,
+    /// AES-128-GCM key when video encryption was negotiated.
+    pub encrypt_key: Option<[u8; 16]>,
+    pub client_ip: IpAddr,
+    pub port: u16,
+    /// Random datagram loss injected before sending (tests only), 0.0–1.0.
+    pub inject_loss: f64,
+}
+
+struct Job {
+    au: AccessUnit,
+    ready_at: Instant,
+}
+
+/// Binds the video port and starts the sender (which starts the encoder once the client pinged).
+pub fn spawn(
+    shared: Arc<Shared>,
+    setup: VideoSetup,
+    make_encoder: EncoderFactory,
+    make_source: SourceFactory,
+) -> anyhow::Result<JoinHandle<()>> {
+    let sock = UdpSocket::bind(SocketAddr::new(unspecified(setup.client_ip), setup.port))?;
+    sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+    Ok(std::thread::Builder::new().name("lumen-video-send".into()).spawn(move || {
+        if let Err(e) = sender(shared.clone(), setup, sock, make_encoder, make_source) {
+            tracing::error!(error = %e, "video sender failed");
+            shared.end(EndReason::Error(format!("video: {e}")));
+        }
+    })?)
+}
+
+pub(crate) fn unspecified(peer: IpAddr) -> IpAddr {
+    match peer {
+        IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+/// Largest datagram accepted as a client ping (Moonlight sends "PING" or a 16-byte Sunshine payload).
+pub const MAX_PING: usize = 64;
+
+/// Waits for the client's first ping; `None` on stop or timeout.
+pub(crate) fn wait_for_ping(shared: &Shared, sock: &UdpSocket, client_ip: IpAddr, what: &str) -> Option<SocketAddr> {
+    let deadline = Instant::now() + PING_WAIT;
+    let mut buf = [0u8; 2048];
+    while !shared.stopping() && Instant::now() < deadline {
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) if from.ip() == client_ip && n <= MAX_PING => {
+                tracing::info!(%from, what, "client ping: media flows to this address");
+                return Some(from);
+            }
+            Ok((n, from)) => tracing::warn!(%from, len = n, what, "ignoring unexpected datagram while waiting for ping"),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, what, "recv while waiting for ping");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+    None
+}
+
+/// Drains datagrams queued on a media socket: pings may move the destination, anything else is logged.
+pub(crate) fn drain_incoming(sock: &UdpSocket, client_ip: IpAddr, dest: &mut SocketAddr, what: &str) -> bool {
+    let mut buf = [0u8; 2048];
+    let mut moved = false;
+    loop {
+        match try_recv_from(sock, &mut buf) {
+            Ok(Some((n, from))) if from.ip() == client_ip && n <= MAX_PING => {
+                if from != *dest {
+                    tracing::info!(%from, what, "client ping from a new port: following it");
+                    *dest = from;
+                    moved = true;
+                }
+            }
+            Ok(Some((n, from))) => {
+                tracing::warn!(%from, len = n, what, "ignoring malformed datagram on media port");
+            }
+            Ok(None) => return moved,
+            Err(e) => {
+                tracing::warn!(error = %e, what, "recv on media port");
+                return moved;
+            }
+        }
+    }
+}
+
+fn sender(
+    shared: Arc<Shared>,
+    setup: VideoSetup,
+    sock: UdpSocket,
+    make_encoder: EncoderFactory,
+    make_source: SourceFactory,
+) -> anyhow::Result<()> {
+    let Some(mut dest) = wait_for_ping(&shared, &sock, setup.client_ip, "video") else {
+        if !shared.stopping() {
+            tracing::warn!("no video ping from the client within {:?}", PING_WAIT);
+            shared.end(EndReason::ClientGone);
+        }
+        return Ok(());
+    };
+    let params = VideoParams {
+        packet_size: setup.packet_size,
+        fec_percentage: setup.fec_percent,
+        min_fec_packets: setup.min_fec_packets,
+    };
+    let mut packetizer = VideoPacketizer::new(params)?;
+    if let Some(k) = setup.encrypt_key {
+        packetizer = packetizer.with_sealer(Box::new(GcmVideo::new(&k)));
+    }
+    let fps = setup.encoder.fps.max(1);
+    let mut pacer = Pacer::new(PacerConfig::for_stream(packetizer.datagram_len(), fps));
+    let mut out = BatchSender::new(sock.try_clone()?, dest);
+
+    let (full_tx, full_rx) = sync_channel::<Job>(POOL);
+    let (free_tx, free_rx) = sync_channel::<AccessUnit>(POOL);
+    for _ in 0..POOL {
+        let mut au = AccessUnit::default();
+        au.data.reserve(512 * 1024);
+        free_tx.send(au).map_err(|_| anyhow::anyhow!("pool channel closed"))?;
+    }
+    let enc_shared = shared.clone();
+    let enc_cfg = setup.encoder.clone();
+    let encoder_thread = std::thread::Builder::new().name("lumen-video-enc".into()).spawn(move || {
+        if let Err(e) = encode_loop(&enc_shared, enc_cfg, make_encoder, make_source, free_rx, full_tx) {
+            tracing::error!(error = %e, "video encoder failed");
+            enc_shared.end(EndReason::Error(format!("encoder: {e}")));
+        }
+    })?;
+
+    let mut batch = PacketBatch::new();
+    let mut frame_index: u32 = 0;
+    let mut rng_state: u64 = 0x9e37_79b9_7f4a_7c15 ^ (shared.started.elapsed().as_nanos() as u64);
+    let epoch = Instant::now();
+    let mut timings = Timings::new("video");
+    while !shared.stopping() {
+        if drain_incoming(&sock, setup.client_ip, &mut dest, "video") {
+            out.set_dest(dest);
+        }
+        let job = match full_rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(j) => j,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let t0 = Instant::now();
+        frame_index = frame_index.wrapping_add(1);
+        let latency = t0.saturating_duration_since(job.ready_at);
+        let meta = FrameMeta {
+            frame_index,
+            frame_type: if job.au.kind == Some(FrameKind::Idr) { FrameType::Idr } else { FrameType::P },
+            host_latency: (latency.as_micros() / 100).min(u16::MAX as u128) as u16,
+            rtp_timestamp: (t0.duration_since(epoch).as_micros() * 9 / 100) as u32,
+        };
+        if let Err(e) = packetizer.packetize(&meta, &job.au.data, &mut batch) {
+            tracing::warn!(error = %e, bytes = job.au.data.len(), "video: frame not packetized; asking for an IDR");
+            shared.idr_requested.store(true, Ordering::Relaxed);
+            let _ = free_tx.send(job.au);
+            continue;
+        }
+        let sent = if setup.inject_loss > 0.0 {
+            let threshold = (setup.inject_loss.clamp(0.0, 1.0) * u32::MAX as f64) as u64;
+            let kept = batch.iter().filter(|_| {
+                // xorshift64*: cheap, allocation-free randomness for test loss.
+                rng_state ^= rng_state >> 12;
+                rng_state ^= rng_state << 25;
+                rng_state ^= rng_state >> 27;
+                (rng_state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) >= threshold
+            });
+            out.send_each(kept)
+        } else {
+            send_paced(&mut out, &mut pacer, &batch, epoch)
+        };
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "video send failed");
+        }
+        let t1 = Instant::now();
+        timings.record(job.au.encode_time, t1 - t0, t1.saturating_duration_since(job.ready_at));
+        shared.frames_sent.store(frame_index as u64, Ordering::Relaxed);
+        if free_tx.send(job.au).is_err() {
+            break;
+        }
+    }
+    drop(full_rx);
+    drop(free_tx);
+    let _ = encoder_thread.join();
+    timings.log_summary();
+    Ok(())
+}
+
+fn send_paced(out: &mut BatchSender, pacer: &mut Pacer, batch: &PacketBatch, epoch: Instant) -> std::io::Result<()> {
+    if !batch.is_uniform() {
+        return out.send_each(batch.iter());
+    }
+    let stride = batch.stride();
+    let all = batch.as_contiguous();
+    let now_ns = epoch.elapsed().as_nanos() as u64;
+    let sched = pacer.plan(now_ns, batch.len(), stride);
+    for k in 0..sched.bursts() {
+        let due = sched.burst_due(k);
+        let now = epoch.elapsed().as_nanos() as u64;
+        if due > now {
+            std::thread::sleep(Duration::from_nanos(due - now));
+        }
+        let r = sched.burst_range(k);
+        out.send_uniform(&all[r.start * stride..r.end * stride], stride)?;
+    }
+    Ok(())
+}
+
+fn encode_loop(
+    shared: &Shared,
+    cfg: EncoderConfig,
+    make_encoder: EncoderFactory,
+    make_source: SourceFactory,
+    free_rx: Receiver<AccessUnit>,
+    full_tx: SyncSender<Job>,
+) -> anyhow::Result<()> {
+    let mut encoder = make_encoder(&cfg)?;
+    let mut source = make_source(cfg.width, cfg.height);
+    let period = Duration::from_secs_f64(1.0 / cfg.fps.max(1) as f64);
+    let mut next = Instant::now();
+    let mut skipped = 0u64;
+    let mut bitrate = cfg.bitrate_kbps;
+    let mut spare: Option<AccessUnit> = None;
+    while !shared.stopping() {
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        }
+        next += period;
+        if Instant::now() > next + period {
+            // Fell behind by more than a frame: restart the clock rather than burst.
+            next = Instant::now() + period;
+        }
+        let next_buf = match spare.take() {
+            Some(au) => Ok(au),
+            None => free_rx.try_recv(),
+        };
+        let mut au = match next_buf {
+            Ok(au) => au,
+            Err(std::sync::mpsc::TryRecvError::Empty) => {
+                skipped += 1;
+                if skipped.is_power_of_two() {
+                    tracing::debug!(skipped, "video: sender busy, frame tick skipped");
+                }
+                continue;
+            }
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+        };
+        let want = shared.bitrate_kbps.load(Ordering::Relaxed);
+        if want != bitrate {
+            match encoder.set_bitrate(want) {
+                Ok(()) => {
+                    tracing::info!(from = bitrate, to = want, "video: encoder bitrate changed");
+                    bitrate = want;
+                }
+                Err(e) => tracing::warn!(error = %e, "video: bitrate change failed"),
+            }
+        }
+        let rfi = shared.rfi.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((first, last)) = rfi {
+            if !encoder.invalidate_refs(first, last) {
+                encoder.request_idr();
+            }
+        }
+        if shared.idr_requested.swap(false, Ordering::Relaxed) {
+            tracing::debug!("video: IDR requested");
+            encoder.request_idr();
+        }
+        let frame = source.next_frame()?;
+        let ready_at = frame.ready_at;
+        if let Err(e) = encoder.encode(&frame, &mut au) {
+            tracing::warn!(error = %e, "video: encode failed");
+            au.kind = None;
+        }
+        if au.kind.is_none() {
+            spare = Some(au);
+            continue;
+        }
+        if full_tx.send(Job { au, ready_at }).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Answers RTSP requests against the live session: records each step, hands out the media ports, parses
+//! ANNOUNCE into the typed stream config, and starts the media plane at PLAY.
+
+use std::net::IpAddr;
+
+use super::request::{response, Request};
+use crate::host::{lock, HostState};
+use crate::media_plane::{EndReason, MediaStart};
+use crate::session::RtspStep;
+
+/// Answers one request (already decrypted) from `peer`, reached on the host address `local`.
+/// Returns the plaintext reply.
+pub fn handle(state: &HostState, peer: IpAddr, local: IpAddr, req: &Request, encrypted: bool) -> Vec<u8> {
+    let cseq = req.cseq();
+    let reply = |status: u16, reason: &str| response(status, reason, cseq, &[], b"");
+    let mut slot = lock(&state.session);
+    let Some(live) = slot.as_mut() else {
+        tracing::warn!(%peer, method = req.method, "RTSP request without a launched session");
+        return reply(454, "Session Not Found");
+    };
+    if live.client_ip != peer {
+        tracing::warn!(%peer, launched_by = %live.client_ip, "RTSP request from an address that did not launch the session");
+        return reply(403, "Forbidden");
+    }
+    let session_id = live.rtsp_session_id.clone();
+    let session_header = |id: &str| ("Session", format!("{id};timeout = 90"));
+    match req.method.as_str() {
+        "OPTIONS" => {
+            live.rtsp_steps.push(RtspStep::Options);
+            live.rtsp_encrypted = encrypted;
+            response(200, "OK", cseq, &[("Public", "OPTIONS, DESCRIBE, SETUP, ANNOUNCE, PLAY".into())], b"")
+        }
+        "DESCRIBE" => {
+            let body = crate::sdp::describe_offer(local, &state.media.codec_support(), &state.offer);
+            live.rtsp_steps.push(RtspStep::Describe);
+            response(200, "OK", cseq, &[("Content-Type", "application/sdp".into())], body.as_bytes())
+        }
+        "SETUP" => {
+            let (step, port) = if req.target.contains("streamid=audio") {
+                (RtspStep::SetupAudio, live.media_ports.audio)
+            } else if req.target.contains("streamid=video") {
+                (RtspStep::SetupVideo, live.media_ports.video)
+            } else if req.target.contains("streamid=control") {
+                (RtspStep::SetupControl, live.media_ports.control)
+            } else {
+                tracing::warn!(target = req.target, "RTSP SETUP of an unknown stream");
+                return reply(404, "Stream Not Found");
+            };
+            let id = match session_id {
+                Some(id) => id,
+                None => {
+                    let id = format!("{}", rand::random::<u32>() | 1);
+                    live.rtsp_session_id = Some(id.clone());
+                    id
+                }
+            };
+            live.rtsp_steps.push(step);
+            response(200, "OK", cseq, &[session_header(&id), ("Transport", format!("server_port={port}"))], b"")
+        }
+        "ANNOUNCE" => match crate::sdp::parse_announce(&req.body) {
+            Ok(config) => {
+                tracing::info!(width = config.width, height = config.height, fps = config.fps,
+                    bitrate_kbps = config.bitrate_kbps, codec = config.codec.name(), "stream configured (ANNOUNCE)");
+                live.config = Some(config);
+                live.rtsp_steps.push(RtspStep::Announce);
+                reply(200, "OK")
+            }
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "malformed ANNOUNCE");
+                reply(400, "Bad Request")
+            }
+        },
+        "PLAY" => {
+            let Some(config) = live.config.clone() else {
+                tracing::warn!(%peer, "RTSP PLAY before ANNOUNCE");
+                return reply(455, "Method Not Valid In This State");
+            };
+            live.stop_media(EndReason::Replaced);
+            let start = MediaStart {
+                launch: live.launch.clone(),
+                config,
+                client_ip: peer,
+                ports: live.media_ports,
+                on_end: state.end_callback(live.generation),
+            };
+            match state.media.start(start) {
+                Ok(m) => {
+                    live.media = Some(m);
+                    live.media_ended = None;
+                    live.rtsp_steps.push(RtspStep::Play);
+                    tracing::info!(%peer, "media session started (PLAY)");
+                    match &session_id {
+                        Some(id) => response(200, "OK", cseq, &[session_header(id)], b""),
+                        None => reply(200, "OK"),
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(%peer, error = %e, "the media plane failed to start");
+                    reply(500, "Internal Server Error")
+                }
+            }
+        }
+        other => {
+            tracing::warn!(%peer, method = other, "unsupported RTSP method");
+            reply(501, "Not Implemented")
+        }
+    }
+}
