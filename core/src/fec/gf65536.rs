@@ -11,6 +11,7 @@
 //! `reconstruct` take `&self`, allocate nothing in steady state, and never wait: a call that finds the work
 //! space busy on another thread builds a temporary one instead (allocating) rather than block.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -183,12 +184,10 @@ impl CodecCache {
 
     /// The codec for `data` + `parity` shards, built on first use.
     pub fn get(&mut self, data: usize, parity: usize) -> Result<&ReedSolomon, FecError> {
-        let key = (data, parity);
-        if !self.codecs.contains_key(&key) {
-            let rs = ReedSolomon::new(data, parity)?;
-            self.codecs.insert(key, rs);
+        match self.codecs.entry((data, parity)) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(v) => Ok(v.insert(ReedSolomon::new(data, parity)?)),
         }
-        Ok(&self.codecs[&key])
     }
 }
 

@@ -158,8 +158,9 @@ mod tests {
                     }
                     for k in 0..w {
                         let coef = d[m * cols + known.len() + k];
-                        for i in 0..data {
-                            comb[i] ^= mul(coef, p[rows[k] as usize * data + i]);
+                        let prow = &p[rows[k] as usize * data..(rows[k] as usize + 1) * data];
+                        for (c, &pv) in comb.iter_mut().zip(prow) {
+                            *c ^= mul(coef, pv);
                         }
                     }
                     for i in 0..data {

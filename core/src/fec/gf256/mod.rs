@@ -12,6 +12,7 @@ mod cauchy;
 pub mod kernel;
 mod tables;
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 pub use kernel::Tier;
@@ -218,12 +219,10 @@ impl CodecCache {
 
     /// The codec for `data` + `parity` shards, built on first use.
     pub fn get(&mut self, data: usize, parity: usize) -> Result<&ReedSolomon, FecError> {
-        let key = (data, parity);
-        if !self.codecs.contains_key(&key) {
-            let rs = ReedSolomon::new(data, parity)?;
-            self.codecs.insert(key, rs);
+        match self.codecs.entry((data, parity)) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(v) => Ok(v.insert(ReedSolomon::new(data, parity)?)),
         }
-        Ok(&self.codecs[&key])
     }
 }
 
