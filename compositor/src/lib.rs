@@ -1,1 +1,36 @@
-//! (being written)
+//! lumen-compositor: lumen's headless (or nested) Wayland compositor.
+//!
+//! A calloop loop drives a smithay `Display`: real Wayland (and Xwayland) clients draw into virtual outputs
+//! that exist only as render targets. Each output has a frame clock at its refresh rate; a tick renders only
+//! when something changed and hands the frame to the output's [`FrameSink`](lumen_render::FrameSink).
+//! Input arrives as typed events and is injected straight into the seat.
+//!
+//! Codemap:
+//! - [`state`]: the one state struct and the client data;
+//! - `handlers/`: one file per protocol family, each with its `delegate_*!` macro;
+//! - [`output`]: virtual outputs, the frame clock, rendering and frame hand-off;
+//! - [`shell`]: window policy (focused toplevel fills its output, focus on first buffer);
+//! - [`cursor`]: the composited cursor;
+//! - `input/`: injection of input events and the Windows-VK → evdev table;
+//! - [`handle`]: the thread-safe [`CompositorHandle`] used by the streaming side;
+//! - [`control`]: the line-based test/admin control socket;
+//! - [`launch`]: runtime directory, socket, app launching;
+//! - [`run`]: building and running the whole thing.
+
+pub mod control;
+pub mod cursor;
+pub mod handle;
+mod handlers;
+pub mod input;
+pub mod launch;
+pub mod output;
+pub mod run;
+pub mod shell;
+pub mod state;
+pub mod xwayland;
+
+pub use handle::{CompositorHandle, HandleError};
+pub use lumen_render::{Frame, FrameSink, OutputId, RendererChoice};
+pub use output::OutputMode;
+pub use run::{run, Config};
+pub use state::State;

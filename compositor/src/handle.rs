@@ -1,0 +1,106 @@
+//! `CompositorHandle`: the thread-safe way into the compositor (the streaming side uses it to create an
+//! output per client, inject that client's input and launch apps). Requests travel on a calloop channel
+//! and run on the compositor thread.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use lumen_core::input::InputEvent;
+use lumen_render::{FrameSink, OutputId};
+use smithay::reexports::calloop::channel::Sender;
+
+use crate::output::OutputMode;
+
+/// A request for the compositor thread.
+pub enum Command {
+    CreateOutput { id: OutputId, mode: OutputMode, sink: Option<Box<dyn FrameSink>> },
+    RemoveOutput(OutputId),
+    SetSink(OutputId, Option<Box<dyn FrameSink>>),
+    Inject(OutputId, InputEvent),
+    LaunchApp(String),
+    SetCursorVisible(bool),
+    Stop,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    #[error("the compositor has stopped")]
+    Stopped,
+}
+
+/// Cloneable, `Send` handle to a running compositor.
+#[derive(Clone)]
+pub struct CompositorHandle {
+    tx: Sender<Command>,
+    next_id: Arc<AtomicU32>,
+}
+
+impl CompositorHandle {
+    pub(crate) fn new(tx: Sender<Command>, next_id: Arc<AtomicU32>) -> Self {
+        CompositorHandle { tx, next_id }
+    }
+
+    fn send(&self, c: Command) -> Result<(), HandleError> {
+        self.tx.send(c).map_err(|_| HandleError::Stopped)
+    }
+
+    /// Create a virtual output; its frames go to `sink` (or are kept for dumps when `None`). The id is
+    /// returned at once; the output exists once the compositor thread has processed the request.
+    pub fn create_output(&self, mode: OutputMode, sink: Option<Box<dyn FrameSink>>) -> Result<OutputId, HandleError> {
+        let id = OutputId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.send(Command::CreateOutput { id, mode, sink })?;
+        Ok(id)
+    }
+
+    pub fn remove_output(&self, id: OutputId) -> Result<(), HandleError> {
+        self.send(Command::RemoveOutput(id))
+    }
+
+    pub fn set_sink(&self, id: OutputId, sink: Option<Box<dyn FrameSink>>) -> Result<(), HandleError> {
+        self.send(Command::SetSink(id, sink))
+    }
+
+    /// Inject a client's input event on its output.
+    pub fn inject(&self, id: OutputId, event: InputEvent) -> Result<(), HandleError> {
+        self.send(Command::Inject(id, event))
+    }
+
+    pub fn launch_app(&self, cmd: impl Into<String>) -> Result<(), HandleError> {
+        self.send(Command::LaunchApp(cmd.into()))
+    }
+
+    pub fn set_cursor_visible(&self, visible: bool) -> Result<(), HandleError> {
+        self.send(Command::SetCursorVisible(visible))
+    }
+
+    pub fn stop(&self) -> Result<(), HandleError> {
+        self.send(Command::Stop)
+    }
+}
+
+impl crate::state::State {
+    /// Execute one handle request.
+    pub fn handle_command(&mut self, c: Command) {
+        match c {
+            Command::CreateOutput { id, mode, sink } => {
+                if let Err(e) = self.create_output(id, mode, sink) {
+                    tracing::warn!("create output {id}: {e}");
+                }
+            }
+            Command::RemoveOutput(id) => {
+                if let Err(e) = self.remove_output(id) {
+                    tracing::warn!("remove output: {e}");
+                }
+            }
+            Command::SetSink(id, sink) => {
+                if let Err(e) = self.set_sink(id, sink) {
+                    tracing::warn!("set sink: {e}");
+                }
+            }
+            Command::Inject(id, ev) => self.inject(id, &ev),
+            Command::LaunchApp(cmd) => self.launch_app(&cmd),
+            Command::SetCursorVisible(v) => self.cursor.visible = v,
+            Command::Stop => self.loop_signal.stop(),
+        }
+    }
+}
