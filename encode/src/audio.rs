@@ -66,6 +66,8 @@ impl OpusEncoder {
         }
         let mut enc = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Stereo, opus::Application::LowDelay)?;
         enc.set_bitrate(opus::Bitrate::Bits(bitrate_bps))?;
+        // Constant bitrate: equal-sized packets let the client use the 4+2 audio FEC.
+        enc.set_vbr(false)?;
         let samples_per_packet = (SAMPLE_RATE / 1000 * packet_ms) as usize;
         Ok(Self { enc, samples_per_packet, pcm: vec![0; samples_per_packet * 2] })
     }

@@ -1,0 +1,356 @@
+//! The ENet control stream of one session (rusty_enet, ENet 1.3 wire format, as the client's ENet
+//! fork speaks it): gen-7 encrypted control v2 messages in, requests to the encoder out (IDR,
+//! reference-frame invalidation, bitrate on sustained loss), input packets decoded by core and handed
+//! to the `InputSink` in order, host messages (HDR mode, rumble, termination) to the client, and the
+//! client-gone detection (ENet disconnect/timeout, or 10 s of silence) that ends the session.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use lumen_core::crypto::RemoteInputKey;
+use lumen_core::input;
+use rusty_enet::{Event, Host, HostSettings, Packet, PacketReceived, PeerID, Socket, SocketOptions, MTU_MAX};
+
+use super::envelope::{ptype, ControlCrypto};
+use super::input_sink::InputSink;
+use super::shared::Shared;
+use super::video::unspecified;
+use crate::media_plane::EndReason;
+
+/// How long the client may take to connect the control stream.
+pub const CONNECT_WAIT: Duration = Duration::from_secs(15);
+/// Silence after which a connected client counts as gone (it pings every 100 ms).
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(10);
+/// HRESULT of a graceful host-side termination (`NVST_DISCONN_SERVER_TERMINATED_CLOSED`).
+pub const TERMINATION_GRACEFUL: u32 = 0x8003_0023;
+
+/// Messages the host sends on the control stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostMessage {
+    Rumble { controller: u16, low: u16, high: u16 },
+    Hdr(bool),
+}
+
+/// What the control stream needs.
+pub struct ControlSetup {
+    pub key: RemoteInputKey,
+    pub encrypted: bool,
+    pub client_ip: IpAddr,
+    pub port: u16,
+    pub sink: Arc<dyn InputSink>,
+    pub bitrate_kbps: u32,
+}
+
+/// A UDP socket for ENet that logs and drops datagrams that are not ENet protocol headers.
+struct GuardedSocket {
+    sock: UdpSocket,
+}
+
+/// Whether a datagram starts like an ENet 1.3 protocol header followed by a command.
+pub fn looks_like_enet(d: &[u8]) -> bool {
+    if d.len() < 4 {
+        return false;
+    }
+    let flags = u16::from_be_bytes([d[0], d[1]]);
+    if flags & 0x4000 != 0 {
+        // Compressed: we never negotiate compression.
+        return false;
+    }
+    let header = if flags & 0x8000 != 0 { 4 } else { 2 };
+    if d.len() < header + 4 {
+        return false;
+    }
+    matches!(d[header] & 0x0f, 1..=12)
+}
+
+impl Socket for GuardedSocket {
+    type Address = SocketAddr;
+    type Error = io::Error;
+
+    fn init(&mut self, _o: SocketOptions) -> Result<(), io::Error> {
+        self.sock.set_nonblocking(true)
+    }
+
+    fn send(&mut self, address: SocketAddr, buffer: &[u8]) -> Result<usize, io::Error> {
+        match self.sock.send_to(buffer, address) {
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn receive(&mut self, buffer: &mut [u8; MTU_MAX]) -> Result<Option<(SocketAddr, PacketReceived)>, io::Error> {
+        loop {
+            match self.sock.recv_from(buffer) {
+                Ok((n, from)) => {
+                    if looks_like_enet(&buffer[..n]) {
+                        return Ok(Some((from, PacketReceived::Complete(n))));
+                    }
+                    tracing::warn!(%from, len = n, "control: ignoring a datagram that is not ENet");
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+pub fn spawn(shared: Arc<Shared>, setup: ControlSetup, host_rx: Receiver<HostMessage>) -> anyhow::Result<JoinHandle<()>> {
+    let sock = UdpSocket::bind(SocketAddr::new(unspecified(setup.client_ip), setup.port))?;
+    Ok(std::thread::Builder::new().name("lumen-control".into()).spawn(move || {
+        if let Err(e) = run(&shared, setup, sock, host_rx) {
+            tracing::error!(error = %e, "control stream failed");
+            shared.end(EndReason::Error(format!("control: {e}")));
+        }
+    })?)
+}
+
+/// Bitrate control from the client's per-frame FEC status reports.
+struct LossControl {
+    initial: u32,
+    window_start: Instant,
+    lost: u64,
+    total: u64,
+    bad_windows: u32,
+    good_windows: u32,
+}
+
+impl LossControl {
+    const WINDOW: Duration = Duration::from_secs(2);
+
+    fn new(initial: u32) -> Self {
+        Self { initial, window_start: Instant::now(), lost: 0, total: 0, bad_windows: 0, good_windows: 0 }
+    }
+
+    /// Adds one FEC status report; may change the shared bitrate.
+    fn report(&mut self, shared: &Shared, lost: u64, total: u64) {
+        self.lost += lost;
+        self.total += total;
+        if self.window_start.elapsed() < Self::WINDOW {
+            return;
+        }
+        let ratio = if self.total == 0 { 0.0 } else { self.lost as f64 / self.total as f64 };
+        self.window_start = Instant::now();
+        self.lost = 0;
+        self.total = 0;
+        let cur = shared.bitrate_kbps.load(Ordering::Relaxed);
+        if ratio > 0.05 {
+            self.bad_windows += 1;
+            self.good_windows = 0;
+            if self.bad_windows >= 2 {
+                let new = (cur * 4 / 5).max(self.initial / 4).max(500);
+                if new < cur {
+                    tracing::warn!(loss_pct = ratio * 100.0, from = cur, to = new, "sustained video loss: lowering bitrate");
+                    shared.bitrate_kbps.store(new, Ordering::Relaxed);
+                }
+                self.bad_windows = 0;
+            }
+        } else if ratio < 0.01 {
+            self.good_windows += 1;
+            self.bad_windows = 0;
+            if self.good_windows >= 5 && cur < self.initial {
+                let new = (cur + cur / 10).min(self.initial);
+                tracing::info!(from = cur, to = new, "video loss gone: raising bitrate");
+                shared.bitrate_kbps.store(new, Ordering::Relaxed);
+                self.good_windows = 0;
+            }
+        }
+    }
+}
+
+fn run(shared: &Shared, setup: ControlSetup, sock: UdpSocket, host_rx: Receiver<HostMessage>) -> anyhow::Result<()> {
+    let settings = HostSettings { peer_limit: 4, channel_limit: 32, ..Default::default() };
+    let mut host = Host::new(GuardedSocket { sock }, settings).map_err(|e| anyhow::anyhow!("ENet host: {e:?}"))?;
+    let mut crypto = ControlCrypto::new(&setup.key);
+    let mut peer: Option<PeerID> = None;
+    let mut scratch: Vec<u8> = Vec::with_capacity(2048);
+    let mut out: Vec<u8> = Vec::with_capacity(256);
+    let mut loss = LossControl::new(setup.bitrate_kbps);
+    let started = Instant::now();
+    loop {
+        if shared.stopping() {
+            if let Some(id) = peer {
+                seal(&mut crypto, setup.encrypted, ptype::TERMINATION, &TERMINATION_GRACEFUL.to_be_bytes(), &mut out);
+                if let Some(p) = host.get_peer_mut(id) {
+                    let _ = p.send(0, &Packet::reliable(out.as_slice()));
+                    p.disconnect_later(0);
+                }
+                // Give the termination a moment to be delivered and acknowledged.
+                let until = Instant::now() + Duration::from_millis(300);
+                while Instant::now() < until {
+                    while let Ok(Some(_)) = host.service() {}
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                tracing::info!("control: termination sent");
+            }
+            return Ok(());
+        }
+        loop {
+            let ev = match host.service() {
+                Ok(Some(ev)) => ev,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "control: socket error");
+                    break;
+                }
+            };
+            match ev {
+                Event::Connect { peer: p, .. } => {
+                    let from = p.address();
+                    if from.map(|a| a.ip()) != Some(setup.client_ip) || peer.is_some() {
+                        tracing::warn!(?from, "control: refusing an ENet connection that is not this session's client");
+                        p.disconnect_now(0);
+                        continue;
+                    }
+                    p.set_timeout(0, 5000, 10_000);
+                    tracing::info!(?from, "control: client connected");
+                    peer = Some(p.id());
+                    shared.heard_now();
+                    seal(&mut crypto, setup.encrypted, ptype::HDR_MODE, &hdr_payload(false), &mut out);
+                    let _ = p.send(0, &Packet::reliable(out.as_slice()));
+                }
+                Event::Disconnect { peer: p, .. } => {
+                    if Some(p.id()) == peer {
+                        tracing::info!("control: client disconnected");
+                        shared.end(EndReason::ClientGone);
+                        return Ok(());
+                    }
+                }
+                Event::Receive { peer: p, packet, .. } => {
+                    if Some(p.id()) != peer {
+                        continue;
+                    }
+                    shared.heard_now();
+                    scratch.clear();
+                    scratch.extend_from_slice(packet.data());
+                    handle(shared, &setup, &crypto, &mut scratch, &mut loss);
+                }
+            }
+        }
+        while let Ok(msg) = host_rx.try_recv() {
+            let Some(id) = peer else { continue };
+            match msg {
+                HostMessage::Rumble { controller, low, high } => {
+                    let mut pl = [0u8; 10];
+                    pl[4..6].copy_from_slice(&controller.to_le_bytes());
+                    pl[6..8].copy_from_slice(&low.to_le_bytes());
+                    pl[8..10].copy_from_slice(&high.to_le_bytes());
+                    seal(&mut crypto, setup.encrypted, ptype::RUMBLE, &pl, &mut out);
+                }
+                HostMessage::Hdr(on) => seal(&mut crypto, setup.encrypted, ptype::HDR_MODE, &hdr_payload(on), &mut out),
+            }
+            if let Some(p) = host.get_peer_mut(id) {
+                let _ = p.send(0, &Packet::reliable(out.as_slice()));
+            }
+        }
+        let now_ms = shared.started.elapsed().as_millis() as u64;
+        match peer {
+            None if started.elapsed() > CONNECT_WAIT => {
+                tracing::warn!("control: the client never connected");
+                shared.end(EndReason::ClientGone);
+                return Ok(());
+            }
+            Some(_) if now_ms.saturating_sub(shared.last_heard_ms.load(Ordering::Relaxed)) > SILENCE_LIMIT.as_millis() as u64 => {
+                tracing::warn!("control: client silent for {:?}; ending the session", SILENCE_LIMIT);
+                shared.end(EndReason::ClientGone);
+                return Ok(());
+            }
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// HDR mode payload: enable byte then Sunshine's HDR metadata (all zero when off).
+fn hdr_payload(on: bool) -> [u8; 1 + 2 * 12] {
+    let mut p = [0u8; 25];
+    p[0] = on as u8;
+    p
+}
+
+fn seal(crypto: &mut ControlCrypto, encrypted: bool, ty: u16, payload: &[u8], out: &mut Vec<u8>) {
+    if encrypted {
+        crypto.seal(ty, payload, out);
+    } else {
+        out.clear();
+        out.extend_from_slice(&ty.to_le_bytes());
+        out.extend_from_slice(payload);
+    }
+}
+
+fn handle(shared: &Shared, setup: &ControlSetup, crypto: &ControlCrypto, pkt: &mut [u8], loss: &mut LossControl) {
+    let (ty, payload) = if setup.encrypted {
+        match crypto.open(pkt) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "control: dropping undecryptable message");
+                return;
+            }
+        }
+    } else if pkt.len() >= 2 {
+        (u16::from_le_bytes([pkt[0], pkt[1]]), &pkt[2..])
+    } else {
+        tracing::warn!(len = pkt.len(), "control: runt message");
+        return;
+    };
+    match ty {
+        ptype::PING => {}
+        ptype::REQUEST_IDR => {
+            tracing::debug!("control: IDR request");
+            shared.idr_requested.store(true, Ordering::Relaxed);
+        }
+        ptype::START_B => tracing::info!("control: start B"),
+        ptype::INVALIDATE_REFS => {
+            if payload.len() >= 12 {
+                let first = u32::from_le_bytes(payload[0..4].try_into().unwrap_or_default()) as u64;
+                let last = u32::from_le_bytes(payload[8..12].try_into().unwrap_or_default()) as u64;
+                tracing::debug!(first, last, "control: reference frame invalidation");
+                *shared.rfi.lock().unwrap_or_else(|e| e.into_inner()) = Some((first, last));
+            } else {
+                tracing::warn!(len = payload.len(), "control: short RFI request; asking for an IDR");
+                shared.idr_requested.store(true, Ordering::Relaxed);
+            }
+        }
+        ptype::FRAME_FEC_STATUS => {
+            if payload.len() >= 18 {
+                let be = |o: usize| u16::from_be_bytes([payload[o], payload[o + 1]]) as u64;
+                let (td, tp, rd, rp) = (be(10), be(12), be(14), be(16));
+                loss.report(shared, (td + tp).saturating_sub(rd + rp), td + tp);
+            }
+        }
+        ptype::LOSS_STATS => {
+            if payload.len() >= 4 {
+                let lost = u32::from_le_bytes(payload[0..4].try_into().unwrap_or_default()) as u64;
+                loss.report(shared, lost, lost.max(1) * 10);
+            }
+        }
+        ptype::INPUT => match input::decode(payload) {
+            Ok(ev) => setup.sink.input(ev),
+            Err(e) => tracing::warn!(error = %e, len = payload.len(), "control: undecodable input packet"),
+        },
+        ptype::FRAME_STATS => {}
+        other => tracing::debug!(ty = format_args!("{other:#06x}"), len = payload.len(), "control: unhandled message"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enet_guard_accepts_protocol_headers_only() {
+        // Connect command (2) with a sent-time header.
+        assert!(looks_like_enet(&[0x8f, 0xff, 0, 0, 0x82, 0xff, 0, 1, 0, 0]));
+        // Ping (5) without sent time.
+        assert!(looks_like_enet(&[0x00, 0x00, 0x85, 0x00, 0, 2]));
+        assert!(!looks_like_enet(b"GARBAGE!"));
+        assert!(!looks_like_enet(&[0, 0, 0x0f, 0, 0, 0]));
+        assert!(!looks_like_enet(&[1, 2]));
+    }
+}

@@ -1,0 +1,311 @@
+//! A media session end to end over loopback, with a Rust client made of real parts: rusty_enet for the
+//! control stream, core's video reassembler and audio receiver, OpenH264's decoder. Checks: picture
+//! (counter + PSNR), IDR on request, audio packets that decrypt and decode, input in order, malformed
+//! datagrams ignored, termination on stop and the session freeing its ports.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lumen_core::audio::{AudioEvent, AudioReceiver};
+use lumen_core::crypto::{AudioCipher, RemoteInputKey};
+use lumen_core::input::{self, ButtonAction, InputEvent, MouseButton};
+use lumen_core::video::{FrameType, GcmVideo, Reassembled, VideoParams, VideoReassembler};
+use lumen_encode::colour::{Converter, Yuv420};
+use lumen_encode::quality::psnr;
+use lumen_encode::source::read_counter;
+use lumen_encode::{ColourSpace, Range, TestPattern};
+use lumen_stream::media::envelope::{ptype, ControlCrypto};
+use lumen_stream::media::{InputSink, MediaOptions, MoonlightMedia};
+use lumen_stream::{EndReason, LaunchRecord, MediaPlane, MediaPorts, MediaStart, StreamConfig, VideoCodec};
+use openh264::decoder::Decoder;
+use openh264::formats::YUVSource;
+use rusty_enet::{Event, Host, HostSettings, Packet};
+
+#[derive(Default)]
+struct Collect(Mutex<Vec<InputEvent>>);
+impl InputSink for Collect {
+    fn input(&self, event: InputEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+fn free_udp_ports() -> (u16, u16, u16) {
+    let s: Vec<UdpSocket> = (0..3).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+    let p: Vec<u16> = s.iter().map(|s| s.local_addr().unwrap().port()).collect();
+    (p[0], p[1], p[2])
+}
+
+fn config(w: u32, h: u32, encrypt_video: bool) -> StreamConfig {
+    StreamConfig {
+        width: w,
+        height: h,
+        fps: 60,
+        packet_size: 1392,
+        bitrate_kbps: 8000,
+        configured_bitrate_kbps: None,
+        fec_percent: 20,
+        min_fec_packets: 2,
+        codec: VideoCodec::H264,
+        chroma_444: false,
+        hdr: false,
+        audio_packet_duration_ms: 5,
+        audio_channels: 2,
+        audio_channel_mask: 3,
+        audio_high_quality: false,
+        encryption_enabled: 0x1 | 0x4 | if encrypt_video { 0x2 } else { 0 },
+        nv_feature_flags: 0x20,
+        ml_feature_flags: 3,
+        use_reliable_udp: 13,
+        max_reference_frames: 1,
+        slices_per_frame: 1,
+        client_refresh_rate_x100: None,
+        encoder_csc_mode: 0,
+        dynamic_resolution: false,
+        video_port_hint: None,
+    }
+}
+
+fn launch(key: &RemoteInputKey, w: u32, h: u32) -> LaunchRecord {
+    LaunchRecord {
+        app_id: 1,
+        app_name: "Desktop".into(),
+        app_cmd: None,
+        width: w,
+        height: h,
+        fps: 60,
+        key: key.clone(),
+        key_id: key.key_id,
+        surround_audio_info: 196610,
+        local_audio: false,
+        sops: true,
+        controllers_bitmap: 0,
+        gcmap: 0,
+        gcpersist: false,
+        hdr: false,
+        corever: 1,
+        additional_states: true,
+    }
+}
+
+struct Client {
+    host: Host<UdpSocket>,
+    crypto: ControlCrypto,
+    buf: Vec<u8>,
+    received: Vec<(u16, Vec<u8>)>,
+}
+
+impl Client {
+    fn send(&mut self, ty: u16, payload: &[u8]) {
+        self.crypto.seal_client(ty, payload, &mut self.buf);
+        let pkt = Packet::reliable(self.buf.as_slice());
+        let p = self.host.connected_peers_mut().next().expect("connected");
+        p.send(0, &pkt).unwrap();
+        self.host.flush();
+    }
+    fn pump(&mut self) -> bool {
+        let mut disconnected = false;
+        while let Ok(Some(ev)) = self.host.service() {
+            match ev {
+                Event::Receive { packet, .. } => {
+                    let mut d = packet.data().to_vec();
+                    let (t, p) = self.crypto.open_host(&mut d).expect("host message decrypts");
+                    self.received.push((t, p.to_vec()));
+                }
+                Event::Disconnect { .. } => disconnected = true,
+                Event::Connect { .. } => {}
+            }
+        }
+        disconnected
+    }
+}
+
+#[test]
+fn media_session_streams_video_audio_and_takes_input() {
+    let _ = tracing_subscriber::fmt().with_env_filter("info").with_test_writer().try_init();
+    let (w, h) = (640u32, 360u32);
+    let key = RemoteInputKey::new(*b"0123456789abcdef", -12345);
+    let (vport, cport, aport) = free_udp_ports();
+    let sink = Arc::new(Collect::default());
+    let opts = MediaOptions { input_sink: sink.clone(), ..MediaOptions::default() };
+    let plane = MoonlightMedia::new(opts);
+    let ended = Arc::new(Mutex::new(None::<EndReason>));
+    let ended2 = ended.clone();
+    let mut session = plane
+        .start(MediaStart {
+            launch: launch(&key, w, h),
+            config: config(w, h, true),
+            client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ports: MediaPorts { video: vport, control: cport, audio: aport },
+            on_end: Box::new(move |r| *ended2.lock().unwrap() = Some(r)),
+        })
+        .unwrap();
+
+    // Control stream.
+    let mut host = Host::new(UdpSocket::bind("127.0.0.1:0").unwrap(), HostSettings { peer_limit: 1, ..Default::default() })
+        .unwrap();
+    host.connect(SocketAddr::from(([127, 0, 0, 1], cport)), 2, 0).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut connected = false;
+    while !connected && Instant::now() < deadline {
+        while let Ok(Some(ev)) = host.service() {
+            if matches!(ev, Event::Connect { .. }) {
+                connected = true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(connected, "ENet control stream connects");
+    let mut client = Client { host, crypto: ControlCrypto::new(&key), buf: Vec::new(), received: Vec::new() };
+    client.send(ptype::REQUEST_IDR, &[0, 0]);
+    client.send(ptype::START_B, &[0]);
+    // Garbage on the ENet port and the media ports is ignored.
+    let junk = UdpSocket::bind("127.0.0.1:0").unwrap();
+    junk.send_to(b"GARBAGE! not enet", ("127.0.0.1", cport)).unwrap();
+
+    // Video and audio pings.
+    let video = UdpSocket::bind("127.0.0.1:0").unwrap();
+    video.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+    let audio = UdpSocket::bind("127.0.0.1:0").unwrap();
+    audio.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+    video.send_to(b"PING", ("127.0.0.1", vport)).unwrap();
+    audio.send_to(b"PING", ("127.0.0.1", aport)).unwrap();
+
+    let params = VideoParams { packet_size: 1392, fec_percentage: 20, min_fec_packets: 2 };
+    let mut reasm = VideoReassembler::new(params).unwrap().with_opener(Box::new(GcmVideo::new(&key.key)));
+    let mut audio_rx = AudioReceiver::new(5, Some(AudioCipher::new(&key)));
+    let mut opus_dec = opus::Decoder::new(48_000, opus::Channels::Stereo).unwrap();
+    let mut pcm = vec![0i16; 480];
+    let mut dec = Decoder::new().unwrap();
+    let mut pattern = TestPattern::new(w, h);
+    let conv = Converter::new(ColourSpace::Bt601, Range::Limited);
+    let mut reference = Yuv420::default();
+    let (mut frames, mut decoded, mut audio_pkts, mut audio_decoded) = (0u32, 0u32, 0u32, 0u32);
+    let mut kinds = Vec::new();
+    let mut counters = Vec::new();
+    let mut idr_asked_at: Option<usize> = None;
+    let mut min_psnr = f64::INFINITY;
+    let mut buf = vec![0u8; 2048];
+    let start = Instant::now();
+    let mut sent_input = false;
+    let mut junk_sent = false;
+    while start.elapsed() < Duration::from_secs(3) {
+        client.pump();
+        for _ in 0..64 {
+            let Ok((n, _)) = video.recv_from(&mut buf) else { break };
+            reasm.push(&buf[..n]).ok();
+            while let Some(r) = reasm.poll() {
+                if let Reassembled::Frame(f) = r {
+                    frames += 1;
+                    kinds.push(f.frame_type);
+                    if let Ok(Some(pic)) = dec.decode(f.data) {
+                        decoded += 1;
+                        let (ys, _, _) = pic.strides();
+                        let n = read_counter(pic.y(), ys);
+                        counters.push(n);
+                        pattern.render(n);
+                        conv.convert(&pattern.pixels(), &mut reference);
+                        min_psnr = min_psnr.min(psnr(pic.y(), ys, &reference.y, w as usize, w as usize, h as usize));
+                    }
+                }
+            }
+        }
+        for _ in 0..16 {
+            let Ok((n, _)) = audio.recv_from(&mut buf) else { break };
+            let _ = audio_rx.push(&buf[..n], &mut |ev| {
+                if let AudioEvent::Packet { opus, .. } = ev {
+                    audio_pkts += 1;
+                    if opus_dec.decode(opus, &mut pcm, false).map(|s| s == 240).unwrap_or(false) {
+                        audio_decoded += 1;
+                    }
+                }
+            });
+        }
+        if frames >= 30 && idr_asked_at.is_none() {
+            idr_asked_at = Some(kinds.len());
+            client.send(ptype::REQUEST_IDR, &[0, 0]);
+        }
+        if frames >= 40 && !junk_sent {
+            junk_sent = true;
+            junk.send_to(&[0xffu8; 300], ("127.0.0.1", vport)).unwrap();
+            junk.send_to(&[0xffu8; 300], ("127.0.0.1", aport)).unwrap();
+        }
+        if frames >= 50 && !sent_input {
+            sent_input = true;
+            let events = [
+                InputEvent::MouseMove { dx: 1, dy: 1 },
+                InputEvent::MouseMove { dx: -1, dy: -1 },
+                InputEvent::MousePosition { x: 100, y: 200, ref_width: 639, ref_height: 359 },
+                InputEvent::MouseButton { action: ButtonAction::Press, button: MouseButton::Left },
+                InputEvent::MouseButton { action: ButtonAction::Release, button: MouseButton::Left },
+                InputEvent::Scroll { amount: 120 },
+            ];
+            for ev in &events {
+                let mut pkt = [0u8; 128];
+                let n = input::encode_into(ev, &mut pkt).unwrap();
+                client.send(ptype::INPUT, &pkt[..n]);
+            }
+        }
+    }
+    assert!(frames >= 120, "only {frames} frames in 3 s");
+    assert!(decoded as f64 >= frames as f64 * 0.95, "{decoded}/{frames} decoded");
+    assert_eq!(kinds[0], FrameType::Idr);
+    let asked = idr_asked_at.unwrap();
+    assert!(kinds[asked..].iter().take(4).any(|k| *k == FrameType::Idr), "IDR after request: {:?}", &kinds[asked..]);
+    assert!(counters.windows(2).all(|p| p[1] > p[0]), "counters increase: {counters:?}");
+    assert!(min_psnr > 30.0, "min PSNR {min_psnr:.1} dB");
+    assert!(audio_pkts > 300, "{audio_pkts} audio packets");
+    assert!(audio_decoded as f64 >= audio_pkts as f64 * 0.99);
+    let got = sink.0.lock().unwrap().clone();
+    assert_eq!(got.len(), 6, "input events: {got:?}");
+    assert_eq!(got[2], InputEvent::MousePosition { x: 100, y: 200, ref_width: 639, ref_height: 359 });
+    assert_eq!(got[5], InputEvent::Scroll { amount: 120 });
+
+    // Host-side stop: the client hears the termination, the ports are freed.
+    session.stop(EndReason::Cancelled);
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until && !client.received.iter().any(|(t, _)| *t == ptype::TERMINATION) {
+        client.pump();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let term = client.received.iter().find(|(t, _)| *t == ptype::TERMINATION).expect("termination message");
+    assert_eq!(term.1, 0x8003_0023u32.to_be_bytes());
+    assert!(client.received.iter().any(|(t, _)| *t == ptype::HDR_MODE));
+    for p in [vport, cport, aport] {
+        UdpSocket::bind(("0.0.0.0", p)).expect("port freed after stop");
+    }
+    assert!(ended.lock().unwrap().is_none(), "on_end is for sessions that end by themselves");
+}
+
+#[test]
+fn vanished_client_ends_the_session() {
+    let key = RemoteInputKey::new([3; 16], 7);
+    let (vport, cport, aport) = free_udp_ports();
+    let plane = MoonlightMedia::new(MediaOptions::default());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _session = plane
+        .start(MediaStart {
+            launch: launch(&key, 320, 240),
+            config: config(320, 240, false),
+            client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ports: MediaPorts { video: vport, control: cport, audio: aport },
+            on_end: Box::new(move |r| tx.send(r).unwrap()),
+        })
+        .unwrap();
+    // The client connects the control stream, then dies without a word.
+    let mut host = Host::new(UdpSocket::bind("127.0.0.1:0").unwrap(), HostSettings { peer_limit: 1, ..Default::default() })
+        .unwrap();
+    host.connect(SocketAddr::from(([127, 0, 0, 1], cport)), 2, 0).unwrap();
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_millis(500) {
+        while let Ok(Some(_)) = host.service() {}
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    drop(host);
+    let r = rx.recv_timeout(Duration::from_secs(15)).expect("session ends within 15 s");
+    assert_eq!(r, EndReason::ClientGone);
+    std::thread::sleep(Duration::from_millis(300));
+    for p in [vport, cport, aport] {
+        UdpSocket::bind(("0.0.0.0", p)).expect("port freed");
+    }
+}
