@@ -90,6 +90,7 @@ pub fn main_with(media: Arc<dyn MediaPlane>) -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let state_dir = cli.state_dir.clone().unwrap_or_else(default_state_dir);
     match cli.command {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::host::HostState;
@@ -32,6 +32,7 @@ where
         async move { Ok::<_, Infallible>(super::handlers::handle(&state, &info, req).await) }
     });
     if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30))
         .serve_connection(io, svc)
         .await
