@@ -15,6 +15,7 @@ use lumen_encode::gpu::convert::{Converter, TextureCache};
 use lumen_encode::gpu::cuda::{CudaDevice, Event, PitchedBuffer, Stream, TextureObject};
 use lumen_encode::gpu::gles::Gles;
 use lumen_encode::gpu::interop::{MapSet, Registered};
+use lumen_encode::gpu::nvenc::encoder::{NvencEncoder, NvencOptions};
 use lumen_encode::gpu::{counters, frame_pool, nvenc, Conversion, Matrix, PixelFormat, Range, SourceOrder};
 
 #[derive(Parser)]
@@ -161,6 +162,8 @@ enum Variant {
     Egl,
     /// as Egl, GL done by an EGL fence waited on the host.
     EglFence,
+    /// as Egl but with no GL work between frames: the CUDA-only floor (launch + kernel + event wait).
+    CudaOnly,
 }
 
 struct Stats {
@@ -204,7 +207,7 @@ fn bench(
         _ => Vec::new(),
     };
     let mut set = if regs.is_empty() { None } else { Some(MapSet::new(&regs.iter().collect::<Vec<_>>())?) };
-    let image = if matches!(v, Variant::Egl | Variant::EglFence) { Some(gles.egl_image(&targets[0])?) } else { None };
+    let image = if matches!(v, Variant::Egl | Variant::EglFence | Variant::CudaOnly) { Some(gles.egl_image(&targets[0])?) } else { None };
     // SAFETY: the image outlives the registration (destroyed after it below).
     let egl_reg = match &image {
         Some(i) => Some(unsafe { Registered::egl_image(i.as_ptr())? }),
@@ -220,13 +223,15 @@ fn bench(
         if i == warmup {
             base = counters::snapshot();
         }
-        for t in &targets[..n_out] {
-            gles.draw(t, i as i32);
+        if v != Variant::CudaOnly {
+            for t in &targets[..n_out] {
+                gles.draw(t, i as i32);
+            }
         }
-        if v == Variant::EglFence {
-            gles.fence_wait()?;
-        } else {
-            gles.finish();
+        match v {
+            Variant::CudaOnly => {}
+            Variant::EglFence => gles.fence_wait()?,
+            _ => gles.finish(),
         }
         let t0 = Instant::now(); // GL done
         match v {
@@ -260,7 +265,7 @@ fn bench(
                     pool.release(s)?;
                 }
             }
-            Variant::Egl | Variant::EglFence => {
+            Variant::Egl | Variant::EglFence | Variant::CudaOnly => {
                 let s = pool.acquire()?;
                 conv.from_texture(stream, egl_tex.as_ref().context("egl texture")?, &coeffs, pool.get(&s))?;
                 done.record(stream)?;
@@ -366,7 +371,7 @@ fn main() -> Result<()> {
     println!("|---|---|---|---|---|---|---|");
     for &(w, h) in &sizes {
         let mut naive_p99 = None;
-        for v in [Variant::Naive, Variant::GlMap, Variant::GlMapBatch2, Variant::Egl, Variant::EglFence] {
+        for v in [Variant::Naive, Variant::GlMap, Variant::GlMapBatch2, Variant::Egl, Variant::EglFence, Variant::CudaOnly] {
             let s = bench(v, &gles, &dev, &conv, &stream, w, h, args.frames, args.warmup)?;
             if v == Variant::Naive {
                 naive_p99 = Some(s.p99);
@@ -383,6 +388,20 @@ fn main() -> Result<()> {
     match nvenc::probe_session(&dev) {
         Ok(caps) => println!("NVENC session opened: codecs {:?}, API {}.{}", caps.codecs, caps.max_api.0, caps.max_api.1),
         Err(e) => println!("NVENC unusable here: {e} → the host falls back to the software encoder"),
+    }
+    let cfg = lumen_encode::EncoderConfig {
+        width: 1920,
+        height: 1080,
+        fps: 60,
+        bitrate_kbps: 20_000,
+        codec: lumen_encode::Codec::H264,
+        colour_space: lumen_encode::ColourSpace::Bt709,
+        range: lumen_encode::Range::Limited,
+        slices: 1,
+    };
+    match NvencEncoder::new(cfg, NvencOptions::default(), dev.clone()) {
+        Ok(_) => println!("NvencEncoder H.264 1080p60 opened"),
+        Err(e) => println!("NvencEncoder::new: {e}"),
     }
     if failures > 0 {
         bail!("{failures} conversion checks exceeded an error of 1");

@@ -280,3 +280,31 @@ pub fn ideal_ycbcr(conv: &Conversion, rgb: [u8; 3]) -> [f64; 3] {
         (coff + cs * (r - y) / (2.0 * (1.0 - kr))).clamp(0.0, max),
     ]
 }
+
+impl From<crate::colour::ColourSpace> for Matrix {
+    fn from(c: crate::colour::ColourSpace) -> Matrix {
+        match c {
+            crate::colour::ColourSpace::Bt601 => Matrix::Bt601,
+            crate::colour::ColourSpace::Bt709 => Matrix::Bt709,
+            crate::colour::ColourSpace::Bt2020 => Matrix::Bt2020,
+        }
+    }
+}
+
+impl From<crate::colour::Range> for Range {
+    fn from(r: crate::colour::Range) -> Range {
+        match r {
+            crate::colour::Range::Limited => Range::Limited,
+            crate::colour::Range::Full => Range::Full,
+        }
+    }
+}
+
+impl From<crate::frame::PixelFormat> for SourceOrder {
+    fn from(p: crate::frame::PixelFormat) -> SourceOrder {
+        match p.rgb_offsets() {
+            (0, _, _) => SourceOrder::Rgba,
+            _ => SourceOrder::Bgra,
+        }
+    }
+}

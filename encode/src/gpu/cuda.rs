@@ -384,3 +384,69 @@ impl Function {
         )
     }
 }
+
+/// A pitched device image of 8-bit RGBA/BGRA texels: the upload target for CPU-rendered frames
+/// (allocated once per encoder, counted).
+#[derive(Debug)]
+pub struct RgbaBuffer {
+    ptr: sys::CUdeviceptr,
+    pitch: usize,
+    width: u32,
+    height: u32,
+}
+
+// SAFETY: a device pointer is a plain address valid in the context from any thread.
+unsafe impl Send for RgbaBuffer {}
+
+impl RgbaBuffer {
+    /// Allocates a `width`×`height` image.
+    pub fn new(width: u32, height: u32) -> GpuResult<RgbaBuffer> {
+        if width == 0 || height == 0 {
+            return Err(GpuError::Invalid(format!("empty image {width}x{height}")));
+        }
+        let (mut ptr, mut pitch) = (0, 0usize);
+        // SAFETY: out-pointers valid.
+        check(
+            unsafe { sys::cuMemAllocPitch_v2(&mut ptr, &mut pitch, width as usize * 4, height as usize, 16) },
+            "cuMemAllocPitch",
+        )?;
+        counters::allocation();
+        Ok(RgbaBuffer { ptr, pitch, width, height })
+    }
+    /// Device address.
+    pub fn device_ptr(&self) -> u64 {
+        self.ptr
+    }
+    /// Row pitch in bytes.
+    pub fn pitch(&self) -> usize {
+        self.pitch
+    }
+    /// Queues a copy of `height` rows of `width * 4` bytes from host memory (`stride` bytes apart).
+    pub fn upload(&self, data: &[u8], stride: usize, stream: &Stream) -> GpuResult<()> {
+        let row = self.width as usize * 4;
+        if stride < row || data.len() < stride * (self.height as usize - 1) + row {
+            return Err(GpuError::Invalid(format!("{} bytes at stride {stride} for {}x{}", data.len(), self.width, self.height)));
+        }
+        // SAFETY: zeroed is a valid CUDA_MEMCPY2D (null pointers, zero sizes) before the fields are set.
+        let mut c: sys::CUDA_MEMCPY2D = unsafe { MaybeUninit::zeroed().assume_init() };
+        c.srcMemoryType = sys::CUmemorytype::CU_MEMORYTYPE_HOST;
+        c.srcHost = data.as_ptr() as *const c_void;
+        c.srcPitch = stride;
+        c.dstMemoryType = sys::CUmemorytype::CU_MEMORYTYPE_DEVICE;
+        c.dstDevice = self.ptr;
+        c.dstPitch = self.pitch;
+        c.WidthInBytes = row;
+        c.Height = self.height as usize;
+        // SAFETY: source range checked above; destination is this allocation. Pageable host memory makes
+        // the copy complete before the call returns, so `data` may be reused afterwards.
+        check(unsafe { sys::cuMemcpy2DAsync_v2(&c, stream.raw()) }, "cuMemcpy2DAsync")
+    }
+}
+
+impl Drop for RgbaBuffer {
+    fn drop(&mut self) {
+        // SAFETY: allocated by cuMemAllocPitch, freed once.
+        let _ = check(unsafe { sys::cuMemFree_v2(self.ptr) }, "cuMemFree");
+        counters::free();
+    }
+}

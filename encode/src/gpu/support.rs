@@ -3,16 +3,7 @@
 
 use super::error::GpuError;
 
-/// A video codec NVENC may offer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Codec {
-    /// H.264 / AVC.
-    H264,
-    /// H.265 / HEVC.
-    Hevc,
-    /// AV1.
-    Av1,
-}
+pub use crate::encoder::Codec;
 
 /// What an opened NVENC session reported.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

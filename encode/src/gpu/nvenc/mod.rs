@@ -4,10 +4,12 @@
 //! reliable NVENC test (the H100/H200 load the library, create the instance, and then answer
 //! `NV_ENC_ERR_UNSUPPORTED_DEVICE`).
 
+pub mod encoder;
 pub mod ffi;
 
 use std::ffi::{c_void, CStr};
 use std::ptr;
+use std::sync::Arc;
 
 use super::cuda::CudaDevice;
 use super::error::{GpuError, GpuResult};
@@ -23,7 +25,7 @@ pub struct Nvenc {
     pub max_api: (u32, u32),
 }
 
-fn nvenc_err(call: &'static str, code: ffi::Status, detail: String) -> GpuError {
+pub(crate) fn nvenc_err(call: &'static str, code: ffi::Status, detail: String) -> GpuError {
     let name = ffi::status_name(code);
     tracing::warn!(call, name, code, %detail, "NVENC call failed");
     GpuError::Nvenc { call, name, code, detail }
@@ -77,14 +79,17 @@ impl Nvenc {
 }
 
 /// An open encode session on a CUDA context; destroyed on drop.
-pub struct Session<'a> {
-    nvenc: &'a Nvenc,
+pub struct Session {
+    nvenc: Arc<Nvenc>,
     encoder: *mut c_void,
 }
 
-impl<'a> Session<'a> {
+// SAFETY: an NVENC session may be driven from any one thread at a time (the encoder thread owns it).
+unsafe impl Send for Session {}
+
+impl Session {
     /// `nvEncOpenEncodeSessionEx` on `device`'s context.
-    pub fn open(nvenc: &'a Nvenc, device: &CudaDevice) -> GpuResult<Session<'a>> {
+    pub fn open(nvenc: &Arc<Nvenc>, device: &CudaDevice) -> GpuResult<Session> {
         let open = nvenc.fns.open_encode_session_ex.ok_or_else(|| GpuError::MissingSymbol {
             library: LIBRARY,
             symbol: "nvEncOpenEncodeSessionEx",
@@ -114,7 +119,7 @@ impl<'a> Session<'a> {
             }
             return Err(nvenc_err("nvEncOpenEncodeSessionEx", s, detail));
         }
-        Ok(Session { nvenc, encoder })
+        Ok(Session { nvenc: nvenc.clone(), encoder })
     }
 
     /// The codecs this session can encode (of H.264, HEVC, AV1).
@@ -158,7 +163,30 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    fn last_error(&self) -> String {
+    /// The raw encoder handle.
+    pub fn raw(&self) -> *mut c_void {
+        self.encoder
+    }
+
+    /// The function list.
+    pub fn fns(&self) -> &ffi::FunctionList {
+        &self.nvenc.fns
+    }
+
+    /// Calls an `(encoder, arg)` entry point, turning its status into an error with the driver's message.
+    pub fn call(&self, f: ffi::EncFn, name: &'static str, arg: *mut c_void) -> GpuResult<()> {
+        let f = f.ok_or(GpuError::MissingSymbol { library: LIBRARY, symbol: name, reason: "null in function list".into() })?;
+        // SAFETY: `arg` is what the entry point takes (the caller passes the struct or handle it names);
+        // the session is open.
+        let s = unsafe { f(self.encoder, arg) };
+        if s != 0 {
+            return Err(nvenc_err(name, s, self.last_error()));
+        }
+        Ok(())
+    }
+
+    /// The driver's last error message for this session (": message" or empty).
+    pub fn last_error(&self) -> String {
         match self.nvenc.fns.get_last_error_string {
             Some(f) => {
                 // SAFETY: open session; the driver returns a NUL-terminated string or null.
@@ -175,7 +203,7 @@ impl<'a> Session<'a> {
     }
 }
 
-impl Drop for Session<'_> {
+impl Drop for Session {
     fn drop(&mut self) {
         if let Some(d) = self.nvenc.fns.destroy_encoder {
             // SAFETY: opened by `open`, destroyed once.
@@ -195,7 +223,7 @@ pub fn codecs_from_guids(guids: &[ffi::Guid]) -> Vec<Codec> {
 
 /// Loads NVENC, opens a session on `device` and lists its codecs.
 pub fn probe_session(device: &CudaDevice) -> GpuResult<NvencCaps> {
-    let nvenc = Nvenc::load()?;
+    let nvenc = Arc::new(Nvenc::load()?);
     let session = Session::open(&nvenc, device)?;
     let codecs = session.codecs()?;
     Ok(NvencCaps { codecs, max_api: nvenc.max_api })
