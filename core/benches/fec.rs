@@ -1,7 +1,7 @@
 //! FEC benchmark (`cargo bench -p lumen-core --bench fec`): prints a table of GB/s of *data* for GF(2⁸)
 //! (ours on every kernel tier, and the Moonlight client's own nanors encoder/decoder loaded from
 //! `libmoonlight-common-c.so` in the same process) and GF(2¹⁶) (`reed-solomon-simd`, which lumen uses, and
-//! `leopard-codec`), each as a fraction of single-thread memcpy of the same bytes measured in the same run,
+//! `leopard-codec`; lumen runs reed-solomon-simd on its own GFNI engine or the crate's), each as a fraction of single-thread memcpy of the same bytes measured in the same run,
 //! plus heap allocations per call in steady state (counting global allocator).
 //!
 //! Each figure is the best of several timed repetitions (the build machine is shared).
@@ -222,15 +222,17 @@ fn gf65536_rows(rows: &mut Vec<Row>) {
         let mut shards = random_shards(d + p, len, 7);
         let bytes = (d * len) as f64;
         let memcpy = bytes / memcpy_time(&shards, d) / 1e9;
-        let rs = gf65536::ReedSolomon::new(d, p).expect("codec");
-        let t = time(|| rs.encode(&mut shards).expect("encode"), 0.3, 3);
-        let allocs = allocs_per_call(|| rs.encode(&mut shards).expect("encode"));
-        rows.push(Row { what: format!("lumen gf65536 (reed-solomon-simd) encode {d}+{p} x {len}"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: Some(allocs), vs_nanors: None });
-        let mut present = vec![true; d + p];
-        present[..p].fill(false);
-        let t = time(|| rs.reconstruct(&mut shards, &present).expect("reconstruct"), 0.3, 3);
-        let allocs = allocs_per_call(|| rs.reconstruct(&mut shards, &present).expect("reconstruct"));
-        rows.push(Row { what: format!("lumen gf65536 (reed-solomon-simd) reconstruct {d}+{p}, {p} lost"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: Some(allocs), vs_nanors: None });
+        for backend in [gf65536::Backend::Gfni512, gf65536::Backend::Crate].into_iter().filter(|b| b.is_available()) {
+            let rs = gf65536::ReedSolomon::with_backend(d, p, backend).expect("codec");
+            let t = time(|| rs.encode(&mut shards).expect("encode"), 0.3, 3);
+            let allocs = allocs_per_call(|| rs.encode(&mut shards).expect("encode"));
+            rows.push(Row { what: format!("lumen gf65536 {backend:?} encode {d}+{p} x {len}"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: Some(allocs), vs_nanors: None });
+            let mut present = vec![true; d + p];
+            present[..p].fill(false);
+            let t = time(|| rs.reconstruct(&mut shards, &present).expect("reconstruct"), 0.3, 3);
+            let allocs = allocs_per_call(|| rs.reconstruct(&mut shards, &present).expect("reconstruct"));
+            rows.push(Row { what: format!("lumen gf65536 {backend:?} reconstruct {d}+{p}, {p} lost"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: Some(allocs), vs_nanors: None });
+        }
 
         // leopard-codec, the other candidate: only its 8-bit field is implemented (≤ 256 shards).
         match leopard_codec::encode(&mut shards, d) {
@@ -244,15 +246,15 @@ fn gf65536_rows(rows: &mut Vec<Row>) {
     let mut shards = random_shards(d + p, len, 9);
     let bytes = (d * len) as f64;
     let memcpy = bytes / memcpy_time(&shards, d) / 1e9;
-    let rs = gf65536::ReedSolomon::new(d, p).expect("codec");
+    let rs = gf65536::ReedSolomon::with_backend(d, p, gf65536::Backend::Crate).expect("codec");
     let t = time(|| rs.encode(&mut shards).expect("encode"), 0.15, 5);
-    rows.push(Row { what: format!("lumen gf65536 (reed-solomon-simd) encode {d}+{p} x {len}"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: None, vs_nanors: None });
+    rows.push(Row { what: format!("reed-solomon-simd (own engine) encode {d}+{p} x {len}"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: None, vs_nanors: None });
     let t = time(|| leopard_codec::encode(&mut shards, d).expect("leopard encode"), 0.15, 5);
     rows.push(Row { what: format!("leopard-codec (8-bit Leopard) encode {d}+{p} x {len}"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: None, vs_nanors: None });
     let mut present = vec![true; d + p];
     present[..p].fill(false);
     let t = time(|| rs.reconstruct(&mut shards, &present).expect("reconstruct"), 0.15, 5);
-    rows.push(Row { what: format!("lumen gf65536 (reed-solomon-simd) reconstruct {d}+{p}, {p} lost"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: None, vs_nanors: None });
+    rows.push(Row { what: format!("reed-solomon-simd (own engine) reconstruct {d}+{p}, {p} lost"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: None, vs_nanors: None });
     let full = shards.clone();
     let mut work = full.clone();
     let t = time(

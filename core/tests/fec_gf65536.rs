@@ -1,7 +1,7 @@
 //! Property tests of the GF(2¹⁶) Leopard-family codec: random data and random loss up to the parity count
 //! recover exactly; more loss gives `Unrecoverable`; bad shapes and lengths give errors, never panics.
 
-use lumen_core::fec::gf65536::{CodecCache, ReedSolomon, SHARD_ALIGN};
+use lumen_core::fec::gf65536::{Backend, CodecCache, ReedSolomon, SHARD_ALIGN};
 use lumen_core::fec::FecError;
 use proptest::prelude::*;
 
@@ -50,6 +50,29 @@ proptest! {
             prop_assert_eq!(&shards[..d], &want[..d]);
         } else {
             prop_assert_eq!(r, Err(FecError::Unrecoverable { missing, parity: parity_present }));
+        }
+    }
+
+    /// lumen's GFNI engine and the crate's own engine give the same parity and both recover.
+    #[test]
+    fn backends_agree(d in 1usize..600, p in 1usize..200, blocks in 1usize..3, seed in any::<u64>()) {
+        let len = blocks * SHARD_ALIGN;
+        let mut want = block(d, p, len, seed);
+        ReedSolomon::with_backend(d, p, Backend::Crate).unwrap().encode(&mut want).unwrap();
+        for backend in [Backend::Gfni512, Backend::Crate].into_iter().filter(|b| b.is_available()) {
+            let rs = ReedSolomon::with_backend(d, p, backend).unwrap();
+            prop_assert_eq!(rs.backend(), backend);
+            let mut got = block(d, p, len, seed);
+            rs.encode(&mut got).unwrap();
+            prop_assert_eq!(&got, &want, "{:?}", backend);
+            let mut present = vec![true; d + p];
+            for k in 0..d.min(p) {
+                let i = (seed as usize).wrapping_add(k * 13) % d;
+                present[i] = false;
+                got[i].fill(0x77);
+            }
+            rs.reconstruct(&mut got, &present).unwrap();
+            prop_assert_eq!(&got, &want, "{:?} reconstruct", backend);
         }
     }
 

@@ -1,6 +1,7 @@
 //! GF(2¹⁶) Reed-Solomon for the lumen transport: a Leopard-family codec (FFT over the additive basis,
 //! O(n log n)) with up to 65535 shards per block, backed by the `reed-solomon-simd` crate (chosen over
-//! `leopard-codec` by `benches/fec.rs`; figures in docs/fec.md).
+//! `leopard-codec` by `benches/fec.rs`; figures in docs/fec.md), running on lumen's own GFNI/AVX-512
+//! engine (`gfni_engine.rs`) where the CPU has it and on the crate's engine (AVX2/SSSE3/scalar) otherwise.
 //!
 //! Same shape as [`super::gf256`]. Shard lengths must be a non-zero multiple of 64 bytes. Not every split
 //! of 65535 shards is possible: the codec needs `next_pow2(min(data, parity)) + max(data, parity) ≤ 65536`
@@ -15,9 +16,100 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+#[cfg(target_arch = "x86_64")]
+mod gfni_engine;
+
+use reed_solomon_simd::engine::{DefaultEngine, Engine, GfElement, ShardsRefMut};
+use reed_solomon_simd::rate::{DefaultRateDecoder, DefaultRateEncoder, RateDecoder, RateEncoder};
+use reed_solomon_simd::ReedSolomonEncoder;
 
 use super::FecError;
+
+/// Which GF(2¹⁶) FFT engine a codec runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// lumen's GFNI + AVX-512 engine.
+    Gfni512,
+    /// `reed-solomon-simd`'s own best engine for this CPU (AVX2, SSSE3 or scalar).
+    Crate,
+}
+
+impl Backend {
+    /// Whether this CPU can run the backend.
+    pub fn is_available(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Backend::Gfni512 => gfni_engine::Gfni::available(),
+            #[cfg(not(target_arch = "x86_64"))]
+            Backend::Gfni512 => false,
+            Backend::Crate => true,
+        }
+    }
+
+    /// The fastest backend this CPU runs.
+    pub fn best() -> Backend {
+        if Backend::Gfni512.is_available() {
+            Backend::Gfni512
+        } else {
+            Backend::Crate
+        }
+    }
+}
+
+/// The engine handed to `reed-solomon-simd`: one of the two backends.
+enum LumenEngine {
+    #[cfg(target_arch = "x86_64")]
+    Gfni(gfni_engine::Gfni),
+    Crate(DefaultEngine),
+}
+
+impl LumenEngine {
+    fn new(backend: Backend) -> Self {
+        match backend {
+            #[cfg(target_arch = "x86_64")]
+            Backend::Gfni512 => match gfni_engine::Gfni::new() {
+                Some(g) => LumenEngine::Gfni(g),
+                None => LumenEngine::Crate(DefaultEngine::new()),
+            },
+            _ => LumenEngine::Crate(DefaultEngine::new()),
+        }
+    }
+}
+
+impl Default for LumenEngine {
+    fn default() -> Self {
+        Self::new(Backend::best())
+    }
+}
+
+impl Engine for LumenEngine {
+    fn fft(&self, data: &mut ShardsRefMut, pos: usize, size: usize, truncated_size: usize, skew_delta: usize) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            LumenEngine::Gfni(e) => e.fft(data, pos, size, truncated_size, skew_delta),
+            LumenEngine::Crate(e) => e.fft(data, pos, size, truncated_size, skew_delta),
+        }
+    }
+
+    fn ifft(&self, data: &mut ShardsRefMut, pos: usize, size: usize, truncated_size: usize, skew_delta: usize) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            LumenEngine::Gfni(e) => e.ifft(data, pos, size, truncated_size, skew_delta),
+            LumenEngine::Crate(e) => e.ifft(data, pos, size, truncated_size, skew_delta),
+        }
+    }
+
+    fn mul(&self, x: &mut [[u8; 64]], log_m: GfElement) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            LumenEngine::Gfni(e) => e.mul(x, log_m),
+            LumenEngine::Crate(e) => e.mul(x, log_m),
+        }
+    }
+}
+
+type Encoder = DefaultRateEncoder<LumenEngine>;
+type Decoder = DefaultRateDecoder<LumenEngine>;
 
 /// Most shards (data + parity) in one GF(2¹⁶) block.
 pub const MAX_SHARDS: usize = 65535;
@@ -40,13 +132,23 @@ fn codec_err(e: reed_solomon_simd::Error) -> FecError {
 pub struct ReedSolomon {
     data: usize,
     parity: usize,
-    encoder: Mutex<Option<ReedSolomonEncoder>>,
-    decoder: Mutex<Option<ReedSolomonDecoder>>,
+    backend: Backend,
+    encoder: Mutex<Option<Encoder>>,
+    decoder: Mutex<Option<Decoder>>,
 }
 
 impl ReedSolomon {
-    /// A codec for `data_shards` + `parity_shards` (each ≥ 1, sum ≤ 65535, shape supported by the FFT).
+    /// A codec for `data_shards` + `parity_shards` (each ≥ 1, sum ≤ 65535, shape supported by the FFT),
+    /// on the fastest backend.
     pub fn new(data_shards: usize, parity_shards: usize) -> Result<Self, FecError> {
+        Self::with_backend(data_shards, parity_shards, Backend::best())
+    }
+
+    /// As [`ReedSolomon::new`] on a given backend (tests and benchmarks compare them).
+    pub fn with_backend(data_shards: usize, parity_shards: usize, backend: Backend) -> Result<Self, FecError> {
+        if !backend.is_available() {
+            return fail(FecError::TierUnavailable("gf65536 gfni512"));
+        }
         if data_shards == 0 {
             return fail(FecError::NoDataShards);
         }
@@ -56,7 +158,7 @@ impl ReedSolomon {
         if data_shards + parity_shards > MAX_SHARDS || !ReedSolomonEncoder::supports(data_shards, parity_shards) {
             return fail(FecError::TooManyShards { data: data_shards, parity: parity_shards, max: MAX_SHARDS });
         }
-        Ok(Self { data: data_shards, parity: parity_shards, encoder: Mutex::new(None), decoder: Mutex::new(None) })
+        Ok(Self { data: data_shards, parity: parity_shards, backend, encoder: Mutex::new(None), decoder: Mutex::new(None) })
     }
 
     /// Number of data shards per block.
@@ -67,6 +169,11 @@ impl ReedSolomon {
     /// Number of parity shards per block.
     pub fn parity_shards(&self) -> usize {
         self.parity
+    }
+
+    /// The FFT engine this codec runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     fn check_shards<S: AsRef<[u8]>>(&self, shards: &[S]) -> Result<usize, FecError> {
@@ -89,7 +196,7 @@ impl ReedSolomon {
         let len = self.check_shards(shards)?;
         let mut local = None;
         let mut guard = self.encoder.try_lock().ok();
-        let slot: &mut Option<ReedSolomonEncoder> = match guard.as_deref_mut() {
+        let slot: &mut Option<Encoder> = match guard.as_deref_mut() {
             Some(s) => s,
             None => &mut local,
         };
@@ -98,7 +205,9 @@ impl ReedSolomon {
                 enc.reset(self.data, self.parity, len).map_err(codec_err)?;
                 enc
             }
-            None => slot.insert(ReedSolomonEncoder::new(self.data, self.parity, len).map_err(codec_err)?),
+            None => slot.insert(
+                Encoder::new(self.data, self.parity, len, LumenEngine::new(self.backend), None).map_err(codec_err)?,
+            ),
         };
         let (data, parity) = shards.split_at_mut(self.data);
         for s in data.iter() {
@@ -129,7 +238,7 @@ impl ReedSolomon {
         }
         let mut local = None;
         let mut guard = self.decoder.try_lock().ok();
-        let slot: &mut Option<ReedSolomonDecoder> = match guard.as_deref_mut() {
+        let slot: &mut Option<Decoder> = match guard.as_deref_mut() {
             Some(s) => s,
             None => &mut local,
         };
@@ -138,7 +247,9 @@ impl ReedSolomon {
                 dec.reset(self.data, self.parity, len).map_err(codec_err)?;
                 dec
             }
-            None => slot.insert(ReedSolomonDecoder::new(self.data, self.parity, len).map_err(codec_err)?),
+            None => slot.insert(
+                Decoder::new(self.data, self.parity, len, LumenEngine::new(self.backend), None).map_err(codec_err)?,
+            ),
         };
         let mut added = 0;
         for (i, s) in shards.iter().enumerate() {
@@ -166,7 +277,11 @@ impl ReedSolomon {
 
 impl std::fmt::Debug for ReedSolomon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("gf65536::ReedSolomon").field("data", &self.data).field("parity", &self.parity).finish()
+        f.debug_struct("gf65536::ReedSolomon")
+            .field("data", &self.data)
+            .field("parity", &self.parity)
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
