@@ -116,15 +116,17 @@ fn ifft_bf(x: &mut __m512i, y: &mut __m512i, c: Option<Coef>) {
     }
 }
 
-#[inline(always)]
+#[inline]
+#[target_feature(enable = "avx512f")]
 fn ld(p: &[u8; 64]) -> __m512i {
-    // SAFETY: `p` is 64 readable bytes; the unaligned load needs no alignment. (Callers run with AVX-512F.)
+    // SAFETY: `p` is 64 readable bytes; the unaligned load needs no alignment.
     unsafe { _mm512_loadu_si512(p.as_ptr() as *const _) }
 }
 
-#[inline(always)]
+#[inline]
+#[target_feature(enable = "avx512f")]
 fn st(p: &mut [u8; 64], v: __m512i) {
-    // SAFETY: `p` is 64 writable bytes. (Callers run with AVX-512F.)
+    // SAFETY: `p` is 64 writable bytes.
     unsafe { _mm512_storeu_si512(p.as_mut_ptr() as *mut _, v) }
 }
 

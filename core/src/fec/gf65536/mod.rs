@@ -8,13 +8,14 @@
 //! (e.g. 60000 + 4000 works, 60000 + 5000 does not); other shapes give [`FecError::TooManyShards`].
 //!
 //! Allocation and threads: the codec keeps its encoder and decoder work space (sized by the first call
-//! and reused while the shard length does not grow) behind `Mutex`es taken with `try_lock`, so `encode` and
+//! and reused while the block does not grow; all codecs of one `CodecCache` share a single work space, so
+//! many shapes cost no more memory than the largest) behind `Mutex`es taken with `try_lock`, so `encode` and
 //! `reconstruct` take `&self`, allocate nothing in steady state, and never wait: a call that finds the work
 //! space busy on another thread builds a temporary one instead (allocating) rather than block.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[cfg(target_arch = "x86_64")]
 mod gfni_engine;
@@ -133,6 +134,12 @@ pub struct ReedSolomon {
     data: usize,
     parity: usize,
     backend: Backend,
+    work: Arc<Workspace>,
+}
+
+/// Encoder and decoder work space, created on first use and reused (reset to each call's shape).
+#[derive(Default)]
+struct Workspace {
     encoder: Mutex<Option<Encoder>>,
     decoder: Mutex<Option<Decoder>>,
 }
@@ -146,6 +153,10 @@ impl ReedSolomon {
 
     /// As [`ReedSolomon::new`] on a given backend (tests and benchmarks compare them).
     pub fn with_backend(data_shards: usize, parity_shards: usize, backend: Backend) -> Result<Self, FecError> {
+        Self::with_workspace(data_shards, parity_shards, backend, Arc::default())
+    }
+
+    fn with_workspace(data_shards: usize, parity_shards: usize, backend: Backend, work: Arc<Workspace>) -> Result<Self, FecError> {
         if !backend.is_available() {
             return fail(FecError::TierUnavailable("gf65536 gfni512"));
         }
@@ -158,7 +169,7 @@ impl ReedSolomon {
         if data_shards + parity_shards > MAX_SHARDS || !ReedSolomonEncoder::supports(data_shards, parity_shards) {
             return fail(FecError::TooManyShards { data: data_shards, parity: parity_shards, max: MAX_SHARDS });
         }
-        Ok(Self { data: data_shards, parity: parity_shards, backend, encoder: Mutex::new(None), decoder: Mutex::new(None) })
+        Ok(Self { data: data_shards, parity: parity_shards, backend, work })
     }
 
     /// Number of data shards per block.
@@ -195,7 +206,7 @@ impl ReedSolomon {
     pub fn encode<S: AsRef<[u8]> + AsMut<[u8]>>(&self, shards: &mut [S]) -> Result<(), FecError> {
         let len = self.check_shards(shards)?;
         let mut local = None;
-        let mut guard = self.encoder.try_lock().ok();
+        let mut guard = self.work.encoder.try_lock().ok();
         let slot: &mut Option<Encoder> = match guard.as_deref_mut() {
             Some(s) => s,
             None => &mut local,
@@ -237,7 +248,7 @@ impl ReedSolomon {
             return fail(FecError::Unrecoverable { missing, parity: parity_present });
         }
         let mut local = None;
-        let mut guard = self.decoder.try_lock().ok();
+        let mut guard = self.work.decoder.try_lock().ok();
         let slot: &mut Option<Decoder> = match guard.as_deref_mut() {
             Some(s) => s,
             None => &mut local,
@@ -285,10 +296,18 @@ impl std::fmt::Debug for ReedSolomon {
     }
 }
 
-/// One codec per (data, parity) shape, built on first use; later `get`s only look it up.
+/// One codec per (data, parity) shape, built on first use; later `get`s only look it up. All its codecs
+/// share one encoder/decoder work space.
 #[derive(Debug, Default)]
 pub struct CodecCache {
     codecs: HashMap<(usize, usize), ReedSolomon>,
+    work: Arc<Workspace>,
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Workspace")
+    }
 }
 
 impl CodecCache {
@@ -301,7 +320,9 @@ impl CodecCache {
     pub fn get(&mut self, data: usize, parity: usize) -> Result<&ReedSolomon, FecError> {
         match self.codecs.entry((data, parity)) {
             Entry::Occupied(e) => Ok(e.into_mut()),
-            Entry::Vacant(v) => Ok(v.insert(ReedSolomon::new(data, parity)?)),
+            Entry::Vacant(v) => {
+                Ok(v.insert(ReedSolomon::with_workspace(data, parity, Backend::best(), Arc::clone(&self.work))?))
+            }
         }
     }
 }
@@ -327,6 +348,27 @@ mod tests {
         assert_eq!(shards, want);
         present[1] = false;
         assert_eq!(rs.reconstruct(&mut shards, &present), Err(FecError::Unrecoverable { missing: 21, parity: 20 }));
+    }
+
+    #[test]
+    fn cache_codecs_share_one_workspace() {
+        let mut cache = CodecCache::new();
+        let mut blocks = Vec::new();
+        for &(d, p) in &[(10usize, 2usize), (300, 30), (10, 2), (7, 7)] {
+            let rs = cache.get(d, p).unwrap();
+            let mut shards: Vec<Vec<u8>> = (0..d + p).map(|s| vec![s as u8 ^ 0x5A; 64]).collect();
+            rs.encode(&mut shards).unwrap();
+            let want = shards.clone();
+            let mut present = vec![true; d + p];
+            for i in 0..p.min(d) {
+                present[i] = false;
+                shards[i].fill(0);
+            }
+            rs.reconstruct(&mut shards, &present).unwrap();
+            assert_eq!(shards, want);
+            blocks.push(Arc::as_ptr(&rs.work));
+        }
+        assert!(blocks.windows(2).all(|w| w[0] == w[1]));
     }
 
     #[test]
