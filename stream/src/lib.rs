@@ -14,6 +14,7 @@ pub mod host;
 pub mod identity;
 pub mod launch;
 pub mod mdns;
+pub mod media;
 pub mod media_plane;
 pub mod nvhttp;
 pub mod pairing;
