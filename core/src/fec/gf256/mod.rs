@@ -201,6 +201,7 @@ fn tier_name(t: Tier) -> &'static str {
     match t {
         Tier::Scalar => "scalar",
         Tier::Avx2 => "avx2",
+        Tier::Gfni256 => "avx2+gfni",
         Tier::Gfni512 => "avx512+gfni",
     }
 }

@@ -6,6 +6,7 @@
 //! each output byte is written once. Tiers:
 //! * [`Tier::Gfni512`]: AVX-512BW + GFNI, `vgf2p8affineqb` multiplies 64 bytes by a constant in one
 //!   instruction (the constant's 8×8 bit matrix from `tables::AFFINE`); masked tail, no scalar remainder.
+//! * [`Tier::Gfni256`]: AVX2 + GFNI (CPUs with GFNI but no AVX-512), 32 bytes per affine op.
 //! * [`Tier::Avx2`]: split-nibble `vpshufb` tables (`tables::NIB_LO/NIB_HI`), 32 bytes per step.
 //! * [`Tier::Scalar`]: the 64 KiB product table, one byte at a time; always available.
 
@@ -14,6 +15,8 @@ mod scalar;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod gfni;
+#[cfg(target_arch = "x86_64")]
+mod gfni256;
 
 use std::sync::OnceLock;
 
@@ -24,6 +27,8 @@ pub enum Tier {
     Scalar,
     /// AVX2 split-nibble shuffles.
     Avx2,
+    /// AVX2 with GFNI affine multiplies (no AVX-512).
+    Gfni256,
     /// AVX-512BW with GFNI affine multiplies.
     Gfni512,
 }
@@ -36,6 +41,8 @@ impl Tier {
             #[cfg(target_arch = "x86_64")]
             Tier::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(target_arch = "x86_64")]
+            Tier::Gfni256 => std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("gfni"),
+            #[cfg(target_arch = "x86_64")]
             Tier::Gfni512 => {
                 std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512bw")
@@ -47,7 +54,7 @@ impl Tier {
     }
 
     /// Every tier, fastest first.
-    pub const ALL: [Tier; 3] = [Tier::Gfni512, Tier::Avx2, Tier::Scalar];
+    pub const ALL: [Tier; 4] = [Tier::Gfni512, Tier::Gfni256, Tier::Avx2, Tier::Scalar];
 
     /// The fastest tier this CPU runs (detected once).
     pub fn best() -> Tier {
@@ -78,6 +85,8 @@ pub unsafe fn gemm(tier: Tier, coefs: &[u8], inputs: &[*const u8], outputs: &[*m
                 Tier::Scalar => scalar::block(coefs, inputs, outputs, off, n),
                 #[cfg(target_arch = "x86_64")]
                 Tier::Avx2 => avx2::block(coefs, inputs, outputs, off, n),
+                #[cfg(target_arch = "x86_64")]
+                Tier::Gfni256 => gfni256::block(coefs, inputs, outputs, off, n),
                 #[cfg(target_arch = "x86_64")]
                 Tier::Gfni512 => gfni::block(coefs, inputs, outputs, off, n),
                 #[cfg(not(target_arch = "x86_64"))]
