@@ -8,7 +8,8 @@
 //! outputs                       -> ok <id>=<mode> ...
 //! windows                       -> ok <count> [<output id or ->...]
 //! stats <id>                    -> ok ticks=N frames=N skipped_undamaged=N skipped_no_target=N render_ns_total=N
-//! dump <id> <file.png>          -> ok <w>x<h>        (newest frame of an output without external sink)
+//! dump <id> <file.png|.rgba>    -> ok <w>x<h>        (newest frame of an output without external sink;
+//!                                                     .rgba = raw tightly packed RGBA)
 //! key <vk> down|up [mods]       -> ok                (vk and mods: decimal or 0x hex)
 //! text <utf-8 ...>              -> ok
 //! motion <id> <x> <y> <refw> <refh>, rel <id> <dx> <dy>, button <1-5> down|up,
@@ -167,7 +168,11 @@ pub fn execute(state: &mut State, line: &str) -> Result<String, String> {
             let id = output_id(args.next())?;
             let path = args.next().ok_or("missing file")?;
             let (w, h, rgba) = state.dump_output(id).map_err(|e| e.to_string())?;
-            write_png(Path::new(path), w, h, &rgba).map_err(|e| format!("{path}: {e}"))?;
+            if path.ends_with(".rgba") {
+                std::fs::write(path, &rgba).map_err(|e| format!("{path}: {e}"))?;
+            } else {
+                write_png(Path::new(path), w, h, &rgba).map_err(|e| format!("{path}: {e}"))?;
+            }
             Ok(format!("{w}x{h}"))
         }
         "key" => {
