@@ -274,7 +274,7 @@ fn ten_mib_of_random_bytes_through_every_decoder() {
             _ => rng.gen_range(0..=2048),
         };
         rng.fill_bytes(&mut buf[..len]);
-        if chunks % 8 == 0 {
+        if chunks.is_multiple_of(8) {
             buf[0] = 0x90; // a plausible RTP first byte, so the header checks go deeper
         }
         d.all(&buf[..len]);

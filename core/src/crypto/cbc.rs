@@ -66,7 +66,7 @@ pub(crate) fn cbc_encrypt(aes: &Aes128, iv: &[u8; 16], buf: &mut [u8], msg_len: 
 
 /// AES-128-CBC-PKCS#7 decryption of `buf` in place; returns the plaintext length.
 pub(crate) fn cbc_decrypt(aes: &Aes128, iv: &[u8; 16], buf: &mut [u8]) -> Result<usize, CryptoError> {
-    if buf.is_empty() || buf.len() % 16 != 0 {
+    if buf.is_empty() || !buf.len().is_multiple_of(16) {
         tracing::debug!(len = buf.len(), "CBC ciphertext is not a non-empty multiple of 16 bytes");
         return Err(CryptoError::BadPadding);
     }
@@ -102,7 +102,7 @@ impl CbcCipher {
 
     /// Encrypts whole blocks without padding (`buf.len()` must be a multiple of 16); for KATs.
     pub fn encrypt_blocks_nopad(&self, iv: &[u8; 16], buf: &mut [u8]) -> Result<(), CryptoError> {
-        if buf.len() % 16 != 0 {
+        if !buf.len().is_multiple_of(16) {
             return Err(CryptoError::BadPadding);
         }
         let mut enc = cbc::Encryptor::<Aes128>::inner_iv_init(self.aes.clone(), iv.into());
@@ -114,7 +114,7 @@ impl CbcCipher {
 
     /// Decrypts whole blocks without padding; for KATs.
     pub fn decrypt_blocks_nopad(&self, iv: &[u8; 16], buf: &mut [u8]) -> Result<(), CryptoError> {
-        if buf.len() % 16 != 0 {
+        if !buf.len().is_multiple_of(16) {
             return Err(CryptoError::BadPadding);
         }
         let mut dec = cbc::Decryptor::<Aes128>::inner_iv_init(self.aes.clone(), iv.into());
