@@ -32,6 +32,106 @@
 // The C ABI version this library implements.
 #define LUMEN_ABI_VERSION 1
 
+// Success (or "nothing to report" from a poll).
+#define LUMEN_WIRE_OK 0
+
+// A required pointer is null.
+#define LUMEN_WIRE_ERR_NULL -1
+
+// The configuration is unusable (size, packet size, FEC field).
+#define LUMEN_WIRE_ERR_CONFIG -2
+
+// A malformed, truncated or inconsistent datagram.
+#define LUMEN_WIRE_ERR_MALFORMED -3
+
+// Encryption or decryption failed (wrong key or tampered bytes).
+#define LUMEN_WIRE_ERR_CRYPTO -4
+
+// The caller's buffer is too small.
+#define LUMEN_WIRE_ERR_BUFFER -5
+
+// An internal failure (a caught panic or an FEC codec error).
+#define LUMEN_WIRE_ERR_INTERNAL -6
+
+// An index or size out of range (frame too large, datagram index past the end, nothing polled).
+#define LUMEN_WIRE_ERR_RANGE -7
+
+// The receiver holds finished frames that were not polled.
+#define LUMEN_WIRE_ERR_BACKLOG -8
+
+// Moonlight framing with GF(2⁸) FEC (what stock clients speak).
+#define LUMEN_FEC_FIELD_MOONLIGHT 8
+
+// lumen-transport framing with GF(2¹⁶) FEC.
+#define LUMEN_FEC_FIELD_LUMEN 16
+
+// `lumen_receiver_push`: stored, frame not complete yet.
+#define LUMEN_PUSH_STORED 0
+
+// `lumen_receiver_push`: a frame became ready; poll it.
+#define LUMEN_PUSH_FRAME_READY 1
+
+// `lumen_receiver_push`: duplicate datagram, ignored.
+#define LUMEN_PUSH_DUPLICATE 2
+
+// `lumen_receiver_push`: datagram of a frame already delivered or lost, ignored.
+#define LUMEN_PUSH_STALE 3
+
+// `lumen_receiver_poll`: nothing to report.
+#define LUMEN_POLL_NONE 0
+
+// `lumen_receiver_poll`: a frame; `info.data`/`info.data_len` describe it.
+#define LUMEN_POLL_FRAME 1
+
+// `lumen_receiver_poll`: frames `info.lost_first..=info.lost_last` are lost.
+#define LUMEN_POLL_LOST 2
+
+// Opaque receiver of one video stream.
+typedef struct LumenReceiver LumenReceiver;
+
+// Opaque packetizer of one video stream.
+typedef struct LumenSender LumenSender;
+
+// Stream parameters for the C ABI.
+typedef struct LumenConfig {
+  // `sizeof(LumenConfig)` as the caller was compiled; must be at least the size of this version 1.
+  uint32_t struct_size;
+  // Moonlight `packetSize` (1392 for stock clients) or the lumen-transport datagram size.
+  uint32_t packet_size;
+  // FEC percentage.
+  uint32_t fec_percentage;
+  // Minimum parity shards per FEC block.
+  uint32_t min_fec_packets;
+  // 8: Moonlight framing and GF(2⁸); 16: lumen-transport framing and GF(2¹⁶).
+  uint32_t fec_field_bits;
+  // Non-zero: Moonlight video encryption (AES-128-GCM with `key`); Moonlight framing only.
+  uint32_t encrypted;
+  // The session key (`rikey`).
+  uint8_t key[16];
+} LumenConfig;
+
+// What `lumen_receiver_poll` reports.
+typedef struct LumenFrameInfo {
+  // Frame index.
+  uint32_t frame_index;
+  // 1 P-frame, 2 IDR, 4 intra refresh, 5 after reference invalidation.
+  uint32_t frame_type;
+  // Host processing latency, 0.1 ms units.
+  uint32_t host_latency;
+  // RTP timestamp (90 kHz).
+  uint32_t rtp_timestamp;
+  // Data shards rebuilt from parity.
+  uint32_t recovered_shards;
+  // First lost frame (`LUMEN_POLL_LOST`).
+  uint32_t lost_first;
+  // Last lost frame (`LUMEN_POLL_LOST`).
+  uint32_t lost_last;
+  // The access unit, valid until the next call on the receiver.
+  const uint8_t *data;
+  // Its length.
+  size_t data_len;
+} LumenFrameInfo;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -67,6 +167,81 @@ int32_t lumen_fec_reconstruct(uint32_t field_bits,
 
 // Returns [`LUMEN_ABI_VERSION`], so a caller can check the library it loaded matches its header.
 uint32_t lumen_abi_version(void);
+
+// Fills `*out` with the defaults (and the right `struct_size`). Returns 0, or `LUMEN_WIRE_ERR_NULL`.
+//
+// # Safety
+// `out` must be null or point to a writable `LumenConfig`.
+int32_t lumen_config_init(struct LumenConfig *out);
+
+// Creates a receiver for `cfg`; null when `cfg` is null or unusable.
+//
+// # Safety
+// `cfg` must be null or point to a `LumenConfig` of at least `cfg->struct_size` bytes.
+struct LumenReceiver *lumen_receiver_new(const struct LumenConfig *cfg);
+
+// Destroys a receiver (null is ignored).
+//
+// # Safety
+// `r` must be null or a pointer from `lumen_receiver_new` not yet freed.
+void lumen_receiver_free(struct LumenReceiver *r);
+
+// Feeds one datagram. Returns a `LUMEN_PUSH_*` value or a negative error code.
+//
+// # Safety
+// `r` must be null or a live receiver; `data` must be null or point to `len` readable bytes.
+int32_t lumen_receiver_push(struct LumenReceiver *r, const uint8_t *data, size_t len);
+
+// Takes the next result: `LUMEN_POLL_NONE`, `LUMEN_POLL_FRAME` (the frame's bytes stay valid until the
+// next call on this receiver) or `LUMEN_POLL_LOST`; negative on error.
+//
+// # Safety
+// `r` must be null or a live receiver; `info` must be null or point to a writable `LumenFrameInfo`.
+int32_t lumen_receiver_poll(struct LumenReceiver *r,
+                            struct LumenFrameInfo *info);
+
+// Copies the frame returned by the last successful `lumen_receiver_poll` into `buf`. Returns its length,
+// `LUMEN_WIRE_ERR_BUFFER` when `cap` is too small, `LUMEN_WIRE_ERR_RANGE` when no frame is held.
+//
+// # Safety
+// `r` must be null or a live receiver; `buf` must be null or point to `cap` writable bytes.
+int64_t lumen_receiver_copy_frame(const struct LumenReceiver *r,
+                                  uint8_t *buf,
+                                  size_t cap);
+
+// Creates a packetizer for `cfg`; null when `cfg` is null or unusable.
+//
+// # Safety
+// As `lumen_receiver_new`.
+struct LumenSender *lumen_sender_new(const struct LumenConfig *cfg);
+
+// Destroys a packetizer (null is ignored).
+//
+// # Safety
+// `s` must be null or a pointer from `lumen_sender_new` not yet freed.
+void lumen_sender_free(struct LumenSender *s);
+
+// Packetizes one access unit (`frame_type` 1, 2, 4 or 5). Returns the number of datagrams, readable with
+// `lumen_sender_datagram` until the next call, or a negative error code.
+//
+// # Safety
+// `s` must be null or a live packetizer; `au` must be null or point to `au_len` readable bytes.
+int32_t lumen_sender_packetize(struct LumenSender *s,
+                               uint32_t frame_index,
+                               uint32_t frame_type,
+                               uint32_t host_latency,
+                               uint32_t rtp_timestamp,
+                               const uint8_t *au,
+                               size_t au_len);
+
+// Points `*data`/`*len` at datagram `index` of the last packetized frame. Returns 0 or a negative code.
+//
+// # Safety
+// `s` must be null or a live packetizer; `data` and `len` must be null or writable.
+int32_t lumen_sender_datagram(const struct LumenSender *s,
+                              uint32_t index,
+                              const uint8_t **data,
+                              size_t *len);
 
 #ifdef __cplusplus
 }  // extern "C"
