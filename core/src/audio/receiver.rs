@@ -104,6 +104,8 @@ pub struct AudioReceiver {
     duration_ms: u32,
     blocks: Box<[Block; RING]>,
     next: Option<u16>,
+    /// Highest sequence number known to exist (a data packet, or the end of a block an FEC packet names).
+    highest: Option<u16>,
     plain: Box<[u8; MAX_SHARD_LEN]>,
     stats: AudioStats,
 }
@@ -164,7 +166,7 @@ impl AudioReceiver {
             lens: [0; TOTAL],
             bufs: [[0u8; MAX_SHARD_LEN]; TOTAL],
         }));
-        Self { cipher, duration_ms, blocks, next: None, plain: Box::new([0u8; MAX_SHARD_LEN]), stats: AudioStats::default() }
+        Self { cipher, duration_ms, blocks, next: None, highest: None, plain: Box::new([0u8; MAX_SHARD_LEN]), stats: AudioStats::default() }
     }
 
     /// Counters so far.
@@ -216,7 +218,11 @@ impl AudioReceiver {
         if payload.len() > MAX_SHARD_LEN {
             return Err(AudioError::TooLarge(payload.len()));
         }
+        let top = if idx < gf::DATA { seq } else { base.wrapping_add(gf::DATA as u16 - 1) };
         let next = *self.next.get_or_insert(if idx < gf::DATA { seq } else { base });
+        if self.highest.is_none_or(|h| before16(h, top)) {
+            self.highest = Some(top);
+        }
         if before16(base.wrapping_add(gf::DATA as u16 - 1), next) {
             return Ok(()); // a block already delivered or given up
         }
@@ -226,7 +232,7 @@ impl AudioReceiver {
             if (base.wrapping_sub(nbase) as i16) < 2 * gf::DATA as i16 {
                 break;
             }
-            self.give_up(sink);
+            self.give_up(sink, None);
         }
         let slot = (base / gf::DATA as u16) as usize % RING;
         let b = &mut self.blocks[slot];
@@ -271,7 +277,8 @@ impl AudioReceiver {
     }
 
     /// Ends the wait on the head block: delivers what it has, reports the rest lost, moves to the next.
-    fn give_up(&mut self, sink: &mut dyn FnMut(AudioEvent<'_>)) {
+    /// With `limit`, sequence numbers after it (never sent, as far as we know) are not reported.
+    fn give_up(&mut self, sink: &mut dyn FnMut(AudioEvent<'_>), limit: Option<u16>) {
         let Some(n) = self.next else { return };
         let idx0 = (n % gf::DATA as u16) as usize;
         let base = n - idx0 as u16;
@@ -279,6 +286,9 @@ impl AudioReceiver {
         let live = b.active && b.base == base;
         for idx in idx0..gf::DATA {
             let seq = base.wrapping_add(idx as u16);
+            if limit.is_some_and(|l| before16(l, seq)) {
+                break;
+            }
             if live && b.has_data(idx) {
                 let ts = b.base_ts.wrapping_add(idx as u32 * self.duration_ms);
                 emit(&self.cipher, &mut self.plain, &mut self.stats, seq, ts, b.recovered[idx], &b.bufs[idx][..b.lens[idx]], sink);
@@ -302,7 +312,7 @@ impl AudioReceiver {
             if !pending {
                 return;
             }
-            self.give_up(sink);
+            self.give_up(sink, self.highest);
         }
     }
 }

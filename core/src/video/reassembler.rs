@@ -188,13 +188,20 @@ impl VideoReassembler {
             codecs: CodecCache::new(),
             slots: Default::default(),
             events: VecDeque::with_capacity(2 * SLOTS + 2),
-            last_done: None,
+            // Like the stock client, expect the stream's first frame to be frame 1.
+            last_done: Some(0),
             stage: Vec::new(),
             out: Vec::new(),
             present: Vec::new(),
             scratch: ShardTable::new(),
             stats: ReassemblyStats::default(),
         })
+    }
+
+    /// Sets the index of the last frame before the stream starts (frames up to it count as stale);
+    /// the default is 0, the stream starting at frame 1 as Moonlight hosts number them.
+    pub fn set_last_frame(&mut self, frame_index: u32) {
+        self.last_done = Some(frame_index);
     }
 
     /// Decrypts every datagram with `opener` first (e.g. [`super::GcmVideo`]).
