@@ -130,6 +130,11 @@ impl std::fmt::Debug for PairingAttempt {
     }
 }
 
+/// Checks stage-1 inputs (16-byte salt, a parseable RSA client certificate) before waiting for a PIN.
+pub fn validate_stage1(salt: &[u8], client_cert_pem_bytes: &[u8]) -> Result<(), PairingError> {
+    PairingAttempt::begin(salt, "0000", client_cert_pem_bytes, "").map(|_| ())
+}
+
 impl PairingAttempt {
     /// Stage 1: `salt` (16 bytes), the owner's PIN, and `clientcert` (hex of the client's PEM) decoded.
     pub fn begin(salt: &[u8], pin: &str, client_cert_pem_bytes: &[u8], device_name: &str) -> Result<Self, PairingError> {

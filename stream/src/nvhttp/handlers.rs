@@ -191,6 +191,10 @@ async fn pair_stage1(state: &Arc<HostState>, conn: &ConnInfo, q: &Query<'_>, dev
             return not_paired();
         }
     };
+    if let Err(e) = crate::pairing::validate_stage1(&salt, &cert) {
+        tracing::warn!(peer = %conn.peer, error = %e, "pairing stage 1 rejected");
+        return not_paired();
+    }
     let start = Instant::now();
     let mut told = false;
     loop {
@@ -301,7 +305,7 @@ fn launch(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClie
     };
     let Some(app) = state.apps.by_id(app_id) else {
         tracing::warn!(app_id, "launch of an unknown app");
-        return xml(StatusCode::NOT_FOUND, XmlReply::error(404, "No such app"));
+        return ok(XmlReply::error(404, "No such app"));
     };
     let mut record = match LaunchRecord::from_launch(q, app.id, &app.name) {
         Ok(r) => r,
@@ -314,7 +318,7 @@ fn launch(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClie
     let mut slot = lock(&state.session);
     if let Some(live) = slot.as_ref() {
         tracing::warn!(running = %live.launch.app_name, "launch refused: an app is already running");
-        return xml(StatusCode::SERVICE_UNAVAILABLE, XmlReply::error(503, "An app is already running on this host"));
+        return ok(XmlReply::error(503, "An app is already running on this host"));
     }
     let encrypted = record.wants_encrypted_rtsp();
     tracing::info!(app = %app.name, mode = format!("{}x{}x{}", record.width, record.height, record.fps),
@@ -326,7 +330,7 @@ fn launch(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClie
 fn resume(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClient) -> Resp {
     let mut slot = lock(&state.session);
     let Some(live) = slot.as_mut() else {
-        return xml(StatusCode::SERVICE_UNAVAILABLE, XmlReply::error(503, "No app is running on this host"));
+        return ok(XmlReply::error(503, "No app is running on this host"));
     };
     if let Err(e) = live.launch.resume(q) {
         tracing::warn!(peer = %conn.peer, error = %e, "malformed resume request");
