@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use lumen_encode::gpu::colour::convert_cpu;
 use lumen_encode::gpu::convert::{Converter, TextureCache};
-use lumen_encode::gpu::cuda::{CudaDevice, Event, PitchedBuffer, Stream, TextureObject};
+use lumen_encode::gpu::cuda::{CudaDevice, Event, PitchedBuffer, RgbaBuffer, Stream, TextureObject};
 use lumen_encode::gpu::gles::Gles;
 use lumen_encode::gpu::interop::{MapSet, Registered};
 use lumen_encode::gpu::nvenc::encoder::{NvencEncoder, NvencOptions};
@@ -164,6 +164,12 @@ enum Variant {
     EglFence,
     /// as Egl but with no GL work between frames: the CUDA-only floor (launch + kernel + event wait).
     CudaOnly,
+    /// GL draws and finishes an unregistered target; CUDA then converts a plain device RGBA buffer (no
+    /// interop resource involved): separates the GL→CUDA switch from interop synchronisation.
+    Unrelated,
+    /// as Egl, but the host waits 1 ms after GL is done before starting the clock: shows whether the
+    /// hand-off cost is paid lazily when CUDA work arrives.
+    EglIdle,
 }
 
 struct Stats {
@@ -207,12 +213,13 @@ fn bench(
         _ => Vec::new(),
     };
     let mut set = if regs.is_empty() { None } else { Some(MapSet::new(&regs.iter().collect::<Vec<_>>())?) };
-    let image = if matches!(v, Variant::Egl | Variant::EglFence | Variant::CudaOnly) { Some(gles.egl_image(&targets[0])?) } else { None };
+    let image = if matches!(v, Variant::Egl | Variant::EglFence | Variant::CudaOnly | Variant::EglIdle) { Some(gles.egl_image(&targets[0])?) } else { None };
     // SAFETY: the image outlives the registration (destroyed after it below).
     let egl_reg = match &image {
         Some(i) => Some(unsafe { Registered::egl_image(i.as_ptr())? }),
         None => None,
     };
+    let plain = if v == Variant::Unrelated { Some(RgbaBuffer::new(w, h)?) } else { None };
     let egl_tex = match &egl_reg {
         Some(r) => Some(TextureObject::new(r.egl_array()?.0)?),
         None => None,
@@ -223,7 +230,9 @@ fn bench(
         if i == warmup {
             base = counters::snapshot();
         }
-        if v != Variant::CudaOnly {
+        if v == Variant::Unrelated {
+            gles.draw(&targets[1], i as i32);
+        } else if v != Variant::CudaOnly {
             for t in &targets[..n_out] {
                 gles.draw(t, i as i32);
             }
@@ -231,6 +240,13 @@ fn bench(
         match v {
             Variant::CudaOnly => {}
             Variant::EglFence => gles.fence_wait()?,
+            Variant::EglIdle => {
+                gles.finish();
+                let t = Instant::now();
+                while t.elapsed().as_micros() < 1000 {
+                    std::hint::spin_loop();
+                }
+            }
             _ => gles.finish(),
         }
         let t0 = Instant::now(); // GL done
@@ -265,7 +281,16 @@ fn bench(
                     pool.release(s)?;
                 }
             }
-            Variant::Egl | Variant::EglFence | Variant::CudaOnly => {
+            Variant::Unrelated => {
+                let s = pool.acquire()?;
+                let src = plain.as_ref().context("plain buffer")?;
+                // SAFETY: the buffer holds w×h texels at its pitch and outlives the work (synchronised below).
+                unsafe { conv.from_pitched(stream, src.device_ptr(), src.pitch(), &coeffs, pool.get(&s))? };
+                done.record(stream)?;
+                done.synchronize()?;
+                pool.release(s)?;
+            }
+            Variant::Egl | Variant::EglFence | Variant::CudaOnly | Variant::EglIdle => {
                 let s = pool.acquire()?;
                 conv.from_texture(stream, egl_tex.as_ref().context("egl texture")?, &coeffs, pool.get(&s))?;
                 done.record(stream)?;
@@ -371,7 +396,7 @@ fn main() -> Result<()> {
     println!("|---|---|---|---|---|---|---|");
     for &(w, h) in &sizes {
         let mut naive_p99 = None;
-        for v in [Variant::Naive, Variant::GlMap, Variant::GlMapBatch2, Variant::Egl, Variant::EglFence, Variant::CudaOnly] {
+        for v in [Variant::Naive, Variant::GlMap, Variant::GlMapBatch2, Variant::Egl, Variant::EglFence, Variant::CudaOnly, Variant::Unrelated, Variant::EglIdle] {
             let s = bench(v, &gles, &dev, &conv, &stream, w, h, args.frames, args.warmup)?;
             if v == Variant::Naive {
                 naive_p99 = Some(s.p99);
