@@ -16,7 +16,6 @@ use crate::identity::HostIdentity;
 use crate::media_plane::{EndReason, MediaPlane, MediaPorts};
 use crate::pairing::{validate_pin, PairingGate, PairingPolicy};
 use crate::ports::Ports;
-use crate::sdp::OfferOptions;
 use crate::session::LiveSession;
 use crate::store::{self, ClientStore};
 
@@ -49,7 +48,6 @@ pub struct HostState {
     pub pairing: Mutex<PairingGate>,
     pub session: Mutex<Option<LiveSession>>,
     pub media: Arc<dyn MediaPlane>,
-    pub offer: OfferOptions,
     pub hostname: String,
     pub mac: String,
     pub state_dir: PathBuf,
@@ -168,7 +166,6 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, mpsc::
         pairing: Mutex::new(gate),
         session: Mutex::new(None),
         media: opts.media.clone(),
-        offer: OfferOptions::default(),
         hostname,
         mac: mac_address(),
         state_dir: opts.state_dir.clone(),

@@ -27,7 +27,7 @@ pub mod stream_config;
 
 pub use launch::LaunchRecord;
 pub use media_plane::{
-    CodecSupport, EndReason, HandshakeOnly, MediaPlane, MediaPorts, MediaSession, MediaStart,
+    CodecSupport, EndReason, HandshakeOnly, MediaPlane, MediaPorts, MediaSession, MediaStart, OfferOptions,
 };
 pub use ports::Ports;
 pub use stream_config::{StreamConfig, VideoCodec};

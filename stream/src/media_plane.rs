@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use crate::launch::LaunchRecord;
+pub use crate::sdp::OfferOptions;
 use crate::stream_config::StreamConfig;
 
 /// The media ports of a session (BASE+9, +10, +11).
@@ -117,6 +118,12 @@ pub trait MediaPlane: Send + Sync + 'static {
     fn start(&self, start: MediaStart) -> anyhow::Result<Box<dyn MediaSession>>;
     /// Which codecs the encoders really support (drives ServerCodecModeSupport and the DESCRIBE offer).
     fn codec_support(&self) -> CodecSupport;
+    /// What DESCRIBE offers besides codecs: encryption supported/requested (the client turns on video
+    /// encryption whenever it is offered), Sunshine feature flags (pen/touch), reference-frame invalidation.
+    /// Override when the media plane does less (or more) than [`OfferOptions::default`].
+    fn offer_options(&self) -> OfferOptions {
+        OfferOptions::default()
+    }
 }
 
 /// A running media session.

@@ -31,7 +31,7 @@ pub fn handle(state: &HostState, peer: IpAddr, local: IpAddr, req: &Request, enc
             response(200, "OK", cseq, &[("Public", "OPTIONS, DESCRIBE, SETUP, ANNOUNCE, PLAY".into())], b"")
         }
         "DESCRIBE" => {
-            let body = crate::sdp::describe_offer(local, &state.media.codec_support(), &state.offer);
+            let body = crate::sdp::describe_offer(local, &state.media.codec_support(), &state.media.offer_options());
             live.rtsp_steps.push(RtspStep::Describe);
             response(200, "OK", cseq, &[("Content-Type", "application/sdp".into())], body.as_bytes())
         }
