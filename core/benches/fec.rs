@@ -39,15 +39,16 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Seconds per call: best of `reps` batches, each batch sized to take roughly `target` seconds.
+/// Seconds per call: the best of `8 × reps` short batches that take about `target × reps` seconds in all
+/// (short batches so that some run while the shared machine is quiet).
 fn time(mut f: impl FnMut(), target: f64, reps: usize) -> f64 {
     f();
     let t = Instant::now();
     f();
     let one = t.elapsed().as_secs_f64().max(1e-7);
-    let n = ((target / one) as usize).clamp(1, 100_000);
+    let n = ((target / 8.0 / one) as usize).clamp(1, 100_000);
     let mut best = f64::MAX;
-    for _ in 0..reps {
+    for _ in 0..reps * 8 {
         let t = Instant::now();
         for _ in 0..n {
             f();

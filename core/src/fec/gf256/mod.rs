@@ -25,6 +25,9 @@ pub const MAX_SHARDS: usize = 255;
 /// Largest decode matrix: W·data with W ≤ min(data, parity), data + parity ≤ 255 → ≤ 127·128.
 const MAX_DECODE_COEFS: usize = 127 * 128;
 
+/// Decode matrices up to this size use a smaller stack buffer.
+const SMALL_DECODE_COEFS: usize = 1024;
+
 /// A GF(2⁸) Reed-Solomon codec for one (data, parity) shape.
 #[derive(Debug, Clone)]
 pub struct ReedSolomon {
@@ -160,8 +163,16 @@ impl ReedSolomon {
             return fail(FecError::Unrecoverable { missing: nm, parity: parity_present });
         }
         let cols = self.data; // nk known data + nm parity inputs
-        let mut coefs = [0u8; MAX_DECODE_COEFS];
-        let coefs = &mut coefs[..nm * cols];
+        // The decode matrix lives on the stack; small blocks (audio, short frames) use a small buffer so
+        // the call does not pay for clearing the largest possible matrix.
+        let mut small = [0u8; SMALL_DECODE_COEFS];
+        let mut large;
+        let coefs: &mut [u8] = if nm * cols <= SMALL_DECODE_COEFS {
+            &mut small[..nm * cols]
+        } else {
+            large = [0u8; MAX_DECODE_COEFS];
+            &mut large[..nm * cols]
+        };
         cauchy::decode_matrix(self.parity, &known[..nk], &missing[..nm], &rows[..nm], coefs);
 
         let mut inputs = [std::ptr::null::<u8>(); MAX_SHARDS];
