@@ -5,11 +5,11 @@
 //! matrix-times-shards products run by the fastest kernel tier this CPU has (`kernel/`).
 //!
 //! Allocation: `ReedSolomon::new` allocates the coding matrix once; `encode` and `reconstruct` allocate
-//! nothing (their scratch — pointer lists and the decode matrix, ≤ 20 KiB — lives on the stack), take
+//! nothing (their scratch — pointer lists and the decode matrix, ≤ 24 KiB — lives on the stack), take
 //! `&self`, and can run on several threads at once.
 
 mod cauchy;
-pub mod kernel;
+mod kernel;
 mod tables;
 
 use std::collections::hash_map::Entry;
