@@ -145,6 +145,26 @@ fn correctness(gles: &Gles, conv: &Converter, stream: &Stream, w: u32, h: u32, f
     drop(tex);
     drop(reg);
     gles.destroy_image(image);
+
+    // The GL pass (no CUDA) against the same reference.
+    let c = CHECKS[0];
+    let pass = gles.nv12_pass(w, h)?;
+    gles.convert_nv12(&pass, &target, &c.coeffs());
+    gles.finish();
+    let mut img = Vec::new();
+    gles.read(&pass.target, &mut img);
+    let pitch = w as usize;
+    let gl_nv12: Vec<u8> = img.chunks_exact(4).map(|p| p[0]).collect();
+    let mut cpu = vec![0u8; pitch * c.format.total_rows(h) + 1];
+    convert_cpu(&c, &rgba, w as usize * 4, w, h, &mut cpu, pitch + usize::from(w % 2 == 1))?;
+    let err = if w % 2 == 0 { max_error(&c, w, h, pitch, &gl_nv12, &cpu) } else { 0 };
+    if err > 1 {
+        ck.failures += 1;
+    }
+    if w % 2 == 0 {
+        println!("| {w}x{h} | GL pass (no CUDA) | {} | {err} | {} |", fmt_conv(&c), if err <= 1 { "ok" } else { "FAIL" });
+    }
+    gles.destroy_target(pass.target);
     gles.destroy_target(target);
     *failures += ck.failures;
     Ok(())
@@ -170,6 +190,8 @@ enum Variant {
     /// as Egl, but the host waits 1 ms after GL is done before starting the clock: shows whether the
     /// hand-off cost is paid lazily when CUDA work arrives.
     EglIdle,
+    /// No CUDA: the NV12 conversion as a GL pass right after the scene (GL done → NV12 finished in GL).
+    GlPass,
 }
 
 struct Stats {
@@ -225,6 +247,7 @@ fn bench(
         None => None,
     };
 
+    let gl_pass = if v == Variant::GlPass { Some(gles.nv12_pass(w, h)?) } else { None };
     let mut base = counters::snapshot();
     for i in 0..warmup + frames {
         if i == warmup {
@@ -240,6 +263,7 @@ fn bench(
         match v {
             Variant::CudaOnly => {}
             Variant::EglFence => gles.fence_wait()?,
+            Variant::GlPass => gles.finish(),
             Variant::EglIdle => {
                 gles.finish();
                 let t = Instant::now();
@@ -280,6 +304,10 @@ fn bench(
                 for s in slots.into_iter().flatten() {
                     pool.release(s)?;
                 }
+            }
+            Variant::GlPass => {
+                gles.convert_nv12(gl_pass.as_ref().context("gl pass")?, &targets[0], &coeffs);
+                gles.finish();
             }
             Variant::Unrelated => {
                 let s = pool.acquire()?;
@@ -396,7 +424,7 @@ fn main() -> Result<()> {
     println!("|---|---|---|---|---|---|---|");
     for &(w, h) in &sizes {
         let mut naive_p99 = None;
-        for v in [Variant::Naive, Variant::GlMap, Variant::GlMapBatch2, Variant::Egl, Variant::EglFence, Variant::CudaOnly, Variant::Unrelated, Variant::EglIdle] {
+        for v in [Variant::Naive, Variant::GlMap, Variant::GlMapBatch2, Variant::Egl, Variant::EglFence, Variant::CudaOnly, Variant::Unrelated, Variant::EglIdle, Variant::GlPass] {
             let s = bench(v, &gles, &dev, &conv, &stream, w, h, args.frames, args.warmup)?;
             if v == Variant::Naive {
                 naive_p99 = Some(s.p99);

@@ -69,7 +69,107 @@ void main() {
     color = vec4(float(r), float(g), float(b), 255.0) / 255.0;
 }";
 
+// NV12 as one R8 image of W × (H + ceil(H/2)): rows 0..H luma, then interleaved Cb/Cr rows: the same
+// integer math as convert.cu / colour.rs, so the result is bit-identical to the CPU reference.
+const NV12_FS: &str = "#version 300 es
+precision highp float;
+precision highp int;
+uniform highp sampler2D src;
+uniform ivec3 wy;
+uniform ivec3 wu;
+uniform ivec3 wv;
+uniform ivec4 k; // y_bias, c_bias4, max, swap_rb
+uniform ivec2 size;
+out vec4 o;
+ivec3 px(ivec2 p) {
+    vec4 t = texelFetch(src, min(p, size - 1), 0);
+    ivec3 c = ivec3(round(t.rgb * 255.0));
+    return k.w != 0 ? c.bgr : c;
+}
+int dot3(ivec3 w, ivec3 c) { return w.x * c.x + w.y * c.y + w.z * c.z; }
+void main() {
+    ivec2 p = ivec2(gl_FragCoord.xy);
+    int v;
+    if (p.y < size.y) {
+        v = clamp((dot3(wy, px(p)) + k.x) >> 16, 0, k.z);
+    } else {
+        ivec2 b = ivec2((p.x / 2) * 2, (p.y - size.y) * 2);
+        ivec3 s = px(b) + px(b + ivec2(1, 0)) + px(b + ivec2(0, 1)) + px(b + ivec2(1, 1));
+        ivec3 w = (p.x & 1) == 0 ? wu : wv;
+        v = clamp((dot3(w, s) + k.y) >> 18, 0, k.z);
+    }
+    o = vec4(float(v) / 255.0, 0.0, 0.0, 1.0);
+}";
+
+/// The colour conversion as a GL pass (NV12 into an R8 texture): the single-API alternative to the CUDA
+/// kernel, for measuring the frame path without a graphics→compute switch.
+pub struct GlNv12 {
+    program: glow::Program,
+    /// The NV12 image (R8, W × (H + ceil(H/2))).
+    pub target: GlTarget,
+}
+
 impl Gles {
+    /// Builds the NV12 pass and its R8 target for `width`×`height` frames.
+    pub fn nv12_pass(&self, width: u32, height: u32) -> GpuResult<GlNv12> {
+        let gl = &self.gl;
+        let rows = height + height.div_ceil(2);
+        // SAFETY: GL object creation on the current context with valid arguments.
+        unsafe {
+            let program = gl.create_program().map_err(|e| gl_err("glCreateProgram", e))?;
+            for (kind, src) in [(glow::VERTEX_SHADER, VS), (glow::FRAGMENT_SHADER, NV12_FS)] {
+                let sh = gl.create_shader(kind).map_err(|e| gl_err("glCreateShader", e))?;
+                gl.shader_source(sh, src);
+                gl.compile_shader(sh);
+                if !gl.get_shader_compile_status(sh) {
+                    return Err(gl_err("compile NV12 shader", gl.get_shader_info_log(sh)));
+                }
+                gl.attach_shader(program, sh);
+            }
+            gl.link_program(program);
+            if !gl.get_program_link_status(program) {
+                return Err(gl_err("link NV12 program", gl.get_program_info_log(program)));
+            }
+            let texture = gl.create_texture().map_err(|e| gl_err("glCreateTexture", e))?;
+            gl.bind_texture(glow::TEXTURE_2D, Some(texture));
+            gl.tex_storage_2d(glow::TEXTURE_2D, 1, glow::R8, width as i32, rows as i32);
+            gl.bind_texture(glow::TEXTURE_2D, None);
+            let fbo = gl.create_framebuffer().map_err(|e| gl_err("glCreateFramebuffer", e))?;
+            gl.bind_framebuffer(glow::FRAMEBUFFER, Some(fbo));
+            gl.framebuffer_texture_2d(glow::FRAMEBUFFER, glow::COLOR_ATTACHMENT0, glow::TEXTURE_2D, Some(texture), 0);
+            let status = gl.check_framebuffer_status(glow::FRAMEBUFFER);
+            gl.bind_framebuffer(glow::FRAMEBUFFER, None);
+            if status != glow::FRAMEBUFFER_COMPLETE {
+                return Err(gl_err("NV12 framebuffer", format!("incomplete: {status:#x}")));
+            }
+            Ok(GlNv12 { program, target: GlTarget { texture, fbo, width, height: rows } })
+        }
+    }
+
+    /// Queues the NV12 conversion of `src` (same frame size) into `pass.target`.
+    pub fn convert_nv12(&self, pass: &GlNv12, src: &GlTarget, c: &super::colour::Coeffs) {
+        let gl = &self.gl;
+        let p = pass.program;
+        // SAFETY: valid objects of the current context; uniforms match the shader's declarations.
+        unsafe {
+            gl.bind_framebuffer(glow::FRAMEBUFFER, Some(pass.target.fbo));
+            gl.viewport(0, 0, pass.target.width as i32, pass.target.height as i32);
+            gl.use_program(Some(p));
+            gl.active_texture(glow::TEXTURE0);
+            gl.bind_texture(glow::TEXTURE_2D, Some(src.texture));
+            gl.uniform_1_i32(gl.get_uniform_location(p, "src").as_ref(), 0);
+            gl.uniform_3_i32(gl.get_uniform_location(p, "wy").as_ref(), c.y[0], c.y[1], c.y[2]);
+            gl.uniform_3_i32(gl.get_uniform_location(p, "wu").as_ref(), c.u[0], c.u[1], c.u[2]);
+            gl.uniform_3_i32(gl.get_uniform_location(p, "wv").as_ref(), c.v[0], c.v[1], c.v[2]);
+            gl.uniform_4_i32(gl.get_uniform_location(p, "k").as_ref(), c.y_bias, c.c_bias4, c.max, c.swap_rb);
+            gl.uniform_2_i32(gl.get_uniform_location(p, "size").as_ref(), src.width as i32, src.height as i32);
+            gl.bind_vertex_array(Some(self.vao));
+            gl.draw_arrays(glow::TRIANGLES, 0, 3);
+            gl.bind_texture(glow::TEXTURE_2D, None);
+            gl.bind_framebuffer(glow::FRAMEBUFFER, None);
+        }
+    }
+
     /// Opens libEGL, the surfaceless display, a GLES 3 context, and compiles the scene.
     pub fn new() -> GpuResult<Gles> {
         // SAFETY: loads libEGL.so.1 (glvnd) and resolves the EGL 1.5 entry points from it.

@@ -1,0 +1,40 @@
+//! The GL side of the GPU path on whatever EGL the machine has (Mesa llvmpipe in CI, NVIDIA on the device
+//! machine): surfaceless context, the known scene, and the NV12 GL pass checked against the CPU reference.
+
+use lumen_encode::gpu::colour::convert_cpu;
+use lumen_encode::gpu::gles::Gles;
+use lumen_encode::gpu::{Conversion, Matrix, PixelFormat, Range, SourceOrder};
+
+#[test]
+fn scene_and_gl_nv12_pass_match_the_cpu_reference() {
+    let gles = Gles::new().expect("surfaceless EGL + GLES 3 (libegl1 + libegl-mesa0)");
+    let (w, h) = (96u32, 64u32);
+    let target = gles.target(w, h).unwrap();
+    let mut rgba = Vec::new();
+    gles.draw(&target, 5);
+    gles.finish();
+    gles.read(&target, &mut rgba);
+    // The scene is exact integer colours: check a few texels against its definition.
+    for (x, y) in [(0usize, 0usize), (17, 3), (95, 63)] {
+        let o = (y * w as usize + x) * 4;
+        assert_eq!(rgba[o] as usize, (x + 5) & 255);
+        assert_eq!(rgba[o + 1] as usize, (y * 3 + 35) & 255);
+        assert_eq!(rgba[o + 2] as usize, (x ^ y) & 255);
+        assert_eq!(rgba[o + 3], 255);
+    }
+    for order in [SourceOrder::Rgba, SourceOrder::Bgra] {
+        let c = Conversion { order, format: PixelFormat::Nv12, matrix: Matrix::Bt709, range: Range::Limited };
+        let pass = gles.nv12_pass(w, h).unwrap();
+        gles.convert_nv12(&pass, &target, &c.coeffs());
+        gles.finish();
+        let mut img = Vec::new();
+        gles.read(&pass.target, &mut img);
+        let gl: Vec<u8> = img.chunks_exact(4).map(|p| p[0]).collect();
+        let mut cpu = vec![0u8; w as usize * c.format.total_rows(h)];
+        convert_cpu(&c, &rgba, w as usize * 4, w, h, &mut cpu, w as usize).unwrap();
+        let worst = gl.iter().zip(&cpu).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+        assert!(worst <= 1, "{order:?}: GL pass differs from the reference by {worst}");
+        gles.destroy_target(pass.target);
+    }
+    gles.destroy_target(target);
+}
