@@ -246,6 +246,7 @@ pub fn run(config: Config, ready: impl FnOnce(CompositorHandle, &str)) -> Result
     let result = event_loop.run(None, &mut state, |_| {}).map_err(|e| RunError::Loop(e.to_string()));
     info!("shutting down");
     state.children.terminate_all();
+    state.stop_xwayland();
     let ids: Vec<_> = state.outputs.keys().copied().collect();
     for id in ids {
         let _ = state.remove_output(id);

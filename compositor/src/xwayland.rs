@@ -28,6 +28,8 @@ pub struct XwaylandState {
     /// Apps waiting for Xwayland before they can be launched.
     pub queued_apps: Vec<String>,
     pub starting: bool,
+    /// The Xwayland server's loop source; removing it drops the server and its X lock files.
+    pub source: Option<smithay::reexports::calloop::RegistrationToken>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +102,7 @@ impl State {
         )
         .map_err(|e| XwaylandError::Spawn(e.to_string()))?;
         self.xwayland.starting = true;
-        self.loop_handle
+        let token = self.loop_handle
             .insert_source(xwayland, move |event, _, state: &mut State| match event {
                 XWaylandEvent::Ready { x11_socket, display_number } => {
                     state.xwayland_ready(x11_socket, display_number, client.clone());
@@ -111,7 +113,18 @@ impl State {
                 }
             })
             .map_err(|e| XwaylandError::Spawn(e.to_string()))?;
+        self.xwayland.source = Some(token);
         Ok(())
+    }
+
+    /// Stop Xwayland: drop the window manager and the server (which removes `/tmp/.X<n>-lock` and the
+    /// socket). Loop sources that hold a loop handle form reference cycles, so this must be explicit.
+    pub fn stop_xwayland(&mut self) {
+        self.xwayland.wm = None;
+        if let Some(token) = self.xwayland.source.take() {
+            self.loop_handle.remove(token);
+        }
+        self.xwayland.display = None;
     }
 
     fn xwayland_ready(&mut self, socket: UnixStream, display_number: u32, client: smithay::reexports::wayland_server::Client) {
