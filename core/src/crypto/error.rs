@@ -3,9 +3,12 @@
 /// Everything that can go wrong while parsing key material or sealing/opening a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
-    /// `rikey` was not 32 hexadecimal characters.
-    #[error("rikey must be 32 hex characters (16 bytes), got {0:?}")]
-    BadKeyHex(String),
+    /// `rikey` was not 32 hexadecimal characters (the value itself is never echoed: it is key material).
+    #[error("rikey must be 32 hex characters (16 bytes), got {len} characters")]
+    BadKeyHex {
+        /// Length of the rejected value.
+        len: usize,
+    },
     /// `rikeyid` was not a decimal signed 32-bit integer.
     #[error("rikeyid must be a decimal signed 32-bit integer, got {0:?}")]
     BadKeyId(String),

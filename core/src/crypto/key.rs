@@ -70,7 +70,7 @@ impl RemoteInputKey {
         let hex_str = rikey.trim();
         if hex_str.len() != 32 || hex::decode_to_slice(hex_str, &mut key).is_err() {
             tracing::warn!(len = rikey.len(), "rejecting malformed rikey");
-            return Err(CryptoError::BadKeyHex(rikey.chars().take(64).collect()));
+            return Err(CryptoError::BadKeyHex { len: rikey.len() });
         }
         let key_id = rikeyid.trim().parse::<i32>().map_err(|_| {
             tracing::warn!(rikeyid, "rejecting malformed rikeyid");
