@@ -61,7 +61,6 @@ impl MediaOptions {
         if let Ok(v) = std::env::var(ENV_VIDEO_LOSS) {
             let pct: f64 = v.trim().parse().map_err(|_| anyhow::anyhow!("{ENV_VIDEO_LOSS}={v} is not a number"))?;
             o.inject_video_loss = (pct / 100.0).clamp(0.0, 1.0);
-            tracing::warn!(pct, "test hook: injecting random video loss");
         }
         if let Ok(p) = std::env::var(ENV_INPUT_LOG) {
             let path = PathBuf::from(p);

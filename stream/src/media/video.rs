@@ -132,6 +132,9 @@ fn sender(
         }
         return Ok(());
     };
+    if setup.inject_loss > 0.0 {
+        tracing::warn!(pct = setup.inject_loss * 100.0, "test hook: injecting random video loss");
+    }
     let params = VideoParams {
         packet_size: setup.packet_size,
         fec_percentage: setup.fec_percent,
