@@ -146,25 +146,25 @@ fn correctness(gles: &Gles, conv: &Converter, stream: &Stream, w: u32, h: u32, f
     drop(reg);
     gles.destroy_image(image);
 
-    // The GL pass (no CUDA) against the same reference.
-    let c = CHECKS[0];
-    let pass = gles.nv12_pass(w, h)?;
-    gles.convert_nv12(&pass, &target, &c.coeffs());
-    gles.finish();
-    let mut img = Vec::new();
-    gles.read(&pass.target, &mut img);
-    let pitch = w as usize;
-    let gl_nv12: Vec<u8> = img.chunks_exact(4).map(|p| p[0]).collect();
-    let mut cpu = vec![0u8; pitch * c.format.total_rows(h) + 1];
-    convert_cpu(&c, &rgba, w as usize * 4, w, h, &mut cpu, pitch + usize::from(w % 2 == 1))?;
-    let err = if w % 2 == 0 { max_error(&c, w, h, pitch, &gl_nv12, &cpu) } else { 0 };
-    if err > 1 {
-        ck.failures += 1;
-    }
+    // The GL pass (no CUDA) against the same reference (even sizes: its image has no row padding).
     if w % 2 == 0 {
+        let c = CHECKS[0];
+        let pass = gles.nv12_pass(w, h)?;
+        gles.convert_nv12(&pass, &target, &c.coeffs());
+        gles.finish();
+        let mut img = Vec::new();
+        gles.read(&pass.target, &mut img);
+        let pitch = w as usize;
+        let gl_nv12: Vec<u8> = img.chunks_exact(4).map(|p| p[0]).collect();
+        let mut cpu = vec![0u8; pitch * c.format.total_rows(h)];
+        convert_cpu(&c, &rgba, w as usize * 4, w, h, &mut cpu, pitch)?;
+        let err = max_error(&c, w, h, pitch, &gl_nv12, &cpu);
+        if err > 1 {
+            ck.failures += 1;
+        }
         println!("| {w}x{h} | GL pass (no CUDA) | {} | {err} | {} |", fmt_conv(&c), if err <= 1 { "ok" } else { "FAIL" });
+        gles.destroy_target(pass.target);
     }
-    gles.destroy_target(pass.target);
     gles.destroy_target(target);
     *failures += ck.failures;
     Ok(())
