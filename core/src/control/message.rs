@@ -71,7 +71,7 @@ pub struct HdrMetadata {
 /// How the host ended the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Termination {
-    /// The extended form: a 32-bit HRESULT-style reason (see [`termination`]); other values reach
+    /// The extended form: a 32-bit HRESULT-style reason (see [`termination`](crate::control::termination)); other values reach
     /// the client application unchanged as its error code.
     Reason(u32),
     /// The short form: a 16-bit reason (0x0100 = intended).
