@@ -2,7 +2,7 @@
 //!
 //! Low-latency settings: constrained baseline (no B-frames), one slice, SPS/PPS in-band with every IDR
 //! (OpenH264 always emits them), no periodic IDR (infinite GOP, IDR on request), bitrate rate control at
-//! the client's bitrate with frame skipping off, VUI signalling of the client's colour space and range.
+//! the client's bitrate (frame skipping on: OpenH264 enforces the rate only so), VUI signalling of the client's colour space and range.
 
 use std::time::Instant;
 
@@ -45,7 +45,8 @@ fn oh_config(cfg: &EncoderConfig, speed: Speed) -> OhConfig {
         .bitrate(BitRate::from_bps(cfg.bitrate_kbps.saturating_mul(1000)))
         .max_frame_rate(FrameRate::from_hz(cfg.fps as f32))
         .rate_control_mode(RateControlMode::Bitrate)
-        .skip_frames(false)
+        // OpenH264 only enforces the bitrate with frame skipping on; a skipped frame is simply not sent.
+        .skip_frames(true)
         .usage_type(UsageType::CameraVideoRealTime)
         .complexity(match speed {
             Speed::Fast => Complexity::Low,
