@@ -119,3 +119,45 @@ pub fn open_message(cipher: &Aes128Gcm, from: Direction, buf: &mut [u8]) -> Resu
     let (seq, ty, payload) = open_in_place(cipher, from, buf)?;
     Ok((seq, ControlMessage::decode_payload(from, ty, payload)?))
 }
+
+/// One side of an encrypted control stream: the session's cipher, which side we are, and our next
+/// sequence number (each side numbers its own messages from 0).
+#[derive(Debug, Clone)]
+pub struct ControlCodec {
+    cipher: Aes128Gcm,
+    local: Direction,
+    next_seq: u32,
+}
+
+impl ControlCodec {
+    /// The host's side of the session keyed by `key`.
+    pub fn host(key: &RemoteInputKey) -> Self {
+        Self { cipher: Aes128Gcm::new(&key.key), local: Direction::HostToClient, next_seq: 0 }
+    }
+
+    /// The client's side of the session keyed by `key`.
+    pub fn client(key: &RemoteInputKey) -> Self {
+        Self { cipher: Aes128Gcm::new(&key.key), local: Direction::ClientToHost, next_seq: 0 }
+    }
+
+    /// The sequence number the next sealed message gets.
+    pub fn next_seq(&self) -> u32 {
+        self.next_seq
+    }
+
+    /// Seals `msg` with our next sequence number into `out`; returns the packet length.
+    pub fn seal(&mut self, msg: &ControlMessage, out: &mut [u8]) -> Result<usize, ControlError> {
+        let n = seal_message(&self.cipher, self.next_seq, self.local, msg, out)?;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        Ok(n)
+    }
+
+    /// Opens a packet from the peer and decodes it; returns the peer's sequence number and the message.
+    pub fn open(&self, buf: &mut [u8]) -> Result<(u32, ControlMessage), ControlError> {
+        let peer = match self.local {
+            Direction::HostToClient => Direction::ClientToHost,
+            Direction::ClientToHost => Direction::HostToClient,
+        };
+        open_message(&self.cipher, peer, buf)
+    }
+}
