@@ -106,9 +106,10 @@ impl HostState {
 
     /// Ends the live session (if any) for `reason`.
     pub fn end_session(&self, reason: EndReason) -> bool {
-        let mut s = lock(&self.session);
-        match s.take() {
+        let taken = lock(&self.session).take();
+        match taken {
             Some(mut live) => {
+                // Stopped outside the lock: joining media threads must not hold up other requests.
                 live.stop_media(reason.clone());
                 tracing::info!(app = %live.launch.app_name, ?reason, "session ended");
                 true
@@ -194,11 +195,18 @@ pub async fn run(opts: HostOptions) -> anyhow::Result<()> {
         let state = state.clone();
         tokio::spawn(async move {
             while let Some((generation, reason)) = end_rx.recv().await {
-                let mut s = lock(&state.session);
-                if let Some(live) = s.as_mut().filter(|l| l.generation == generation) {
-                    tracing::info!(?reason, "the media plane ended the session");
-                    live.media = None;
-                    live.media_ended = Some(reason);
+                // The app stays launched (a client can /resume); only the media session is gone.
+                let finished = {
+                    let mut s = lock(&state.session);
+                    s.as_mut().filter(|l| l.generation == generation).and_then(|live| {
+                        tracing::info!(?reason, "the media plane ended the session");
+                        live.media_ended = Some(reason.clone());
+                        live.media.take()
+                    })
+                };
+                if let Some(mut media) = finished {
+                    // Joining the media threads may take a moment: not on a runtime worker, not under the lock.
+                    let _ = tokio::task::spawn_blocking(move || media.stop(reason)).await;
                 }
             }
         });

@@ -336,12 +336,19 @@ fn resume(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClie
         tracing::warn!(peer = %conn.peer, error = %e, "malformed resume request");
         return bad_request(&e.to_string());
     }
-    live.stop_media(EndReason::Replaced);
+    let old_media = live.media.take();
+    if old_media.is_some() {
+        live.media_ended = Some(EndReason::Replaced);
+    }
     live.reset_handshake();
     live.client_ip = conn.peer.ip();
     live.client_id = client.id.clone();
     let encrypted = live.launch.wants_encrypted_rtsp();
     tracing::info!(app = %live.launch.app_name, client = client.id, "app resumed");
+    drop(slot);
+    if let Some(mut m) = old_media {
+        m.stop(EndReason::Replaced);
+    }
     ok(XmlReply::ok().field("sessionUrl0", session_url(state, conn, encrypted)).field("resume", 1))
 }
 
