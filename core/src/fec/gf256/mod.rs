@@ -25,6 +25,9 @@ pub const MAX_SHARDS: usize = 255;
 /// Largest decode matrix: W·data with W ≤ min(data, parity), data + parity ≤ 255 → ≤ 127·128.
 const MAX_DECODE_COEFS: usize = 127 * 128;
 
+/// Blocks with at most this many data and parity shards use short stack pointer lists.
+const SMALL_BLOCK: usize = 16;
+
 /// Decode matrices up to this size use a smaller stack buffer.
 const SMALL_DECODE_COEFS: usize = 1024;
 
@@ -107,8 +110,19 @@ impl ReedSolomon {
     /// must have the same non-zero length.
     pub fn encode<S: AsRef<[u8]> + AsMut<[u8]>>(&self, shards: &mut [S]) -> Result<(), FecError> {
         let len = self.check_shards(shards)?;
-        let mut inputs = [std::ptr::null::<u8>(); MAX_SHARDS];
-        let mut outputs = [std::ptr::null_mut::<u8>(); MAX_SHARDS];
+        // Small blocks (audio, small frames) use short pointer lists: clearing 4 KiB of pointers would
+        // cost as much as encoding them.
+        if self.data.max(self.parity) <= SMALL_BLOCK {
+            self.encode_with::<SMALL_BLOCK, S>(shards, len);
+        } else {
+            self.encode_with::<MAX_SHARDS, S>(shards, len);
+        }
+        Ok(())
+    }
+
+    fn encode_with<const N: usize, S: AsRef<[u8]> + AsMut<[u8]>>(&self, shards: &mut [S], len: usize) {
+        let mut inputs = [std::ptr::null::<u8>(); N];
+        let mut outputs = [std::ptr::null_mut::<u8>(); N];
         let (data, parity) = shards.split_at_mut(self.data);
         for (p, s) in inputs.iter_mut().zip(data.iter()) {
             *p = s.as_ref().as_ptr();
@@ -122,7 +136,6 @@ impl ReedSolomon {
         unsafe {
             kernel::gemm(self.tier, &self.matrix, &inputs[..self.data], &outputs[..self.parity], len);
         }
-        Ok(())
     }
 
     /// Rebuilds the missing *data* shards in place. `present[i] == false` marks shard `i` (data or parity)
