@@ -25,6 +25,12 @@ pub struct Nvenc {
     pub max_api: (u32, u32),
 }
 
+// SAFETY: the library handle and the function list are immutable after `load`; NVENC's entry points may be
+// called from any thread (each session is used by one thread at a time).
+unsafe impl Send for Nvenc {}
+// SAFETY: as above.
+unsafe impl Sync for Nvenc {}
+
 pub(crate) fn nvenc_err(call: &'static str, code: ffi::Status, detail: String) -> GpuError {
     let name = ffi::status_name(code);
     tracing::warn!(call, name, code, %detail, "NVENC call failed");
@@ -174,7 +180,7 @@ impl Session {
     }
 
     /// Calls an `(encoder, arg)` entry point, turning its status into an error with the driver's message.
-    pub fn call(&self, f: ffi::EncFn, name: &'static str, arg: *mut c_void) -> GpuResult<()> {
+    pub(crate) fn call(&self, f: ffi::EncFn, name: &'static str, arg: *mut c_void) -> GpuResult<()> {
         let f = f.ok_or(GpuError::MissingSymbol { library: LIBRARY, symbol: name, reason: "null in function list".into() })?;
         // SAFETY: `arg` is what the entry point takes (the caller passes the struct or handle it names);
         // the session is open.
