@@ -148,8 +148,21 @@ impl ReedSolomon {
             return fail(FecError::ShardCount { expected: total, got: present.len() });
         }
         let len = self.check_shards(shards)?;
-        let mut known = [0u8; MAX_SHARDS];
-        let mut missing = [0u8; MAX_SHARDS];
+        if self.data.max(self.parity) <= SMALL_BLOCK {
+            self.reconstruct_with::<SMALL_BLOCK, S>(shards, present, len)
+        } else {
+            self.reconstruct_with::<MAX_SHARDS, S>(shards, present, len)
+        }
+    }
+
+    fn reconstruct_with<const N: usize, S: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        shards: &mut [S],
+        present: &[bool],
+        len: usize,
+    ) -> Result<(), FecError> {
+        let mut known = [0u8; N];
+        let mut missing = [0u8; N];
         let (mut nk, mut nm) = (0, 0);
         for (i, &p) in present[..self.data].iter().enumerate() {
             if p {
@@ -163,7 +176,7 @@ impl ReedSolomon {
         if nm == 0 {
             return Ok(());
         }
-        let mut rows = [0u8; MAX_SHARDS];
+        let mut rows = [0u8; N];
         let mut nr = 0;
         for (j, &p) in present[self.data..].iter().enumerate() {
             if p && nr < nm {
@@ -188,8 +201,8 @@ impl ReedSolomon {
         };
         cauchy::decode_matrix(self.parity, &known[..nk], &missing[..nm], &rows[..nm], coefs);
 
-        let mut inputs = [std::ptr::null::<u8>(); MAX_SHARDS];
-        let mut outputs = [std::ptr::null_mut::<u8>(); MAX_SHARDS];
+        let mut inputs = [std::ptr::null::<u8>(); N];
+        let mut outputs = [std::ptr::null_mut::<u8>(); N];
         let (mut ni, mut no) = (0, 0);
         // Walk the shards once, in index order, taking one pointer from each shard that takes part.
         let (mut ki, mut mi, mut ri) = (0, 0, 0);
