@@ -38,3 +38,22 @@ fn scene_and_gl_nv12_pass_match_the_cpu_reference() {
     }
     gles.destroy_target(target);
 }
+
+#[test]
+fn render_node_detection_rejects_non_drm_devices() {
+    use lumen_encode::gpu::gles::{is_drm_node, render_node};
+    assert!(!is_drm_node(std::path::Path::new("/dev/null")), "a char device that is not DRM");
+    assert!(!is_drm_node(std::path::Path::new("/nonexistent/renderD128")));
+    match render_node() {
+        Some(p) => assert!(is_drm_node(&p) && p.to_string_lossy().contains("renderD")),
+        None => assert!(!std::path::Path::new("/dev/dri/renderD128").exists() || !is_drm_node(std::path::Path::new("/dev/dri/renderD128"))),
+    }
+}
+
+#[test]
+fn dmabuf_import_of_a_bad_fd_is_an_error() {
+    use lumen_encode::gpu::gles::Dmabuf;
+    let gles = Gles::new().expect("surfaceless EGL");
+    let d = Dmabuf { fd: -1, width: 64, height: 64, fourcc: u32::from_le_bytes(*b"AR24"), offset: 0, stride: 256, modifier: 0 };
+    assert!(gles.import_dmabuf(&d).is_err());
+}

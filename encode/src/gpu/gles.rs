@@ -11,6 +11,64 @@ use khronos_egl as egl;
 use super::error::{GpuError, GpuResult};
 
 const PLATFORM_SURFACELESS_MESA: egl::Enum = 0x31DD;
+const LINUX_DMA_BUF: egl::Enum = 0x3270;
+const LINUX_DRM_FOURCC: egl::Int = 0x3271;
+const DMA_BUF_PLANE0_FD: egl::Int = 0x3272;
+const DMA_BUF_PLANE0_OFFSET: egl::Int = 0x3273;
+const DMA_BUF_PLANE0_PITCH: egl::Int = 0x3274;
+const DMA_BUF_PLANE0_MODIFIER_LO: egl::Int = 0x3443;
+const DMA_BUF_PLANE0_MODIFIER_HI: egl::Int = 0x3444;
+/// DRM_FORMAT_MOD_INVALID: the buffer's layout is implicit.
+pub const DRM_FORMAT_MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
+
+/// A single-plane dmabuf as render/'s GBM targets export it.
+#[derive(Debug, Clone, Copy)]
+pub struct Dmabuf {
+    /// The dmabuf file descriptor (borrowed for the import).
+    pub fd: i32,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// DRM fourcc (e.g. `AR24` = ARGB8888, BGRA in memory).
+    pub fourcc: u32,
+    /// Byte offset of the plane.
+    pub offset: u32,
+    /// Row stride in bytes.
+    pub stride: u32,
+    /// DRM format modifier.
+    pub modifier: u64,
+}
+
+/// The first DRM render node (`/dev/dri/renderD*`) that really is a DRM character device (major 226).
+/// GBM "opens" any fd (Mesa falls back to a software backend), so the node is checked here first.
+pub fn render_node() -> Option<std::path::PathBuf> {
+    let mut nodes: Vec<_> = std::fs::read_dir("/dev/dri")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("renderD")))
+        .collect();
+    nodes.sort();
+    let found = nodes.into_iter().find(|p| is_drm_node(p));
+    if found.is_none() {
+        tracing::info!("no DRM render node: GBM/dmabuf import unavailable, using GL textures / EGLImages");
+    }
+    found
+}
+
+/// Whether `path` is a DRM character device.
+pub fn is_drm_node(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    const DRM_MAJOR: u64 = 226;
+    match std::fs::metadata(path) {
+        Ok(m) if m.file_type().is_char_device() => {
+            let rdev = m.rdev();
+            let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff);
+            major == DRM_MAJOR
+        }
+        _ => false,
+    }
+}
 const GL_TEXTURE_LEVEL: egl::Attrib = 0x30BC;
 
 fn gl_err(what: &str, e: impl std::fmt::Display) -> GpuError {
@@ -324,6 +382,52 @@ impl Gles {
             self.egl.create_image(self.display, self.context, egl::GL_TEXTURE_2D as egl::Enum, buf, &[GL_TEXTURE_LEVEL, 0, egl::ATTRIB_NONE])
         }
         .map_err(|e| gl_err("eglCreateImage(GL_TEXTURE_2D)", e))?;
+        Ok(EglImage { image })
+    }
+
+    /// Whether the display offers dmabuf import (`EGL_EXT_image_dma_buf_import`).
+    pub fn has_dmabuf_import(&self) -> bool {
+        self.egl
+            .query_string(Some(self.display), egl::EXTENSIONS)
+            .map(|e| e.to_string_lossy().split(' ').any(|x| x == "EGL_EXT_image_dma_buf_import"))
+            .unwrap_or(false)
+    }
+
+    /// Imports a single-plane dmabuf (a GBM render target of render/) as an EGLImage, for
+    /// `cuGraphicsEGLRegisterImage`: the route a desktop NVIDIA host with a render node takes.
+    pub fn import_dmabuf(&self, d: &Dmabuf) -> GpuResult<EglImage> {
+        if !self.has_dmabuf_import() {
+            return Err(gl_err("dmabuf import", "EGL_EXT_image_dma_buf_import not offered"));
+        }
+        let mut attrs: [egl::Attrib; 17] = [
+            egl::WIDTH as egl::Attrib,
+            d.width as egl::Attrib,
+            egl::HEIGHT as egl::Attrib,
+            d.height as egl::Attrib,
+            LINUX_DRM_FOURCC as egl::Attrib,
+            d.fourcc as egl::Attrib,
+            DMA_BUF_PLANE0_FD as egl::Attrib,
+            d.fd as egl::Attrib,
+            DMA_BUF_PLANE0_OFFSET as egl::Attrib,
+            d.offset as egl::Attrib,
+            DMA_BUF_PLANE0_PITCH as egl::Attrib,
+            d.stride as egl::Attrib,
+            DMA_BUF_PLANE0_MODIFIER_LO as egl::Attrib,
+            (d.modifier & 0xffff_ffff) as egl::Attrib,
+            DMA_BUF_PLANE0_MODIFIER_HI as egl::Attrib,
+            (d.modifier >> 32) as egl::Attrib,
+            egl::ATTRIB_NONE,
+        ];
+        if d.modifier == DRM_FORMAT_MOD_INVALID {
+            attrs[12] = egl::ATTRIB_NONE; // implicit modifier: no modifier attributes
+        }
+        // SAFETY: EGL_LINUX_DMA_BUF_EXT takes no context and a null client buffer; the fd is only read by
+        // EGL during the call (it dups what it keeps).
+        let image = unsafe {
+            let ctx = egl::Context::from_ptr(egl::NO_CONTEXT);
+            self.egl.create_image(self.display, ctx, LINUX_DMA_BUF, egl::ClientBuffer::from_ptr(std::ptr::null_mut()), &attrs)
+        }
+        .map_err(|e| gl_err("eglCreateImage(EGL_LINUX_DMA_BUF_EXT)", e))?;
         Ok(EglImage { image })
     }
 
