@@ -1,0 +1,226 @@
+"""Relative motion to a client with a locked pointer. No Debian client locks the pointer, so this file
+carries a small Wayland client of its own that speaks the wire protocol directly (message layouts read
+from the protocol XML of libwayland-dev / wayland-protocols): it maps a window, locks the pointer on it
+(zwp_pointer_constraints_v1) and records zwp_relative_pointer_v1 and wl_pointer events."""
+
+from __future__ import annotations
+
+import array
+import mmap
+import os
+import socket
+import struct
+import time
+import xml.etree.ElementTree as ET
+
+from test_compositor import session_factory  # noqa: F401  (fixture)
+
+XML = [
+    "/usr/share/wayland/wayland.xml",
+    "/usr/share/wayland-protocols/stable/xdg-shell/xdg-shell.xml",
+    "/usr/share/wayland-protocols/unstable/pointer-constraints/pointer-constraints-unstable-v1.xml",
+    "/usr/share/wayland-protocols/unstable/relative-pointer/relative-pointer-unstable-v1.xml",
+]
+
+
+def load_protocols():
+    ifaces = {}
+    for path in XML:
+        for iface in ET.parse(path).getroot().iter("interface"):
+            reqs = {r.get("name"): (i, [(a.get("type"), a.get("interface")) for a in r.iter("arg")])
+                    for i, r in enumerate(iface.iter("request"))}
+            evs = [(e.get("name"), [(a.get("name"), a.get("type")) for a in e.iter("arg")]) for e in iface.iter("event")]
+            ifaces[iface.get("name")] = (reqs, evs)
+    return ifaces
+
+
+class WireClient:
+    def __init__(self, path: str):
+        self.proto = load_protocols()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.objects = {1: "wl_display"}
+        self.next_id = 2
+        self.buf = b""
+        self.events = []  # (interface, event, args)
+        self.globals = {}
+
+    def new(self, iface: str) -> int:
+        oid = self.next_id
+        self.next_id += 1
+        self.objects[oid] = iface
+        return oid
+
+    def send(self, oid: int, request: str, *args, fds=()):
+        opcode, sig = self.proto[self.objects[oid]][0][request]
+        body = b""
+        values = iter(args)
+        for typ, _iface in sig:
+            if typ == "fd":
+                continue  # travels as SCM_RIGHTS
+            val = next(values)
+            if typ in ("int",):
+                body += struct.pack("<i", val)
+            elif typ in ("uint", "object", "new_id"):
+                body += struct.pack("<I", val)
+            elif typ == "fixed":
+                body += struct.pack("<i", int(val * 256))
+            elif typ == "string":
+                s = val.encode() + b"\0"
+                body += struct.pack("<I", len(s)) + s + b"\0" * (-len(s) % 4)
+            else:
+                raise ValueError(typ)
+        msg = struct.pack("<II", oid, ((8 + len(body)) << 16) | opcode) + body
+        if fds:
+            self.sock.sendmsg([msg], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+        else:
+            self.sock.sendall(msg)
+
+    def bind(self, iface: str, version: int) -> int:
+        name, _ver = self.globals[iface]
+        oid = self.new(iface)
+        # wl_registry.bind(name, new_id without interface = interface string, version, id)
+        s = iface.encode() + b"\0"
+        body = struct.pack("<I", name) + struct.pack("<I", len(s)) + s + b"\0" * (-len(s) % 4)
+        body += struct.pack("<II", version, oid)
+        self.sock.sendall(struct.pack("<II", self.registry, ((8 + len(body)) << 16) | 0) + body)
+        return oid
+
+    def dispatch(self, timeout: float = 0.1):
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            data = b""
+        else:
+            if not data:
+                raise ConnectionError(f"compositor closed the connection; last events {self.events[-5:]}")
+        self.buf += data
+        while len(self.buf) >= 8:
+            oid, word = struct.unpack_from("<II", self.buf)
+            size, opcode = word >> 16, word & 0xFFFF
+            if len(self.buf) < size:
+                break
+            payload, self.buf = self.buf[8:size], self.buf[size:]
+            iface = self.objects.get(oid)
+            if iface is None:
+                continue
+            name, sig = self.proto[iface][1][opcode]
+            args, off = {}, 0
+            for aname, typ in sig:
+                if typ in ("int",):
+                    args[aname] = struct.unpack_from("<i", payload, off)[0]; off += 4
+                elif typ in ("uint", "object", "new_id"):
+                    args[aname] = struct.unpack_from("<I", payload, off)[0]; off += 4
+                elif typ == "fixed":
+                    args[aname] = struct.unpack_from("<i", payload, off)[0] / 256.0; off += 4
+                elif typ in ("string", "array"):
+                    n = struct.unpack_from("<I", payload, off)[0]; off += 4
+                    raw = payload[off:off + n]; off += n + (-n % 4)
+                    args[aname] = raw.rstrip(b"\0").decode(errors="replace") if typ == "string" else raw
+                elif typ == "fd":
+                    pass
+            self.on_event(oid, iface, name, args)
+
+    def on_event(self, oid, iface, name, args):
+        self.events.append((iface, name, args))
+        if iface == "wl_display" and name == "error":
+            raise RuntimeError(f"wayland error: {args}")
+        if iface == "wl_registry" and name == "global":
+            self.globals[args["interface"]] = (args["name"], args["version"])
+        if iface == "xdg_wm_base" and name == "ping":
+            self.send(oid, "pong", args["serial"])
+
+    def roundtrip(self):
+        cb = self.new("wl_callback")
+        self.send(1, "sync", cb)
+        end = time.time() + 10
+        while time.time() < end:
+            self.dispatch()
+            if any(e[0] == "wl_callback" and e[1] == "done" for e in self.events[-50:]):
+                self.events = [e for e in self.events if e[0] != "wl_callback"]
+                return
+        raise TimeoutError(f"roundtrip; events {[(e[0], e[1], e[2]) for e in self.events][-10:]}")
+
+    def wait_for(self, iface: str, name: str, timeout: float = 10.0):
+        end = time.time() + timeout
+        while time.time() < end:
+            for e in self.events:
+                if e[0] == iface and e[1] == name:
+                    return e[2]
+            self.dispatch()
+        raise TimeoutError(f"{iface}.{name} never came; got {[(e[0], e[1]) for e in self.events][-20:]}")
+
+
+def test_relative_motion_reaches_locked_pointer(session_factory):
+    s = session_factory(args=["--hide-cursor"])
+    c = WireClient(str(s.rt / "lumen-test"))
+    c.registry = c.new("wl_registry")
+    c.send(1, "get_registry", c.registry)
+    c.roundtrip()
+    for need in ("wl_compositor", "wl_shm", "xdg_wm_base", "wl_seat", "zwp_pointer_constraints_v1",
+                 "zwp_relative_pointer_manager_v1"):
+        assert need in c.globals, f"global {need} missing: {sorted(c.globals)}"
+    comp = c.bind("wl_compositor", 4)
+    shm = c.bind("wl_shm", 1)
+    wm = c.bind("xdg_wm_base", 1)
+    seat = c.bind("wl_seat", 5)
+    constraints = c.bind("zwp_pointer_constraints_v1", 1)
+    relmgr = c.bind("zwp_relative_pointer_manager_v1", 1)
+
+    surface = c.new("wl_surface")
+    c.send(comp, "create_surface", surface)
+    xsurf = c.new("xdg_surface")
+    c.send(wm, "get_xdg_surface", xsurf, surface)
+    top = c.new("xdg_toplevel")
+    c.send(xsurf, "get_toplevel", top)
+    c.send(surface, "commit")
+    conf = c.wait_for("xdg_surface", "configure")
+    tconf = c.wait_for("xdg_toplevel", "configure")
+    w, h = tconf["width"] or 1280, tconf["height"] or 720
+    assert (w, h) == (1280, 720), "the window fills the output"
+    c.send(xsurf, "ack_configure", conf["serial"])
+
+    size = w * h * 4
+    fd = os.memfd_create("lumen-test-buffer")
+    os.ftruncate(fd, size)
+    with mmap.mmap(fd, size) as m:
+        m.write(b"\x40\x80\xc0\xff" * (w * h))
+    pool = c.new("wl_shm_pool")
+    c.send(shm, "create_pool", pool, size, fds=[fd])
+    buf = c.new("wl_buffer")
+    c.send(pool, "create_buffer", buf, 0, w, h, w * 4, 1)  # XRGB8888
+    c.send(surface, "attach", buf, 0, 0)
+    c.send(surface, "damage", 0, 0, w, h)
+    c.send(surface, "commit")
+
+    pointer = c.new("wl_pointer")
+    c.send(seat, "get_pointer", pointer)
+    rel = c.new("zwp_relative_pointer_v1")
+    c.send(relmgr, "get_relative_pointer", rel, pointer)
+    locked = c.new("zwp_locked_pointer_v1")
+    c.send(constraints, "lock_pointer", locked, surface, pointer, 0, 2)  # no region, persistent
+    c.send(surface, "commit")
+    c.roundtrip()
+    s.wait_windows(1)
+    # The window's pixels reach the frames (B,G,R = 0x40,0x80,0xc0 → RGB c0 80 40).
+    s.wait_frame(0, lambda f: (f[360, 640, :3] == [0xC0, 0x80, 0x40]).all())
+
+    # Move the pointer onto the window: it enters and the lock activates.
+    s.cmd("motion 0 640 360 1279 719")
+    c.wait_for("wl_pointer", "enter")
+    c.wait_for("zwp_locked_pointer_v1", "locked")
+    c.events.clear()
+    s.cmd("rel 0 7 3")
+    s.cmd("rel 0 -2 5")
+    s.cmd("motion 0 10 10 1279 719")  # absolute motion must not move a locked pointer
+    end = time.time() + 10
+    while time.time() < end and sum(1 for e in c.events if e[1] == "relative_motion") < 2:
+        c.dispatch()
+    c.roundtrip()
+    rels = [(e[2]["dx"], e[2]["dy"], e[2]["dx_unaccel"], e[2]["dy_unaccel"]) for e in c.events if e[1] == "relative_motion"]
+    assert rels == [(7.0, 3.0, 7.0, 3.0), (-2.0, 5.0, -2.0, 5.0)], c.events
+    assert not [e for e in c.events if e[0] == "wl_pointer" and e[1] in ("motion", "leave")], \
+        "a locked pointer must not report motion"
+    c.sock.close()
+    os.close(fd)
