@@ -185,3 +185,14 @@ fn kernel_abi_matches_the_embedded_ptx() {
         assert!(PTX.contains(&format!(".param .align 4 .b8 lumen_ptr_to_{name}_param_6[56]")));
     }
 }
+
+#[test]
+fn embedded_ptx_was_built_from_the_current_kernel_source() {
+    let src = include_bytes!("../kernels/convert.cu");
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in src.iter() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let stamp = format!("// lumen convert.cu fnv1a64 {h:016x}");
+    assert_eq!(PTX.lines().next(), Some(stamp.as_str()), "rebuild the PTX: scripts/gpu/build-ptx.py");
+}

@@ -3,7 +3,9 @@
 
 NVRTC comes from the PyPI wheel nvidia-cuda-nvrtc (pin: 13.0.88, no newer than the oldest driver lumen
 supports): `pip download --no-deps nvidia-cuda-nvrtc==13.0.88` and unzip it, then
-    LUMEN_NVRTC=/path/to/nvidia/cu13/lib/libnvrtc.so.13 python3 scripts/gpu/build-ptx.py
+    LD_LIBRARY_PATH=/path/to/nvidia/cu13/lib LUMEN_NVRTC=/path/to/nvidia/cu13/lib/libnvrtc.so.13 \
+        python3 scripts/gpu/build-ptx.py
+(LD_LIBRARY_PATH lets NVRTC find libnvrtc-builtins beside it.)
 The PTX is committed (encode/kernels/convert.ptx) and embedded in lumen-encode with include_str!, so a
 machine without CUDA builds everything; the driver JIT-compiles the PTX for the GPU it runs on.
 """
@@ -37,5 +39,14 @@ n = ctypes.c_size_t()
 check(lib.nvrtcGetPTXSize(prog, ctypes.byref(n)))
 buf = ctypes.create_string_buffer(n.value)
 check(lib.nvrtcGetPTX(prog, buf))
-out.write_bytes(buf.value)
+def fnv1a64(data: bytes) -> int:
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+# The first line records which source the PTX came from; encode/tests/gpu_colour.rs checks it, so a
+# kernel edit without a PTX rebuild fails CI.
+stamp = f"// lumen convert.cu fnv1a64 {fnv1a64(src.read_bytes()):016x}\n".encode()
+out.write_bytes(stamp + buf.value)
 print(f"wrote {out} ({len(buf.value)} bytes)")
