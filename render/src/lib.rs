@@ -7,12 +7,14 @@
 //!   comes back to its pool when the consumer drops the frame, so the encoder can register each target once.
 //! - [`FrameSink`] is what the encoder implements; [`mailbox`] is a ready-made newest-wins hand-off.
 
+mod bind;
 mod choice;
 mod frame;
 mod mailbox;
 mod pool;
 mod target;
 
+pub use bind::BindTarget;
 pub use choice::{select, GlesGpu, Renderer, RendererChoice, RendererKind, SelectError};
 pub use frame::{DamageRect, Frame, FrameSink, OutputId};
 pub use mailbox::{mailbox, MailboxReceiver, MailboxSink};
