@@ -10,9 +10,9 @@ export LUMEN_VENV=${LUMEN_VENV:-$LUMEN_CACHE/venv}
 "$here/setup.sh"
 
 echo "== cargo build (workspace, all targets)"
-cargo build --workspace --all-targets --locked
+cargo build --workspace --all-targets
 echo "== cargo test (unit, property, integration)"
-cargo test --workspace --locked
+cargo test --workspace
 
 export LUMEN_BIN_DIR="$CARGO_TARGET_DIR/debug"
 echo "== C ABI harness"
