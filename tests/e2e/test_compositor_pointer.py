@@ -20,6 +20,7 @@ XML = [
     "/usr/share/wayland-protocols/stable/xdg-shell/xdg-shell.xml",
     "/usr/share/wayland-protocols/unstable/pointer-constraints/pointer-constraints-unstable-v1.xml",
     "/usr/share/wayland-protocols/unstable/relative-pointer/relative-pointer-unstable-v1.xml",
+    "/usr/share/wayland-protocols/unstable/tablet/tablet-unstable-v2.xml",
 ]
 
 
@@ -29,7 +30,8 @@ def load_protocols():
         for iface in ET.parse(path).getroot().iter("interface"):
             reqs = {r.get("name"): (i, [(a.get("type"), a.get("interface")) for a in r.iter("arg")])
                     for i, r in enumerate(iface.iter("request"))}
-            evs = [(e.get("name"), [(a.get("name"), a.get("type")) for a in e.iter("arg")]) for e in iface.iter("event")]
+            evs = [(e.get("name"), [(a.get("name"), a.get("type"), a.get("interface")) for a in e.iter("arg")])
+                   for e in iface.iter("event")]
             ifaces[iface.get("name")] = (reqs, evs)
     return ifaces
 
@@ -107,8 +109,12 @@ class WireClient:
                 continue
             name, sig = self.proto[iface][1][opcode]
             args, off = {}, 0
-            for aname, typ in sig:
-                if typ in ("int",):
+            for aname, typ, aiface in sig:
+                if typ == "new_id" and aiface:
+                    # An object the compositor created (e.g. a tablet tool): track its interface.
+                    args[aname] = struct.unpack_from("<I", payload, off)[0]; off += 4
+                    self.objects[args[aname]] = aiface
+                elif typ in ("int",):
                     args[aname] = struct.unpack_from("<i", payload, off)[0]; off += 4
                 elif typ in ("uint", "object", "new_id"):
                     args[aname] = struct.unpack_from("<I", payload, off)[0]; off += 4
@@ -222,5 +228,63 @@ def test_relative_motion_reaches_locked_pointer(session_factory):
     assert rels == [(7.0, 3.0, 7.0, 3.0), (-2.0, 5.0, -2.0, 5.0)], c.events
     assert not [e for e in c.events if e[0] == "wl_pointer" and e[1] in ("motion", "leave")], \
         "a locked pointer must not report motion"
+    c.sock.close()
+    os.close(fd)
+
+
+def test_pen_reaches_tablet_v2_client(session_factory):
+    s = session_factory(args=["--hide-cursor"])
+    c = WireClient(str(s.rt / "lumen-test"))
+    c.registry = c.new("wl_registry")
+    c.send(1, "get_registry", c.registry)
+    c.roundtrip()
+    assert "zwp_tablet_manager_v2" in c.globals
+    comp = c.bind("wl_compositor", 4)
+    shm = c.bind("wl_shm", 1)
+    wm = c.bind("xdg_wm_base", 1)
+    seat = c.bind("wl_seat", 5)
+    tablets = c.bind("zwp_tablet_manager_v2", 1)
+    tseat = c.new("zwp_tablet_seat_v2")
+    c.send(tablets, "get_tablet_seat", tseat, seat)
+    surface = c.new("wl_surface")
+    c.send(comp, "create_surface", surface)
+    xsurf = c.new("xdg_surface")
+    c.send(wm, "get_xdg_surface", xsurf, surface)
+    top = c.new("xdg_toplevel")
+    c.send(xsurf, "get_toplevel", top)
+    c.send(surface, "commit")
+    conf = c.wait_for("xdg_surface", "configure")
+    c.send(xsurf, "ack_configure", conf["serial"])
+    w, h = 1280, 720
+    fd = os.memfd_create("lumen-test-buffer")
+    os.ftruncate(fd, w * h * 4)
+    pool = c.new("wl_shm_pool")
+    c.send(shm, "create_pool", pool, w * h * 4, fds=[fd])
+    buf = c.new("wl_buffer")
+    c.send(pool, "create_buffer", buf, 0, w, h, w * 4, 1)
+    c.send(surface, "attach", buf, 0, 0)
+    c.send(surface, "damage", 0, 0, w, h)
+    c.send(surface, "commit")
+    c.roundtrip()
+    s.wait_windows(1)
+    s.wait_frame(0, lambda f: True)
+    c.events.clear()
+    s.cmd("pen 0 hover 0.5 0.5 0.2")
+    s.cmd("pen 0 down 0.5 0.5 0.75")
+    s.cmd("pen 0 move 0.25 0.5 0.5")
+    s.cmd("pen 0 up 0.25 0.5 0.0")
+    s.cmd("pen 0 leave 0.25 0.5 0.0")
+    c.wait_for("zwp_tablet_tool_v2", "proximity_out")
+    c.roundtrip()
+    names = [e[1] for e in c.events if e[0] == "zwp_tablet_tool_v2"]
+    assert any(e[0] == "zwp_tablet_seat_v2" and e[1] == "tablet_added" for e in c.events)
+    assert any(e[0] == "zwp_tablet_seat_v2" and e[1] == "tool_added" for e in c.events)
+    for ev in ("proximity_in", "down", "motion", "pressure", "up", "proximity_out", "frame"):
+        assert ev in names, (ev, names)
+    motions = [e[2] for e in c.events if e[0] == "zwp_tablet_tool_v2" and e[1] == "motion"]
+    # Surface-local coordinates: the window fills the 1280x720 output at its origin.
+    assert any(abs(m["x"] - 0.25 * 1279) < 1 and abs(m["y"] - 0.5 * 719) < 1 for m in motions), motions
+    pressures = [e[2]["pressure"] for e in c.events if e[1] == "pressure"]
+    assert any(abs(p - 0.75 * 65535) < 2 for p in pressures), pressures
     c.sock.close()
     os.close(fd)
