@@ -74,9 +74,9 @@ def test_pair_list_launch_and_full_rtsp_handshake(lumen_host, paired_client):
     assert [a.name for a in apps] == ["Desktop"] and apps[0].id == 1
 
     r = mh.stream_attempt(host, cfg, width=1280, height=720, fps=30, bitrate_kbps=8000)
-    # No media plane runs, so the client fails after RTSP, at the control stream.
-    assert r["result"] == "StreamStartError", r
-    assert r["stage"] > mh.STAGE_RTSP_HANDSHAKE, r
+    # With the handshake-only media plane the client fails after RTSP (at the control stream); with a real
+    # media plane the stream starts. Either way the RTSP handshake itself completed.
+    assert_handshake_passed(r)
 
     st = host.status()
     s = st["session"]
@@ -100,15 +100,23 @@ def test_pair_list_launch_and_full_rtsp_handshake(lumen_host, paired_client):
     assert mh.server_info(host.address, host.port_base, cfg).state == "SUNSHINE_SERVER_FREE"
 
 
-def test_hevc_is_not_offered_without_an_hevc_encoder(lumen_host, paired_client):
+def assert_handshake_passed(r):
+    assert r["result"] == "started" or (r["result"] == "StreamStartError"
+                                        and r["stage"] > mh.STAGE_RTSP_HANDSHAKE), r
+
+
+def test_hevc_is_offered_only_with_an_hevc_encoder(lumen_host, paired_client):
     host = lumen_host()
     _, cfg = paired_client(host)
+    hevc_encoder = bool(host.status()["server_codec_mode_support"] & 0x100)
     r = mh.stream_attempt(host, cfg, codec="hevc", width=640, height=480)
-    assert r["result"] == "StreamStartError" and r["stage"] > mh.STAGE_RTSP_HANDSHAKE, r
+    if not hevc_encoder:
+        # The decoder expects HEVC while the host sends H.264, so only the handshake is checked here.
+        assert r["result"] != "StreamStartError" or r["stage"] > mh.STAGE_RTSP_HANDSHAKE, r
     s = host.status()["session"]
-    # DESCRIBE carried no HEVC marker, so the client fell back to H.264 in ANNOUNCE.
     assert s["rtsp_steps"] == FULL_HANDSHAKE
-    assert s["negotiated_codec"] == "h264"
+    # Without an HEVC encoder DESCRIBE carries no HEVC marker and the client falls back to H.264 in ANNOUNCE.
+    assert s["negotiated_codec"] == ("hevc" if hevc_encoder else "h264")
     assert (s["stream_config"]["width"], s["stream_config"]["height"]) == (640, 480)
 
 
