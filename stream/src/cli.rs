@@ -17,7 +17,7 @@ use crate::media_plane::MediaPlane;
 
 /// lumen's streaming host for Moonlight clients.
 #[derive(Debug, Parser)]
-#[command(name = "lumen-session", version, about)]
+#[command(name = "lumen-session", version, about = "lumen: a streaming host for stock Moonlight clients")]
 pub struct Cli {
     /// State directory (host certificate and key, paired clients, admin socket).
     #[arg(long, global = true, value_name = "DIR")]

@@ -178,11 +178,16 @@ def lumen_host(lumen_bin, tmp_path):
         return h.start() if start else h
 
     yield make
+    panicked = []
     for h in hosts:
         h.stop()
-        tail = h.log()[-3000:]
-        if tail:
-            print(f"\n--- lumen-session log ({h.log_path}) ---\n{tail}")
+        log = h.log()
+        if log:
+            print(f"\n--- lumen-session log ({h.log_path}) ---\n{log[-3000:]}")
+        if "panicked at" in log:
+            panicked.append(str(h.log_path))
+    if panicked:
+        pytest.fail(f"lumen-session panicked during the test (see {', '.join(panicked)})")
 
 
 @pytest.fixture

@@ -384,3 +384,11 @@ def test_mdns_announces_nvstream_on_loopback(lumen_host):
         zc.close()
     assert found["name"].endswith("._nvstream._tcp.local.")
     assert "127.0.0.1" in found["addresses"]
+
+
+def test_pin_given_at_start_arms_the_first_attempt_only(lumen_host, tmp_path):
+    host = lumen_host("--pin", "2468")
+    assert host.status()["pairing"]["armed"] is True
+    mh.pair_client(host, tmp_path / "a", pin="2468", arm=False)
+    assert host.status()["pairing"]["armed"] is False
+    assert len(host.clients()) == 1
