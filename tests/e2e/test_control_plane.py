@@ -95,6 +95,13 @@ def test_pair_list_launch_and_full_rtsp_handshake(lumen_host, paired_client):
 
     info = mh.server_info(host.address, host.port_base, cfg)
     assert info.state == "SUNSHINE_SERVER_BUSY" and info.current_game == 1
+
+    # The stock client sees Desktop running and resumes it (new key), then runs RTSP again.
+    key_id = s["launch"]["key_id"]
+    assert_handshake_passed(mh.stream_attempt(host, cfg, width=1280, height=720, fps=30))
+    s2 = host.status()["session"]
+    assert s2["rtsp_steps"] == FULL_HANDSHAKE and s2["launch"]["key_id"] != key_id
+    assert "app resumed" in host.log()
     client.quit_app()  # /cancel
     assert host.status()["session"] is None
     assert mh.server_info(host.address, host.port_base, cfg).state == "SUNSHINE_SERVER_FREE"
