@@ -111,7 +111,7 @@ fn main() {
         rows.push(measure(&format!("reassemble {name} 1 loss+AES-GCM"), len, || {
             let b = &frames_in[k % frames_in.len()];
             // The 8 prepared frames (indices 1..=8) are replayed cyclically: rewind the expected index.
-            if k % frames_in.len() == 0 {
+            if k.is_multiple_of(frames_in.len()) {
                 r.set_last_frame(0);
             }
             for i in 1..b.len() {

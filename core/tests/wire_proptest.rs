@@ -89,8 +89,8 @@ proptest! {
         let shape = p.packetize(&meta(1), &bytes(seed, len), &mut b).unwrap();
         let bad = rng.gen_range(0..shape.block_count);
         let drop = drop_plan(&mut rng, &shape, Some(bad));
-        for i in 0..b.len() {
-            if !drop[i] {
+        for (i, d) in drop.iter().enumerate() {
+            if !d {
                 r.push(b.get(i)).unwrap();
             }
         }

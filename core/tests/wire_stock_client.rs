@@ -57,7 +57,10 @@ struct DecoderCallbacks {
     capabilities: i32,
 }
 
-static FRAMES: Mutex<Vec<(i32, i32, u32, Vec<u8>)>> = Mutex::new(Vec::new());
+/// Frames the client submitted: (frame number, frame type, RTP timestamp, bytes).
+type Submitted = Vec<(i32, i32, u32, Vec<u8>)>;
+
+static FRAMES: Mutex<Submitted> = Mutex::new(Vec::new());
 
 extern "C" fn submit(du: *mut DecodeUnit) -> i32 {
     // SAFETY: the client passes a valid decode unit whose buffer list is valid for this call.

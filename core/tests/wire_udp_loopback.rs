@@ -188,8 +188,7 @@ fn lumen_gf16_frames_over_udp_with_loss() {
         let mut buf = vec![0u8; 2048];
         let mut out = Vec::new();
         let mut arrived = HashSet::new();
-        loop {
-            let Ok(n) = rx.recv(&mut buf) else { break };
+        while let Ok(n) = rx.recv(&mut buf) {
             let h = LumenHeader::parse(&buf[..n]).unwrap();
             arrived.insert((h.frame_index, h.shard_index));
             if let Some(f) = r.push(&buf[..n]).unwrap() {

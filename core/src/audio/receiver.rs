@@ -80,8 +80,8 @@ impl Block {
             return 0;
         }
         let mut present = self.present;
-        for i in 0..gf::DATA {
-            present[i] |= self.recovered[i];
+        for (p, r) in present.iter_mut().zip(self.recovered) {
+            *p |= r;
         }
         let [b0, b1, b2, b3, b4, b5] = &mut self.bufs;
         let mut shards = [&mut b0[..len], &mut b1[..len], &mut b2[..len], &mut b3[..len], &mut b4[..len], &mut b5[..len]];
@@ -120,6 +120,7 @@ fn before16(a: u16, b: u16) -> bool {
     (a.wrapping_sub(b) as i16) < 0
 }
 
+#[allow(clippy::too_many_arguments)]
 fn emit(
     cipher: &Option<AudioCipher>,
     plain: &mut [u8; MAX_SHARD_LEN],
@@ -208,7 +209,7 @@ impl AudioReceiver {
                     return Err(AudioError::BadFecHeader("FEC shard index above 1"));
                 }
                 let base = u16::from_be_bytes([h[2], h[3]]);
-                if base % gf::DATA as u16 != 0 {
+                if !base.is_multiple_of(gf::DATA as u16) {
                     return Err(AudioError::BadFecHeader("base sequence number not a multiple of 4"));
                 }
                 (base, gf::DATA + h[0] as usize, u32::from_be_bytes([h[4], h[5], h[6], h[7]]), &d[at..])
@@ -324,7 +325,9 @@ mod tests {
     use crate::crypto::RemoteInputKey;
     use crate::video::PacketBatch;
 
-    fn run(cipher: bool, drop: &dyn Fn(usize, u16, bool) -> bool, n: usize, sizes_vary: bool) -> (Vec<(u16, bool, Vec<u8>)>, Vec<u16>) {
+    type Delivered = Vec<(u16, bool, Vec<u8>)>;
+
+    fn run(cipher: bool, drop: &dyn Fn(usize, u16, bool) -> bool, n: usize, sizes_vary: bool) -> (Delivered, Vec<u16>) {
         let rik = RemoteInputKey::new([7; 16], -12345);
         let mk = || cipher.then(|| AudioCipher::new(&rik));
         let mut p = AudioPacketizer::new(5, mk());
@@ -392,7 +395,7 @@ mod tests {
 
     #[test]
     fn three_losses_are_reported_lost() {
-        let (got, lost) = run(true, &|_, s, fec| !fec && s >= 8 && s < 11, 24, false);
+        let (got, lost) = run(true, &|_, s, fec| !fec && (8..11).contains(&s), 24, false);
         assert_eq!(lost, vec![8, 9, 10]);
         assert_eq!(got.len(), 21);
     }

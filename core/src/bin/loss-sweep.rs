@@ -237,8 +237,8 @@ fn main() -> Result<()> {
                     .random
                     .iter()
                     .enumerate()
-                    .map(|(k, &l)| Channel::random(l, args.seed ^ (k as u64 + 1) * 0x9E37))
-                    .chain(args.burst.iter().enumerate().map(|(k, &l)| Channel::burst(l, args.burst_len, args.seed ^ (k as u64 + 101) * 0x9E37)))
+                    .map(|(k, &l)| Channel::random(l, args.seed ^ ((k as u64 + 1) * 0x9E37)))
+                    .chain(args.burst.iter().enumerate().map(|(k, &l)| Channel::burst(l, args.burst_len, args.seed ^ ((k as u64 + 101) * 0x9E37))))
                     .collect();
                 let tallies = if moonlight {
                     run_moonlight(&p, &sizes, fec, &mut channels, args.seed)?

@@ -68,7 +68,10 @@ impl Schedule {
         if now_ns < self.start_ns {
             return 0;
         }
-        let k = if self.burst_interval_ns == 0 { self.bursts() } else { ((now_ns - self.start_ns) / self.burst_interval_ns) as usize + 1 };
+        let k = match (now_ns - self.start_ns).checked_div(self.burst_interval_ns) {
+            Some(q) => q as usize + 1,
+            None => self.bursts(),
+        };
         (k * self.burst_packets).min(self.packets)
     }
 

@@ -10,6 +10,8 @@ use super::VideoError;
 pub(crate) type ShardTable = Vec<&'static mut [u8]>;
 
 /// Empties `v` and re-types its allocation for another lifetime; no allocation, no copy.
+// `filter` cannot change the element lifetime, which is the point here.
+#[allow(clippy::unnecessary_filter_map, clippy::needless_lifetimes)]
 pub(crate) fn recycle<'a, 'b>(mut v: Vec<&'a mut [u8]>) -> Vec<&'b mut [u8]> {
     v.clear();
     v.into_iter().filter_map(|_| None).collect()

@@ -113,7 +113,7 @@ impl FecInfo {
 
 /// The client's parity count for `data` shards at `pct` percent.
 pub const fn parity_for(data: u16, pct: u8) -> u16 {
-    ((data as u32 * pct as u32 + 99) / 100) as u16
+    (data as u32 * pct as u32).div_ceil(100) as u16
 }
 
 /// The fields of one received video datagram that the reassembler needs.

@@ -45,7 +45,7 @@ impl LumenParams {
 
     /// Checks the shard length.
     pub fn validate(&self) -> Result<(), VideoError> {
-        if self.shard_len == 0 || self.shard_len % 64 != 0 || self.shard_len > 65_472 {
+        if self.shard_len == 0 || !self.shard_len.is_multiple_of(64) || self.shard_len > 65_472 {
             return Err(VideoError::BadParams("lumen shard length must be a non-zero multiple of 64 below 64 KiB"));
         }
         Ok(())

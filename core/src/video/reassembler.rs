@@ -387,33 +387,30 @@ impl VideoReassembler {
 
     /// Hands out the next result, if any. The frame's bytes stay valid until the next call.
     pub fn poll(&mut self) -> Option<Reassembled<'_>> {
-        {
-            match self.events.pop_front()? {
-                Event::Lost { first, last } => return Some(Reassembled::Lost { first, last }),
-                Event::Frame { slot } => {
-                    self.slots[slot].active = false;
-                    match self.assemble(slot) {
-                        Ok((header, recovered)) => {
-                            self.stats.frames_complete += 1;
-                            let s = &self.slots[slot];
-                            return Some(Reassembled::Frame(FrameView {
-                                frame_index: s.frame_index,
-                                frame_type: header.frame_type,
-                                host_latency: header.host_latency,
-                                rtp_timestamp: s.timestamp,
-                                recovered_shards: recovered,
-                                data: &self.out,
-                            }));
-                        }
-                        Err(e) => {
-                            let f = self.slots[slot].frame_index;
-                            self.stats.malformed += 1;
-                            tracing::warn!(frame = f, error = %e, "reassembled video frame is corrupt");
-                            self.stats.frames_lost += 1;
-                            return Some(Reassembled::Lost { first: f, last: f });
-                        }
-                    }
-                }
+        let slot = match self.events.pop_front()? {
+            Event::Lost { first, last } => return Some(Reassembled::Lost { first, last }),
+            Event::Frame { slot } => slot,
+        };
+        self.slots[slot].active = false;
+        match self.assemble(slot) {
+            Ok((header, recovered)) => {
+                self.stats.frames_complete += 1;
+                let s = &self.slots[slot];
+                Some(Reassembled::Frame(FrameView {
+                    frame_index: s.frame_index,
+                    frame_type: header.frame_type,
+                    host_latency: header.host_latency,
+                    rtp_timestamp: s.timestamp,
+                    recovered_shards: recovered,
+                    data: &self.out,
+                }))
+            }
+            Err(e) => {
+                let f = self.slots[slot].frame_index;
+                self.stats.malformed += 1;
+                tracing::warn!(frame = f, error = %e, "reassembled video frame is corrupt");
+                self.stats.frames_lost += 1;
+                Some(Reassembled::Lost { first: f, last: f })
             }
         }
     }
