@@ -137,6 +137,8 @@ pub struct VirtualOutput {
     sink: Option<Box<dyn FrameSink>>,
     /// Without an external sink the newest frame is kept here (control-socket dumps, tests).
     pub latest: Option<Frame>,
+    /// Damage of the tick being rendered (reused: no allocation per frame).
+    scratch_damage: Vec<DamageRect>,
 }
 
 impl State {
@@ -212,6 +214,7 @@ impl State {
                 stats: OutputStats::default(),
                 sink,
                 latest: None,
+                scratch_damage: Vec::with_capacity(16),
             },
         );
         let previous = self.active_output;
@@ -354,11 +357,9 @@ impl State {
     /// Render output `id` if anything changed; returns the render states of a produced frame.
     fn render_output(&mut self, id: OutputId) -> Result<Option<RenderElementStates>, OutputError> {
         let pointer = self.seat.get_pointer().map(|p| p.current_location());
-        let State { renderer, outputs, space, cursor, start, .. } = self;
+        let State { renderer, outputs, space, cursor, .. } = self;
         let out = outputs.get_mut(&id).ok_or(OutputError::NoSuchOutput(id))?;
         let origin = space.output_geometry(&out.output).map(|g| g.loc).unwrap_or_default();
-        let pts = start.elapsed();
-        let _ = pts;
         match renderer {
             Renderer::Pixman(r) => render_with(r, out, space, cursor, pointer, origin),
             Renderer::Gles(g) => render_with(&mut g.renderer, out, space, cursor, pointer, origin),
@@ -399,7 +400,6 @@ impl State {
                 for p in rgba.chunks_exact_mut(4) {
                     p[3] = 255;
                 }
-                let _ = tex.size();
                 Ok((w, h, rgba))
             }
             _ => Err(OutputError::Render("dumping this target kind is not supported".into())),
@@ -465,8 +465,9 @@ where
         out.stats.skipped_undamaged += 1;
         return Ok(None);
     };
-    let damage: Vec<DamageRect> =
-        damage.iter().map(|d| DamageRect { x: d.loc.x, y: d.loc.y, w: d.size.w, h: d.size.h }).collect();
+    out.scratch_damage.clear();
+    out.scratch_damage
+        .extend(damage.iter().map(|d| DamageRect { x: d.loc.x, y: d.loc.y, w: d.size.w, h: d.size.h }));
 
     let target = out.pool.target_mut(index).ok_or_else(|| OutputError::Render("picked target is lent".into()))?;
     let (w, h) = target.size();
@@ -486,7 +487,7 @@ where
 
     let (lease, mut frame_damage) =
         out.pool.lend(index).ok_or_else(|| OutputError::Render("target vanished".into()))?;
-    frame_damage.extend_from_slice(&damage);
+    frame_damage.extend_from_slice(&out.scratch_damage);
     let format = match lease.target() {
         Target::Cpu(_) => smithay::backend::allocator::Fourcc::Xrgb8888,
         Target::GlTexture(_) => smithay::backend::allocator::Fourcc::Abgr8888,
