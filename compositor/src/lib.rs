@@ -20,6 +20,7 @@
 pub mod control;
 pub mod cursor;
 pub mod handle;
+pub mod host;
 mod handlers;
 pub mod input;
 pub mod launch;

@@ -1,0 +1,131 @@
+//! `lumen-session`: lumen's product binary — one process is the headless Wayland compositor and the
+//! Moonlight host. Host flags are those of `lumen_stream::cli::Cli` (state dir, ports, pairing, apps);
+//! this binary adds the session's own (`--encoder`, `--renderer`, `--video-source`, `--desktop-app`, …).
+//! Admin subcommands (`pin`, `clients`, `unpair`, `rename`, `status`) run through `lumen_stream::cli`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use lumen_compositor::host::{self, EncoderChoice, PlaneOptions, SessionPlane, VideoSource};
+use lumen_compositor::{CompositorHandle, Config, RendererChoice};
+use lumen_stream::host::HostOptions;
+
+/// lumen's streaming host: a headless Wayland compositor streaming to Moonlight clients.
+#[derive(Debug, Parser)]
+#[command(name = "lumen-session", version, about)]
+struct Args {
+    #[command(flatten)]
+    host: lumen_stream::cli::Cli,
+    /// Video encoder: auto (NVENC where it works, else software), nvenc or software.
+    #[arg(long, default_value = "auto", value_parser = |s: &str| s.parse::<EncoderChoice>())]
+    encoder: EncoderChoice,
+    /// Compositor renderer: auto, gles or pixman.
+    #[arg(long, default_value = "auto", value_parser = |s: &str| s.parse::<RendererChoice>())]
+    renderer: RendererChoice,
+    /// What a session streams: desktop (a virtual output at the client's mode) or test-pattern.
+    #[arg(long, default_value = "desktop", value_parser = |s: &str| s.parse::<VideoSource>())]
+    video_source: VideoSource,
+    /// Start CMD in the session at start (repeatable): what "Desktop" shows.
+    #[arg(long = "desktop-app", value_name = "CMD")]
+    desktop_apps: Vec<String>,
+    /// Wayland socket name (default: first free wayland-N).
+    #[arg(long)]
+    socket: Option<String>,
+    /// The compositor's control socket (test/admin commands, see docs/compositor.md).
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+    /// Start Xwayland (needs >= 23.1) and export DISPLAY to apps.
+    #[arg(long)]
+    xwayland: bool,
+    /// Test hook: serve frame dumps of the streamed output in DIR (docs/session.md).
+    #[arg(long, value_name = "DIR")]
+    frame_dump: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.host.command.is_some() {
+        // Admin commands talk to a running host; no compositor, no media.
+        return lumen_stream::cli::main_with(Arc::new(lumen_stream::HandshakeOnly::new()));
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let resolved = host::choice::resolve(args.encoder, args.renderer)?;
+    let config = Config {
+        apps: Vec::new(),
+        renderer: resolved.renderer,
+        outputs: Vec::new(),
+        socket: args.socket.clone(),
+        control: args.control.clone(),
+        xwayland: args.xwayland,
+        keyboard_layout: "us".into(),
+        cursor_visible: true,
+    };
+
+    // The compositor runs on its own thread; the host (tokio) on this one.
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<(CompositorHandle, String)>(1);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<String>();
+    let compositor = std::thread::Builder::new().name("lumen-compositor".into()).spawn(move || {
+        let r = lumen_compositor::run(config, |h, socket| {
+            let _ = ready_tx.send((h, socket.to_string()));
+        });
+        let msg = match r {
+            Ok(()) => "the compositor stopped".to_string(),
+            Err(e) => format!("the compositor failed: {e}"),
+        };
+        let _ = done_tx.send(msg);
+    })?;
+    let Ok((handle, socket)) = ready_rx.recv() else {
+        let _ = compositor.join();
+        anyhow::bail!("the compositor did not start (see the log above)");
+    };
+    println!("WAYLAND_DISPLAY={socket}");
+    for app in &args.desktop_apps {
+        handle.launch_app(app.clone()).context("launching a desktop app")?;
+    }
+    let plane = Arc::new(SessionPlane::new(
+        handle.clone(),
+        PlaneOptions {
+            resolved,
+            video_source: args.video_source,
+            wayland_display: socket,
+            frame_dump: args.frame_dump.clone(),
+        },
+        lumen_stream::media::MediaOptions::from_env()?,
+    ));
+    let h = args.host;
+    let state_dir = h.state_dir.clone().unwrap_or_else(lumen_stream::cli::default_state_dir);
+    let opts = HostOptions {
+        state_dir,
+        port_base: h.port,
+        pin: h.pin,
+        mdns: !h.no_mdns,
+        app_cmds: h.apps,
+        config: h.config,
+        bind: h.bind,
+        media: plane.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = rt.block_on(async move {
+        tokio::select! {
+            r = lumen_stream::host::run(opts) => r,
+            msg = done_rx => anyhow::bail!("{}", msg.unwrap_or_else(|_| "the compositor thread died".into())),
+        }
+    });
+    drop(rt);
+    plane.terminate_app();
+    let _ = handle.stop();
+    let _ = compositor.join();
+    result
+}

@@ -1,0 +1,228 @@
+//! From the compositor's frame clock to the encoder thread: a newest-wins mailbox holding at most one
+//! rendered [`lumen_render::Frame`]. [`MailboxSink`] (a `FrameSink`, called on the compositor thread) only
+//! swaps the newest frame in and never waits; [`DesktopSource`] (a `FrameSource`, called on the encoder
+//! thread) waits until a new frame arrives, or — when nothing changed for [`REPEAT_AFTER`] — hands the
+//! current frame out again, so an idle session costs one tiny encoded repeat frame a second and the client
+//! never reaches its no-frame timeout. Frames keep their pool target (no copy); a held frame simply keeps
+//! its target out of the pool until the next one replaces it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use lumen_encode::source::SourceError;
+use lumen_encode::{CpuPixels, FramePixels, FrameSource, PixelFormat};
+use lumen_render::{Frame, FrameSink, OutputId, Target};
+
+/// How long the source waits for a change before repeating the current frame.
+pub const REPEAT_AFTER: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+struct Slot {
+    frame: Option<Frame>,
+    closed: bool,
+}
+
+/// The one-frame mailbox between an output and its encoder.
+#[derive(Default)]
+pub struct Mailbox {
+    slot: Mutex<Slot>,
+    cv: Condvar,
+}
+
+impl Mailbox {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts the newest frame in (the one it replaces goes back to its pool).
+    pub fn put(&self, frame: Frame) {
+        let old = self.lock().frame.replace(frame);
+        self.cv.notify_one();
+        drop(old);
+    }
+
+    /// No more frames will come (output removed or session stopping): a waiting source returns at once.
+    pub fn close(&self) {
+        let old = {
+            let mut s = self.lock();
+            s.closed = true;
+            s.frame.take()
+        };
+        self.cv.notify_all();
+        drop(old);
+    }
+}
+
+/// The `FrameSink` of a session's output.
+pub struct MailboxSink {
+    mailbox: Arc<Mailbox>,
+    warned_gpu: bool,
+}
+
+impl MailboxSink {
+    pub fn new(mailbox: Arc<Mailbox>) -> Self {
+        Self { mailbox, warned_gpu: false }
+    }
+}
+
+impl FrameSink for MailboxSink {
+    fn target_created(&mut self, output: OutputId, index: u32, target: &Target) {
+        tracing::debug!(%output, index, size = ?target.size(), "session output target");
+    }
+
+    fn output_removed(&mut self, _output: OutputId) {
+        self.mailbox.close();
+    }
+
+    fn submit(&mut self, frame: Frame) {
+        if frame.target().cpu_pixels().is_none() {
+            if !self.warned_gpu {
+                tracing::error!(output = %frame.output, "frame without CPU pixels dropped (GPU target on the CPU route)");
+                self.warned_gpu = true;
+            }
+            return;
+        }
+        self.mailbox.put(frame);
+    }
+}
+
+impl Drop for MailboxSink {
+    fn drop(&mut self) {
+        self.mailbox.close();
+    }
+}
+
+/// CLOCK_MONOTONIC "now" (the clock of `Frame::pts`).
+fn monotonic_now() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// The `Instant` of a CLOCK_MONOTONIC timestamp (the frame's render time).
+fn instant_of(pts: Duration) -> Instant {
+    let age = monotonic_now().saturating_sub(pts);
+    let now = Instant::now();
+    now.checked_sub(age).unwrap_or(now)
+}
+
+/// The encoder side of a session's output.
+pub struct DesktopSource {
+    mailbox: Arc<Mailbox>,
+    width: u32,
+    height: u32,
+    current: Option<Frame>,
+    index: u64,
+    fresh: u64,
+    repeats: u64,
+    dump_dir: Option<PathBuf>,
+}
+
+impl DesktopSource {
+    /// A source of `width`×`height` frames; `dump_dir` is the test hook described in docs/session.md.
+    pub fn new(mailbox: Arc<Mailbox>, width: u32, height: u32, dump_dir: Option<PathBuf>) -> Self {
+        Self { mailbox, width, height, current: None, index: 0, fresh: 0, repeats: 0, dump_dir }
+    }
+
+    /// Waits for a newer frame (or the repeat deadline); returns whether a new frame arrived.
+    fn wait(&mut self) -> Result<bool, SourceError> {
+        let start = Instant::now();
+        let mut slot = self.mailbox.lock();
+        loop {
+            if let Some(f) = slot.frame.take() {
+                drop(slot);
+                self.current = Some(f);
+                return Ok(true);
+            }
+            if slot.closed {
+                return if self.current.is_some() { Ok(false) } else { Err(SourceError::Ended) };
+            }
+            let waited = start.elapsed();
+            if self.current.is_some() && waited >= REPEAT_AFTER {
+                return Ok(false);
+            }
+            let left = REPEAT_AFTER.saturating_sub(waited).max(Duration::from_millis(1));
+            slot = self.mailbox.cv.wait_timeout(slot, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// Test hook: when `<dump_dir>/request` exists, write the current frame as tightly packed RGBA to
+    /// `<dump_dir>/frame.rgba` (with `frame.txt` = "W H seq") and remove the request.
+    fn serve_dump(&self) {
+        let (Some(dir), Some(frame)) = (&self.dump_dir, &self.current) else { return };
+        let req = dir.join("request");
+        if !req.exists() {
+            return;
+        }
+        let Some(px) = frame.target().cpu_pixels() else { return };
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let mut rgba = Vec::with_capacity(w * h * 4);
+        for row in 0..h {
+            for p in px.data[row * px.stride..row * px.stride + w * 4].chunks_exact(4) {
+                rgba.extend_from_slice(&[p[2], p[1], p[0], 255]);
+            }
+        }
+        let tmp = dir.join("frame.rgba.tmp");
+        let r = std::fs::write(&tmp, &rgba)
+            .and_then(|_| std::fs::write(dir.join("frame.txt"), format!("{w} {h} {}\n", frame.seq)))
+            .and_then(|_| std::fs::rename(&tmp, dir.join("frame.rgba")))
+            .and_then(|_| std::fs::remove_file(&req));
+        match r {
+            Ok(()) => tracing::info!(seq = frame.seq, dir = %dir.display(), "frame dumped (test hook)"),
+            Err(e) => tracing::warn!(error = %e, dir = %dir.display(), "frame dump failed"),
+        }
+    }
+}
+
+impl FrameSource for DesktopSource {
+    fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    fn next_frame(&mut self) -> Result<lumen_encode::Frame<'_>, SourceError> {
+        let fresh = self.wait()?;
+        if fresh {
+            self.fresh += 1;
+        } else {
+            self.repeats += 1;
+            if self.repeats.is_power_of_two() {
+                tracing::debug!(repeats = self.repeats, fresh = self.fresh, "nothing changed: repeating the frame");
+            }
+        }
+        self.serve_dump();
+        self.index += 1;
+        let frame = self.current.as_ref().ok_or(SourceError::Ended)?;
+        if let Some(sync) = &frame.sync {
+            if let Err(e) = sync.wait() {
+                tracing::warn!(error = ?e, "waiting on the frame's render fence");
+            }
+        }
+        let px = frame
+            .target()
+            .cpu_pixels()
+            .ok_or_else(|| SourceError::Failed("frame without CPU pixels".into()))?;
+        if px.width != self.width || px.height != self.height {
+            return Err(SourceError::Failed(format!(
+                "{}x{} frame for a {}x{} stream",
+                px.width, px.height, self.width, self.height
+            )));
+        }
+        let ready_at = if fresh { instant_of(frame.pts) } else { Instant::now() };
+        Ok(lumen_encode::Frame {
+            // Pixman targets are XRGB8888: B, G, R, X in memory.
+            pixels: FramePixels::Cpu(CpuPixels {
+                data: px.data,
+                width: px.width,
+                height: px.height,
+                stride: px.stride,
+                format: PixelFormat::Bgrx,
+            }),
+            index: self.index,
+            ready_at,
+        })
+    }
+}

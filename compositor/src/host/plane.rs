@@ -1,0 +1,226 @@
+//! [`SessionPlane`]: the joined `MediaPlane`. Per PLAY it launches (or resumes) the app, creates a virtual
+//! output at the ANNOUNCEd W×H@fps whose frames feed the session's encoder, wires the client's input into
+//! the seat, and starts the real media plane on them; stopping the session removes the output.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use lumen_encode::FrameSource;
+use lumen_render::OutputId;
+use lumen_stream::launch::LaunchRecord;
+use lumen_stream::media::{InputSink, MediaOptions, MoonlightMedia};
+use lumen_stream::{CodecSupport, EndReason, MediaPlane, MediaSession, MediaStart};
+
+use super::apps::AppProcess;
+use super::choice::{Resolved, VideoSource};
+use super::frames::{DesktopSource, Mailbox, MailboxSink};
+use super::input::SeatInput;
+use crate::handle::CompositorHandle;
+use crate::output::OutputMode;
+
+type EndFn = Box<dyn FnOnce(EndReason) + Send>;
+/// The control plane's end callback of the current session, taken by whoever ends it first.
+type EndSlot = Arc<Mutex<Option<EndFn>>>;
+
+/// How the plane was configured.
+#[derive(Debug, Clone)]
+pub struct PlaneOptions {
+    pub resolved: Resolved,
+    pub video_source: VideoSource,
+    /// The compositor's Wayland socket name (apps run on it).
+    pub wayland_display: String,
+    /// Test hook: see [`DesktopSource::new`].
+    pub frame_dump: Option<PathBuf>,
+}
+
+#[derive(Default)]
+struct PlaneState {
+    app: Option<AppProcess>,
+    end: Option<EndSlot>,
+}
+
+/// The `MediaPlane` of `lumen-session`.
+pub struct SessionPlane {
+    handle: CompositorHandle,
+    opts: PlaneOptions,
+    base: MediaOptions,
+    state: Arc<Mutex<PlaneState>>,
+}
+
+fn lock(m: &Mutex<PlaneState>) -> MutexGuard<'_, PlaneState> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn take_end(slot: &EndSlot) -> Option<EndFn> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+impl SessionPlane {
+    /// `base` carries the media plane's test hooks (`MediaOptions::from_env`); its encoder and source are
+    /// replaced by the resolved encoder and the session's output.
+    pub fn new(handle: CompositorHandle, opts: PlaneOptions, base: MediaOptions) -> Self {
+        Self { handle, opts, base, state: Arc::new(Mutex::new(PlaneState::default())) }
+    }
+
+    /// Starts the launched app unless it already runs (a resume); "Desktop" starts nothing.
+    fn ensure_app(&self, launch: &LaunchRecord) -> anyhow::Result<()> {
+        let Some(cmd) = launch.app_cmd.as_deref() else { return Ok(()) };
+        let old = {
+            let mut st = lock(&self.state);
+            match &st.app {
+                Some(a) if a.app_id == launch.app_id && a.running() => {
+                    tracing::info!(app = %launch.app_name, pid = a.pid, "app already running: resuming it");
+                    return Ok(());
+                }
+                _ => st.app.take(),
+            }
+        };
+        if let Some(old) = old {
+            tracing::info!(cmd = %old.cmd, "another app was launched: terminating the previous one");
+            old.terminate();
+        }
+        let state = Arc::downgrade(&self.state);
+        let on_exit = Box::new(move || {
+            let Some(state) = state.upgrade() else { return };
+            let end = lock(&state).end.clone();
+            if let Some(f) = end.as_ref().and_then(take_end) {
+                tracing::info!("the app exited: ending the stream");
+                f(EndReason::AppExited);
+            }
+        });
+        let app = AppProcess::spawn(launch.app_id, cmd, &self.opts.wayland_display, on_exit)?;
+        lock(&self.state).app = Some(app);
+        Ok(())
+    }
+
+    /// Terminates the launched app, if any.
+    pub fn terminate_app(&self) {
+        let app = lock(&self.state).app.take();
+        if let Some(a) = app {
+            a.terminate();
+        }
+    }
+}
+
+impl MediaPlane for SessionPlane {
+    fn start(&self, start: MediaStart) -> anyhow::Result<Box<dyn MediaSession>> {
+        let (w, h, fps) = (start.config.width, start.config.height, start.config.fps.max(1));
+        self.ensure_app(&start.launch)?;
+        let tee: Option<Arc<dyn InputSink>> =
+            std::env::var_os(lumen_stream::media::ENV_INPUT_LOG).map(|_| self.base.input_sink.clone());
+        let mut opts = self.base.clone();
+        opts.encoder = self.opts.resolved.encoder.clone();
+        let (output, mailbox) = match self.opts.video_source {
+            VideoSource::TestPattern => {
+                opts.input_sink = Arc::new(SeatInput::new(self.handle.clone(), None, Some(self.base.input_sink.clone())));
+                (None, None)
+            }
+            VideoSource::Desktop => {
+                let mailbox = Mailbox::new();
+                let mode = OutputMode { width: w, height: h, refresh_mhz: fps.saturating_mul(1000) };
+                let id = self.handle.create_output(mode, Some(Box::new(MailboxSink::new(mailbox.clone()))))?;
+                tracing::info!(output = %id, %mode, client = %start.client_ip, app = %start.launch.app_name,
+                    "session output created");
+                let (mb, dump) = (mailbox.clone(), self.opts.frame_dump.clone());
+                opts.source = Arc::new(move |sw, sh| {
+                    Box::new(DesktopSource::new(mb.clone(), sw, sh, dump.clone())) as Box<dyn FrameSource>
+                });
+                opts.input_sink = Arc::new(SeatInput::new(self.handle.clone(), Some(id), tee));
+                (Some(id), Some(mailbox))
+            }
+        };
+        let slot: EndSlot = Arc::new(Mutex::new(Some(start.on_end)));
+        lock(&self.state).end = Some(slot.clone());
+        let media_end = {
+            let slot = slot.clone();
+            Box::new(move |reason: EndReason| {
+                if let Some(f) = take_end(&slot) {
+                    f(reason);
+                }
+            })
+        };
+        let inner_start = MediaStart {
+            launch: start.launch,
+            config: start.config,
+            client_ip: start.client_ip,
+            ports: start.ports,
+            on_end: media_end,
+        };
+        let mut session = HostSession {
+            inner: None,
+            output,
+            mailbox,
+            slot,
+            handle: self.handle.clone(),
+            plane: self.state.clone(),
+            done: false,
+        };
+        session.inner = Some(MoonlightMedia::new(opts).start(inner_start)?);
+        Ok(Box::new(session))
+    }
+
+    fn codec_support(&self) -> CodecSupport {
+        self.opts.resolved.codecs
+    }
+}
+
+/// One streaming session of the joined host.
+struct HostSession {
+    inner: Option<Box<dyn MediaSession>>,
+    output: Option<OutputId>,
+    mailbox: Option<Arc<Mailbox>>,
+    slot: EndSlot,
+    handle: CompositorHandle,
+    plane: Arc<Mutex<PlaneState>>,
+    done: bool,
+}
+
+impl HostSession {
+    fn teardown(&mut self, reason: EndReason) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        take_end(&self.slot);
+        {
+            let mut st = lock(&self.plane);
+            if st.end.as_ref().is_some_and(|s| Arc::ptr_eq(s, &self.slot)) {
+                st.end = None;
+            }
+        }
+        // Wake the encoder thread first so the media threads stop without waiting for a frame.
+        if let Some(mb) = &self.mailbox {
+            mb.close();
+        }
+        if let Some(mut inner) = self.inner.take() {
+            inner.stop(reason.clone());
+        }
+        if let Some(id) = self.output.take() {
+            match self.handle.remove_output(id) {
+                Ok(()) => tracing::info!(output = %id, ?reason, "session output removed"),
+                Err(e) => tracing::warn!(output = %id, error = %e, "session output not removed"),
+            }
+        }
+        // Sunshine semantics: /cancel and shutdown end the app; a vanished client or a replaced session
+        // leave it running so a later client resumes it.
+        if matches!(reason, EndReason::Cancelled | EndReason::HostShutdown) {
+            let app = lock(&self.plane).app.take();
+            if let Some(a) = app {
+                tracing::info!(cmd = %a.cmd, ?reason, "terminating the launched app");
+                a.terminate();
+            }
+        }
+    }
+}
+
+impl MediaSession for HostSession {
+    fn stop(&mut self, reason: EndReason) {
+        self.teardown(reason);
+    }
+}
+
+impl Drop for HostSession {
+    fn drop(&mut self) {
+        self.teardown(EndReason::Replaced);
+    }
+}
