@@ -101,6 +101,7 @@ impl HostState {
             "pairing": { "armed": armed, "consecutive_failures": failures, "locked_for_secs": locked },
             "apps": self.apps.apps,
             "session": session,
+            "media_plane": self.media.status(),
         })
     }
 

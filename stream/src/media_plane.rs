@@ -124,6 +124,10 @@ pub trait MediaPlane: Send + Sync + 'static {
     fn offer_options(&self) -> OfferOptions {
         OfferOptions::default()
     }
+    /// A JSON report for `lumen-session status` (what the media plane was started with, statistics...).
+    fn status(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// A running media session.
@@ -177,6 +181,11 @@ impl MediaPlane for HandshakeOnly {
 
     fn codec_support(&self) -> CodecSupport {
         CodecSupport::H264_ONLY
+    }
+
+    fn status(&self) -> Option<serde_json::Value> {
+        let last = self.last_start();
+        Some(serde_json::json!({ "kind": "handshake-only", "last_start": last }))
     }
 }
 

@@ -92,6 +92,10 @@ def test_pair_list_launch_and_full_rtsp_handshake(lumen_host, paired_client):
     assert c["use_reliable_udp"] == 13 and c["encryption_enabled"] & 0x1  # control stream v2
     assert s["launch"]["app_name"] == "Desktop" and (s["launch"]["width"], s["launch"]["height"]) == (1280, 720)
     assert s["media_ports"] == {"video": host.port_base + 9, "control": host.port_base + 10, "audio": host.port_base + 11}
+    mp = st["media_plane"]
+    if mp and mp.get("kind") == "handshake-only":  # it records the MediaStart it was given at PLAY
+        assert mp["last_start"]["config"] == c and mp["last_start"]["client_ip"] == "127.0.0.1"
+        assert mp["last_start"]["ports"] == s["media_ports"]
 
     info = mh.server_info(host.address, host.port_base, cfg)
     assert info.state == "SUNSHINE_SERVER_BUSY" and info.current_game == 1
