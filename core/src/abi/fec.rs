@@ -101,7 +101,7 @@ unsafe fn prepare(
         tracing::debug!(data, parity, field_bits, "lumen_fec: bad shard count");
         return Err(LUMEN_FEC_ERR_SHARD_COUNT);
     }
-    if shard_len == 0 || (field_bits == 16 && shard_len % gf65536::SHARD_ALIGN != 0) {
+    if shard_len == 0 || (field_bits == 16 && !shard_len.is_multiple_of(gf65536::SHARD_ALIGN)) {
         tracing::debug!(shard_len, field_bits, "lumen_fec: bad shard length");
         return Err(LUMEN_FEC_ERR_SHARD_LENGTH);
     }

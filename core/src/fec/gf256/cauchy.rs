@@ -163,9 +163,9 @@ mod tests {
                             *c ^= mul(coef, pv);
                         }
                     }
-                    for i in 0..data {
+                    for (i, &got) in comb.iter().enumerate() {
                         let want = if i == missing[m] as usize { 1 } else { 0 };
-                        assert_eq!(comb[i], want, "shape {data}+{parity} w={w} m={m} i={i}");
+                        assert_eq!(got, want, "shape {data}+{parity} w={w} m={m} i={i}");
                     }
                 }
             }
