@@ -77,6 +77,8 @@ pub struct GlesGpu {
     /// The render node clients should allocate on (dmabuf feedback main device).
     pub node: Option<DrmNode>,
     pub description: String,
+    /// EGL reports a software device (Mesa llvmpipe); unknown counts as hardware.
+    pub software: bool,
 }
 
 /// The renderer in use.
@@ -153,6 +155,12 @@ pub fn select(choice: RendererChoice) -> Result<Renderer, SelectError> {
         RendererChoice::Pixman => pixman(),
         RendererChoice::Gles => gles().map(|g| Renderer::Gles(Box::new(g))),
         RendererChoice::Auto => match gles() {
+            // Software GLES (Mesa llvmpipe) is far slower than Pixman for compositing (see
+            // docs/compositor.md), so `auto` only takes GLES on real hardware.
+            Ok(g) if g.software => {
+                info!("only software GLES ({}) is available; Pixman is faster", g.description);
+                pixman()
+            }
             Ok(g) => Ok(Renderer::Gles(Box::new(g))),
             Err(e) => {
                 info!("GLES unavailable, using Pixman: {e}");
@@ -237,6 +245,7 @@ fn gles_on_node(path: &Path) -> Result<GlesGpu, String> {
         gbm: Some(GbmAllocator::new(gbm, GbmBufferFlags::RENDERING)),
         node: Some(node),
         description,
+        software: false,
     })
 }
 
@@ -244,15 +253,17 @@ fn gles_surfaceless() -> Result<GlesGpu, String> {
     // SAFETY: EGLSurfacelessDisplay has no native resources whose lifetime we would have to manage.
     let display = unsafe { EGLDisplay::new(EGLSurfacelessDisplay) }.map_err(|e| format!("egl display: {e}"))?;
     let context = EGLContext::new(&display).map_err(|e| format!("egl context: {e}"))?;
-    // The render node of the device behind the display, if EGL can tell (for dmabuf feedback).
-    let node = EGLDevice::device_for_display(&display)
-        .ok()
-        .and_then(|d| d.try_get_render_node().ok().flatten());
+    // The device behind the display, if EGL can tell: its render node (for dmabuf feedback) and whether it
+    // is a software rasterizer. NVIDIA's EGL lacks the split device_query names smithay asks for: unknown.
+    let device = EGLDevice::device_for_display(&display).ok();
+    let node = device.as_ref().and_then(|d| d.try_get_render_node().ok().flatten());
+    let software = device.as_ref().is_some_and(|d| d.is_software());
     // SAFETY: the context was just created and is not current on any other thread.
     let renderer = unsafe { GlesRenderer::new(context) }.map_err(|e| format!("gles: {e}"))?;
-    let description = format!("gles on surfaceless EGL ({})", gl_strings(&renderer));
+    let description =
+        format!("gles on surfaceless EGL ({}{})", gl_strings(&renderer), if software { ", software" } else { "" });
     info!("renderer: {description}");
-    Ok(GlesGpu { renderer, gbm: None, node, description })
+    Ok(GlesGpu { renderer, gbm: None, node, description, software })
 }
 
 fn gl_strings(renderer: &GlesRenderer) -> String {
