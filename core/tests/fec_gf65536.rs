@@ -124,3 +124,33 @@ fn codec_reuse_across_lengths() {
         assert_eq!(shards, want, "len {len}");
     }
 }
+
+/// One codec shared by several threads: calls that find the work space busy build a temporary one
+/// instead of waiting, and every thread still gets exact results.
+#[test]
+fn shared_codec_across_threads() {
+    let (d, p, len) = (300, 60, 128);
+    let rs = ReedSolomon::new(d, p).unwrap();
+    let mut want = block(d, p, len, 5);
+    rs.encode(&mut want).unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..4usize {
+            let (rs, want) = (&rs, &want);
+            scope.spawn(move || {
+                for round in 0..20usize {
+                    let mut shards = block(d, p, len, 5);
+                    rs.encode(&mut shards).unwrap();
+                    assert_eq!(&shards, want, "thread {t} round {round} encode");
+                    let mut present = vec![true; d + p];
+                    for k in 0..p {
+                        let i = (t * 31 + round * 17 + k * 5) % d;
+                        present[i] = false;
+                        shards[i].fill(0);
+                    }
+                    rs.reconstruct(&mut shards, &present).unwrap();
+                    assert_eq!(&shards, want, "thread {t} round {round} reconstruct");
+                }
+            });
+        }
+    });
+}
