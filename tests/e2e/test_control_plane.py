@@ -394,7 +394,13 @@ def test_mdns_announces_nvstream_on_loopback(lumen_host):
     finally:
         zc.close()
     assert found["name"].endswith("._nvstream._tcp.local.")
-    assert "127.0.0.1" in found["addresses"]
+    # Whichever interface answered, the advertised address reaches this host (checked by its uniqueid).
+    uid = host.status()["uniqueid"]
+    v4 = [a for a in found["addresses"] if ":" not in a]
+    assert v4, found
+    for addr in v4:
+        r = requests.get(f"http://{addr}:{host.port_base}/serverinfo?uniqueid=0123456789ABCDEF&uuid=1", timeout=5)
+        assert xml_root(r.text).find("uniqueid").text == uid
 
 
 def test_pin_given_at_start_arms_the_first_attempt_only(lumen_host, tmp_path):
