@@ -1,0 +1,299 @@
+"""`lumen-session` (the joined compositor + Moonlight host) end to end with the stock client on loopback:
+a real Wayland client's pixels in the decoded stream (PSNR against the compositor's own frame), typing into
+foot, a click on a GTK4 demo widget, an output per launch at the client's mode, and a session and app that
+survive the client vanishing and are resumed.
+
+Also runnable as a script (`python test_session.py client ...`): one stock-client stream in this process
+(LiStartConnection is process-global) running a list of steps, printing one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+VK_RETURN = 0x0D
+
+INPUT_CDEF = """
+int LiSendMousePositionEvent(short x, short y, short referenceWidth, short referenceHeight);
+int LiSendMouseButtonEvent(signed char action, int button);
+int LiSendKeyboardEvent(short keyCode, signed char keyAction, signed char modifiers);
+int LiSendUtf8TextEvent(const char *text, unsigned int length);
+"""
+
+
+# ---------------------------------------------------------------------------------------------- client side
+
+def _client_main(args) -> int:
+    import cffi
+    import moonlight_helpers as mh
+    import moonlight_python.stream as st
+
+    class _Host:
+        address = args.host
+        port_base = args.port
+
+    steps = json.loads(args.steps)
+    out: dict = {"saved": {}}
+    client = mh.attach_client(_Host, args.config_dir)
+    try:
+        client.start_stream(app=args.app, width=args.width, height=args.height, fps=args.fps,
+                            bitrate_kbps=args.bitrate, codec="h264", ready_timeout=10.0,
+                            black_frame_threshold=-1, record_audio=False)
+    except Exception as e:
+        print(json.dumps({"result": type(e).__name__, "message": str(e)}), flush=True)
+        os._exit(0)
+    ffi = cffi.FFI()
+    ffi.cdef(INPUT_CDEF)
+    lib = ffi.dlopen(st._find_shared_lib())
+    sm = client._stream_manager
+    rcs = []
+    for step in steps:
+        op = step[0]
+        if op == "sleep":
+            time.sleep(step[1])
+        elif op == "hang":
+            print(json.dumps({"result": "started"}), flush=True)
+            time.sleep(600)
+        elif op == "text":
+            b = step[1].encode()
+            for i in range(0, len(b), 24):
+                rcs.append(lib.LiSendUtf8TextEvent(b[i:i + 24], len(b[i:i + 24])))
+                time.sleep(0.02)
+        elif op == "key":
+            rcs.append(lib.LiSendKeyboardEvent(step[1], 0x03, 0))
+            time.sleep(0.02)
+            rcs.append(lib.LiSendKeyboardEvent(step[1], 0x04, 0))
+            time.sleep(0.02)
+        elif op == "click":
+            _, x, y, rw, rh = step
+            rcs.append(lib.LiSendMousePositionEvent(x, y, rw, rh))
+            time.sleep(0.1)
+            rcs.append(lib.LiSendMouseButtonEvent(0x07, 1))
+            time.sleep(0.05)
+            rcs.append(lib.LiSendMouseButtonEvent(0x08, 1))
+        elif op == "request_dump":
+            Path(step[1], "request").touch()
+        elif op == "save":
+            # The newest decoded frame at least `min_age` seconds after this step started.
+            t = time.monotonic()
+            f = None
+            while time.monotonic() - t < 5.0:
+                f = sm.latest_frame
+                if f is not None and time.monotonic() - t >= step[2]:
+                    break
+                time.sleep(0.05)
+            if f is None:
+                out["saved"][step[1]] = None
+            else:
+                np.save(step[1], f.data)
+                out["saved"][step[1]] = list(f.data.shape)
+        else:
+            raise ValueError(op)
+    out.update({"result": "streamed", "input_rc": rcs})
+    print(json.dumps(out), flush=True)
+    try:
+        client.stop_stream()
+    finally:
+        os._exit(0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("client")
+    s.add_argument("--host", required=True)
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--config-dir", required=True)
+    s.add_argument("--app", default="Desktop")
+    s.add_argument("--width", type=int, default=1280)
+    s.add_argument("--height", type=int, default=720)
+    s.add_argument("--fps", type=int, default=60)
+    s.add_argument("--bitrate", type=int, default=20000)
+    s.add_argument("--steps", default="[]")
+    return _client_main(ap.parse_args())
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+def _client_cmd(host, cfg, steps, *, app="Desktop", width=1280, height=720, fps=60):
+    return [sys.executable, str(Path(__file__).resolve()), "client", "--host", host.address, "--port",
+            str(host.port_base), "--config-dir", str(cfg), "--app", app, "--width", str(width), "--height",
+            str(height), "--fps", str(fps), "--steps", json.dumps(steps)]
+
+
+def run_client(host, cfg, steps, timeout=120.0, **kw) -> dict:
+    p = subprocess.run(_client_cmd(host, cfg, steps, **kw), capture_output=True, text=True, timeout=timeout)
+    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    assert lines, f"client printed nothing (rc={p.returncode}):\n{p.stderr[-4000:]}\n{host.log()[-3000:]}"
+    r = json.loads(lines[-1])
+    assert r["result"] == "streamed", (r, host.log()[-3000:])
+    assert all(rc == 0 for rc in r.get("input_rc", [])), r
+    return r
+
+
+def psnr(a, b) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+def wait_for(pred, timeout, what, host):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}\n{host.log()[-4000:]}")
+
+
+@pytest.fixture
+def session_host(lumen_host, tmp_path):
+    """A `lumen-session` streaming its desktop, with a private XDG_RUNTIME_DIR and GTK on cairo."""
+
+    import conftest
+
+    def make(*args, env=None):
+        rt = tmp_path / f"rt-{time.monotonic_ns()}"
+        rt.mkdir(mode=0o700)
+        e = {"XDG_RUNTIME_DIR": str(rt), "GSK_RENDERER": "cairo", "WAYLAND_DISPLAY": "", "DISPLAY": "",
+             **(env or {})}
+        args = ("--encoder", "software", "--socket", "lumen-session-test", *args)
+        binary = os.environ.get("LUMEN_SESSION_BIN")
+        if not binary:
+            return lumen_host(*args, env=e)
+        h = conftest.LumenHost(Path(binary), tmp_path / f"state-{time.monotonic_ns()}",
+                               tmp_path / f"session-{time.monotonic_ns()}.log", list(args), None, False, e)
+        make.hosts.append(h)
+        return h.start()
+
+    make.hosts = []
+    yield make
+    for h in make.hosts:
+        h.stop()
+        print(f"\n--- host log ---\n{h.log()[-3000:]}")
+
+
+COLOUR_BARS = ("foot sh -c 'printf \"\\033[41m%40s\\033[42m%40s\\033[44m%40s\\033[0m\\n\" \"\" \"\" \"\"; "
+               "exec sleep 1000'")
+
+
+def bars(bgr):
+    """Pixels of foot's red, green and blue bars (its pastel palette) on the first text row."""
+    row = bgr[8].astype(int)
+    b, g, r = row[:, 0], row[:, 1], row[:, 2]
+    return (int(((r > g + 30) & (r > b + 30)).sum()), int(((g > r + 20) & (g > b + 20)).sum()),
+            int(((b > r + 30) & (b > g - 10)).sum()))
+
+
+# -------------------------------------------------------------------------------------------------- tests
+
+def test_desktop_streams_a_wayland_clients_pixels(session_host, paired_client, tmp_path):
+    """Desktop at 1280x720@60: the decoded picture is foot's (coloured bars drawn by a real Wayland client),
+    PSNR >= 30 dB against the frame the compositor rendered for that output."""
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    host = session_host("--desktop-app", COLOUR_BARS, "--frame-dump", str(dump))
+    _, cfg = paired_client(host)
+    decoded = tmp_path / "decoded.npy"
+    r = run_client(host, cfg, [["sleep", 3.0], ["request_dump", str(dump)], ["sleep", 1.5],
+                               ["save", str(decoded), 0.5]])
+    assert r["saved"][str(decoded)] == [720, 1280, 3]
+    wait_for(lambda: (dump / "frame.rgba").exists(), 5, "the frame dump", host)
+    w, h, _ = (int(v) for v in (dump / "frame.txt").read_text().split())
+    assert (w, h) == (1280, 720)
+    ref = np.frombuffer((dump / "frame.rgba").read_bytes(), np.uint8).reshape(h, w, 4)[..., :3][..., ::-1]  # BGR
+    got = np.load(decoded)
+    # The compositor's frame really shows foot's red, green and blue bars on the first text row.
+    red, green, blue = bars(ref)
+    assert red > 100 and green > 100 and blue > 100, f"foot's colour bars are not in the frame: {red, green, blue}"
+    value = psnr(got, ref)
+    assert value >= 30.0, f"PSNR {value:.1f} dB against the compositor's frame"
+    assert "session output created" in host.log() and "1280x720" in host.log()
+
+
+def test_typing_into_foot_runs_a_command_and_shows_it(session_host, paired_client, tmp_path):
+    target = tmp_path / "typed-through-moonlight"
+    host = session_host("--desktop-app", "foot sh")
+    _, cfg = paired_client(host)
+    before, after = tmp_path / "before.npy", tmp_path / "after.npy"
+    cmd = f"echo streamed-keys > {target}"
+    r = run_client(host, cfg, [["sleep", 3.0], ["save", str(before), 0.0],
+                               ["key", 0x45], ["key", 0x43], ["key", 0x48], ["key", 0x4F],  # "echo" as VK keys
+                               ["text", cmd[4:]], ["key", VK_RETURN], ["sleep", 2.0],
+                               ["save", str(after), 0.5]])
+    wait_for(target.exists, 10, "the file written by the typed command", host)
+    assert target.read_text().strip() == "streamed-keys"
+    a, b = np.load(before), np.load(after)
+    # The typed command line shows in the streamed picture: the top text rows changed, the lower half not.
+    top = (slice(0, 60), slice(0, 900))
+    changed = np.abs(a[top].astype(int) - b[top].astype(int)).max(axis=2) > 60
+    assert changed.sum() > 200, f"only {changed.sum()} pixels of the command line changed"
+
+
+def test_click_at_absolute_position_lands_on_gtk4_widget(session_host, paired_client, tmp_path):
+    host = session_host("--desktop-app", "gtk4-demo")
+    _, cfg = paired_client(host)
+    before, after = tmp_path / "before.npy", tmp_path / "after.npy"
+    # The client's reference plane (2560x1440) differs from the output (1280x720): the host scales.
+    r = run_client(host, cfg, [["sleep", 8.0], ["save", str(before), 0.0], ["click", 240, 600, 2560, 1440],
+                               ["sleep", 2.0], ["save", str(after), 0.5]])
+    a, b = np.load(before), np.load(after)
+    assert a[..., :3].mean() > 100, "gtk4-demo is not on screen"
+    # Clicking a row of the demo list selects another demo: the header bar title (centre top) changes,
+    # while the far right of the list stays as it was.
+    title = (slice(0, 46), slice(400, 880))
+    assert (np.abs(a[title].astype(int) - b[title].astype(int)) > 40).sum() > 50, "the click did not select a demo"
+
+
+def test_output_follows_each_launch_mode(session_host, paired_client, tmp_path):
+    host = session_host("--desktop-app", COLOUR_BARS)
+    _, cfg = paired_client(host)
+    f1 = tmp_path / "f1.npy"
+    run_client(host, cfg, [["sleep", 2.0], ["save", str(f1), 0.3]], width=1920, height=1080, fps=30)
+    assert np.load(f1).shape == (1080, 1920, 3)
+    wait_for(lambda: "1920x1080@30" in host.log(), 5, "a 1920x1080@30 output", host)
+    # /cancel: the output goes; the next launch at another size gets a new output of that size.
+    import moonlight_helpers as mh
+
+    mh.attach_client(host, cfg)._http.quit_app()
+    wait_for(lambda: host.log().count("session output removed") >= 1, 10, "the output removal", host)
+    f2 = tmp_path / "f2.npy"
+    run_client(host, cfg, [["sleep", 2.0], ["save", str(f2), 0.3]], width=1024, height=768, fps=60)
+    assert np.load(f2).shape == (768, 1024, 3)
+    assert "1024x768@60" in host.log()
+    # The app survived and fills the new output: its red bar is on the first text row.
+    assert min(bars(np.load(f2))) > 100, bars(np.load(f2))
+
+
+def test_session_and_app_survive_the_client_vanishing(session_host, paired_client, tmp_path):
+    host = session_host("--desktop-app", COLOUR_BARS)
+    _, cfg = paired_client(host)
+    p = subprocess.Popen(_client_cmd(host, cfg, [["sleep", 2.0], ["hang"]]), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    assert json.loads(line)["result"] == "started", (line, host.log()[-3000:])
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    wait_for(lambda: "session output removed" in host.log(), 20, "the session output to go", host)
+    assert host.proc.poll() is None
+    # A new client resumes: the same app (foot's bars) is streamed.
+    f = tmp_path / "resumed.npy"
+    run_client(host, cfg, [["sleep", 2.0], ["save", str(f), 0.3]])
+    assert min(bars(np.load(f))) > 100, f"foot's bars are not in the resumed stream: {bars(np.load(f))}"
+    assert host.log().count("app started") == 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
