@@ -82,29 +82,38 @@ fn admin_call(state_dir: &std::path::Path, req: AdminRequest) -> anyhow::Result<
     Ok(v)
 }
 
-/// Parses the command line and runs it, with `media` as the host's media plane.
-pub fn main_with(media: Arc<dyn MediaPlane>) -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
+/// Sets up logging to stderr (`RUST_LOG`, default `info`; no colours unless stderr is a terminal).
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let state_dir = cli.state_dir.clone().unwrap_or_else(default_state_dir);
-    match cli.command {
+        .try_init();
+}
+
+/// The host options a parsed command line asks for, with `media` as the media plane.
+pub fn host_options(cli: &Cli, media: Arc<dyn MediaPlane>) -> HostOptions {
+    HostOptions {
+        state_dir: cli.state_dir.clone().unwrap_or_else(default_state_dir),
+        port_base: cli.port,
+        pin: cli.pin.clone(),
+        mdns: !cli.no_mdns,
+        app_cmds: cli.apps.clone(),
+        config: cli.config.clone(),
+        bind: cli.bind,
+        media,
+    }
+}
+
+/// Parses the command line and runs it, with `media` as the host's media plane.
+pub fn main_with(media: Arc<dyn MediaPlane>) -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    match &cli.command {
         None => {
-            let opts = HostOptions {
-                state_dir,
-                port_base: cli.port,
-                pin: cli.pin,
-                mdns: !cli.no_mdns,
-                app_cmds: cli.apps,
-                config: cli.config,
-                bind: cli.bind,
-                media,
-            };
+            let opts = host_options(&cli, media);
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -112,14 +121,21 @@ pub fn main_with(media: Arc<dyn MediaPlane>) -> anyhow::Result<()> {
                 .context("starting the async runtime")?;
             rt.block_on(host::run(opts))
         }
-        Some(Command::Pin { pin }) => {
-            admin_call(&state_dir, AdminRequest::Pin { pin })?;
+        Some(cmd) => run_admin(&cli.state_dir.clone().unwrap_or_else(default_state_dir), cmd),
+    }
+}
+
+/// Runs an admin subcommand against the host running with `state_dir` (prints its result to stdout).
+pub fn run_admin(state_dir: &std::path::Path, cmd: &Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Pin { pin } => {
+            admin_call(state_dir, AdminRequest::Pin { pin: pin.clone() })?;
             println!("pairing armed: enter the PIN in the client now (or let it continue)");
             Ok(())
         }
-        Some(Command::Clients { json }) => {
-            let v = admin_call(&state_dir, AdminRequest::Clients)?;
-            if json {
+        Command::Clients { json } => {
+            let v = admin_call(state_dir, AdminRequest::Clients)?;
+            if *json {
                 println!("{}", v["clients"]);
             } else {
                 for c in v["clients"].as_array().into_iter().flatten() {
@@ -128,18 +144,18 @@ pub fn main_with(media: Arc<dyn MediaPlane>) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Some(Command::Unpair { id }) => {
-            let v = admin_call(&state_dir, AdminRequest::Unpair { id })?;
+        Command::Unpair { id } => {
+            let v = admin_call(state_dir, AdminRequest::Unpair { id: id.clone() })?;
             println!("unpaired {} ({})", v["removed"]["id"].as_str().unwrap_or(""), v["removed"]["name"].as_str().unwrap_or(""));
             Ok(())
         }
-        Some(Command::Rename { id, name }) => {
-            admin_call(&state_dir, AdminRequest::Rename { id, name })?;
+        Command::Rename { id, name } => {
+            admin_call(state_dir, AdminRequest::Rename { id: id.clone(), name: name.clone() })?;
             Ok(())
         }
-        Some(Command::Status { json }) => {
-            let v = admin_call(&state_dir, AdminRequest::Status)?;
-            if json {
+        Command::Status { json } => {
+            let v = admin_call(state_dir, AdminRequest::Status)?;
+            if *json {
                 println!("{v}");
             } else {
                 println!("{}", serde_json::to_string_pretty(&v)?);
