@@ -71,16 +71,12 @@ fn main() -> anyhow::Result<()> {
 
     // The compositor runs on its own thread; the host (tokio) on this one.
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<(CompositorHandle, String)>(1);
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<String>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
     let compositor = std::thread::Builder::new().name("lumen-compositor".into()).spawn(move || {
         let r = lumen_compositor::run(config, |h, socket| {
             let _ = ready_tx.send((h, socket.to_string()));
         });
-        let msg = match r {
-            Ok(()) => "the compositor stopped".to_string(),
-            Err(e) => format!("the compositor failed: {e}"),
-        };
-        let _ = done_tx.send(msg);
+        let _ = done_tx.send(r.map_err(|e| format!("the compositor failed: {e}")));
     })?;
     let Ok((handle, socket)) = ready_rx.recv() else {
         let _ = compositor.join();
@@ -120,7 +116,15 @@ fn main() -> anyhow::Result<()> {
     let result = rt.block_on(async move {
         tokio::select! {
             r = lumen_stream::host::run(opts) => r,
-            msg = done_rx => anyhow::bail!("{}", msg.unwrap_or_else(|_| "the compositor thread died".into())),
+            // SIGTERM/SIGINT may reach the compositor's signal handler first: a clean stop ends the host.
+            done = done_rx => match done {
+                Ok(Ok(())) => {
+                    tracing::info!("the compositor stopped: shutting the host down");
+                    Ok(())
+                }
+                Ok(Err(msg)) => Err(anyhow::anyhow!(msg)),
+                Err(_) => Err(anyhow::anyhow!("the compositor thread died")),
+            },
         }
     });
     drop(rt);
