@@ -3,6 +3,8 @@
 //! the real moonlight-common-c shipped in `moonlight-python` 0.3.0 (the test venv; `LUMEN_VENV`, default
 //! `/root/.cache/lumen/venv`), whose internals the library exports. Frames lose up to their parity and
 //! must come out of the client byte-exact; audio blocks lose up to 2 packets and must come out whole.
+//! Video is encrypted: each datagram is opened with the client's own `PltDecryptMessage` exactly as its
+//! video receive thread does (AES-GCM, IV and tag from the 32-byte prefix) before it enters the queue.
 //!
 //! Everything runs in one test function: the library's state is process-global.
 
@@ -13,7 +15,7 @@ use std::sync::Mutex;
 use libloading::{Library, Symbol};
 use lumen_core::audio::AudioPacketizer;
 use lumen_core::crypto::{AudioCipher, RemoteInputKey};
-use lumen_core::video::{FrameMeta, FrameType, PacketBatch, VideoPacketizer, VideoParams};
+use lumen_core::video::{FrameMeta, FrameType, GcmVideo, PacketBatch, VideoPacketizer, VideoParams};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -80,6 +82,25 @@ extern "C" fn submit(du: *mut DecodeUnit) -> i32 {
 
 extern "C" fn noop() {}
 
+/// moonlight-common-c `PltDecryptMessage` (PlatformCrypto.h).
+type DecryptFn = unsafe extern "C" fn(
+    ctx: *mut c_void,
+    algorithm: i32,
+    flags: i32,
+    key: *mut u8,
+    key_len: i32,
+    iv: *mut u8,
+    iv_len: i32,
+    tag: *mut u8,
+    tag_len: i32,
+    input: *mut u8,
+    input_len: i32,
+    output: *mut u8,
+    output_len: *mut i32,
+) -> bool;
+const ALGORITHM_AES_GCM: i32 = 2;
+const VIDEO_KEY: [u8; 16] = *b"stock-client-key";
+
 fn library_path() -> PathBuf {
     let venv = std::env::var("LUMEN_VENV").unwrap_or_else(|_| "/root/.cache/lumen/venv".into());
     let lib = PathBuf::from(venv).join("lib");
@@ -121,6 +142,8 @@ fn stock_client_reassembles_lumen_video_and_audio() {
         let rtpv_add: Symbol<unsafe extern "C" fn(*mut c_void, *mut u8, i32, *mut u8) -> i32> = lib.get(b"RtpvAddPacket\0").unwrap();
         let rtpa_init: Symbol<unsafe extern "C" fn(*mut c_void)> = lib.get(b"RtpaInitializeQueue\0").unwrap();
         let rtpa_add: Symbol<unsafe extern "C" fn(*mut c_void, *mut u8, u16) -> i32> = lib.get(b"RtpaAddPacket\0").unwrap();
+        let create_ctx: Symbol<unsafe extern "C" fn() -> *mut c_void> = lib.get(b"PltCreateCryptoContext\0").unwrap();
+        let decrypt: Symbol<DecryptFn> = lib.get(b"PltDecryptMessage\0").unwrap();
         let rtpa_get: Symbol<unsafe extern "C" fn(*mut c_void, u16, *mut u16) -> *mut u8> = lib.get(b"RtpaGetQueuedPacket\0").unwrap();
 
         // A Sunshine-era host (7.1.431; 4th field 0 keeps the Sunshine-only control messages, which need a
@@ -137,7 +160,9 @@ fn stock_client_reassembles_lumen_video_and_audio() {
         let vq = calloc(1, 1 << 16);
         rtpv_init(vq);
         let params = VideoParams::DEFAULT;
-        let mut p = VideoPacketizer::new(params).unwrap();
+        let mut p = VideoPacketizer::new(params).unwrap().with_sealer(Box::new(GcmVideo::new(&VIDEO_KEY)));
+        let ctx = create_ctx();
+        assert!(!ctx.is_null());
         let mut rng = StdRng::seed_from_u64(2024);
         let mut batch = PacketBatch::new();
         let mut sent = Vec::new();
@@ -165,8 +190,29 @@ fn stock_client_reassembles_lumen_video_and_audio() {
                     keep.sort_unstable();
                 }
                 for k in keep {
+                    let mut enc = batch.get(k).to_vec();
+                    assert_eq!(enc.len(), 32 + shard);
+                    let (mut key, mut iv, mut tag) = (VIDEO_KEY, [0u8; 12], [0u8; 16]);
+                    iv.copy_from_slice(&enc[..12]);
+                    tag.copy_from_slice(&enc[16..32]);
                     let buf = malloc(shard + 512).cast::<u8>();
-                    std::ptr::copy_nonoverlapping(batch.get(k).as_ptr(), buf, shard);
+                    let mut out_len = 0i32;
+                    let ok = decrypt(
+                        ctx,
+                        ALGORITHM_AES_GCM,
+                        0,
+                        key.as_mut_ptr(),
+                        16,
+                        iv.as_mut_ptr(),
+                        12,
+                        tag.as_mut_ptr(),
+                        16,
+                        enc[32..].as_mut_ptr(),
+                        shard as i32,
+                        buf,
+                        &mut out_len,
+                    );
+                    assert!(ok && out_len as usize == shard, "the client failed to decrypt video datagram {k} of frame {i}");
                     to_host_order(std::slice::from_raw_parts_mut(buf, shard));
                     if rtpv_add(vq, buf, shard as i32, buf.add(shard)) != 0 {
                         free(buf.cast()); // rejected: still ours
