@@ -25,6 +25,7 @@ use smithay::reexports::wayland_server::backend::GlobalId;
 use smithay::reexports::wayland_server::Resource;
 use smithay::utils::{Point, Rectangle, Transform};
 use smithay::wayland::compositor::CompositorHandler;
+use smithay::wayland::commit_timing::CommitTimerBarrierStateUserData;
 use smithay::wayland::fifo::FifoBarrierCachedState;
 use smithay::wayland::presentation::Refresh;
 use tracing::{debug, info, warn};
@@ -288,7 +289,8 @@ impl State {
         Some(next)
     }
 
-    /// Frame callbacks (every tick), presentation feedback (rendered ticks) and fifo barriers.
+    /// Frame callbacks (every tick), presentation feedback (rendered ticks), fifo barriers and commit timers
+    /// due before the next tick.
     fn post_repaint(
         &mut self,
         id: OutputId,
@@ -328,6 +330,22 @@ impl State {
             );
         }
         let mut blocked_clients = Vec::new();
+        // Commit timers: release content updates whose target time is before the next tick.
+        let next_tick: smithay::utils::Time<smithay::utils::Monotonic> = (monotonic_now() + period).into();
+        for w in &windows {
+            w.with_surfaces(|surface, data| {
+                let released = data
+                    .data_map
+                    .get::<CommitTimerBarrierStateUserData>()
+                    .and_then(|t| t.lock().ok().map(|mut t| t.signal_until(next_tick)))
+                    .unwrap_or(false);
+                if released {
+                    if let Some(c) = surface.client() {
+                        blocked_clients.push(c);
+                    }
+                }
+            });
+        }
         for w in &windows {
             w.send_frame(output, elapsed, Some(Duration::ZERO), |_, _| Some(output.clone()));
             w.with_surfaces(|surface, data| {

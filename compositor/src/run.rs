@@ -145,6 +145,7 @@ pub fn run(config: Config, ready: impl FnOnce(CompositorHandle, &str)) -> Result
         text_input_state: TextInputManagerState::new::<State>(&dh),
         single_pixel_state: SinglePixelBufferState::new::<State>(&dh),
         fifo_state: FifoManagerState::new::<State>(&dh),
+        commit_timing_state: smithay::wayland::commit_timing::CommitTimingManagerState::new::<State>(&dh),
         dmabuf_state: DmabufState::new(),
         dmabuf_global: None,
         xwayland_shell_state: XWaylandShellState::new::<State>(&dh),

@@ -64,6 +64,7 @@ pub struct State {
     pub text_input_state: TextInputManagerState,
     pub single_pixel_state: SinglePixelBufferState,
     pub fifo_state: FifoManagerState,
+    pub commit_timing_state: smithay::wayland::commit_timing::CommitTimingManagerState,
     pub dmabuf_state: DmabufState,
     pub dmabuf_global: Option<DmabufGlobal>,
     pub xwayland_shell_state: XWaylandShellState,

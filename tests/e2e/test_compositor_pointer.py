@@ -288,3 +288,25 @@ def test_pen_reaches_tablet_v2_client(session_factory):
     assert any(abs(p - 0.75 * 65535) < 2 for p in pressures), pressures
     c.sock.close()
     os.close(fd)
+
+
+def test_globals_of_issue_5_are_advertised(session_factory):
+    s = session_factory()
+    c = WireClient(str(s.rt / "lumen-test"))
+    c.registry = c.new("wl_registry")
+    c.send(1, "get_registry", c.registry)
+    c.roundtrip()
+    expected = {
+        "wl_compositor", "wl_subcompositor", "wl_shm", "xdg_wm_base", "zxdg_decoration_manager_v1",
+        "wl_output", "zxdg_output_manager_v1", "wl_seat", "zwp_relative_pointer_manager_v1",
+        "zwp_pointer_constraints_v1", "wp_presentation", "wp_viewporter", "wp_fractional_scale_manager_v1",
+        "wl_data_device_manager", "zwp_primary_selection_device_manager_v1", "wp_cursor_shape_manager_v1",
+        "xdg_activation_v1", "zwp_idle_inhibit_manager_v1", "zwp_tablet_manager_v2", "zwp_text_input_manager_v3",
+        "wp_fifo_manager_v1", "wp_commit_timing_manager_v1", "zwp_linux_dmabuf_v1", "wp_single_pixel_buffer_manager_v1",
+    }
+    missing = expected - set(c.globals)
+    assert not missing, f"missing globals: {sorted(missing)}"
+    # Without a render node the dmabuf global is v3 (v4 needs a main device for feedback).
+    assert c.globals["zwp_linux_dmabuf_v1"][1] == 3
+    assert c.globals["wl_seat"][1] >= 5
+    c.sock.close()

@@ -1,5 +1,5 @@
 //! wl_compositor / wl_subcompositor, wl_shm, buffers, viewporter, fractional-scale, presentation-time,
-//! single-pixel-buffer and fifo.
+//! single-pixel-buffer, fifo and commit-timing.
 
 use std::sync::OnceLock;
 
@@ -12,7 +12,7 @@ use smithay::wayland::fractional_scale::{with_fractional_scale, FractionalScaleH
 use smithay::wayland::shm::{ShmHandler, ShmState};
 use smithay::xwayland::XWaylandClientData;
 use smithay::{
-    delegate_compositor, delegate_fifo, delegate_fractional_scale, delegate_presentation, delegate_shm,
+    delegate_commit_timing, delegate_compositor, delegate_fifo, delegate_fractional_scale, delegate_presentation, delegate_shm,
     delegate_single_pixel_buffer, delegate_viewporter,
 };
 
@@ -68,3 +68,4 @@ delegate_fractional_scale!(State);
 delegate_presentation!(State);
 delegate_single_pixel_buffer!(State);
 delegate_fifo!(State);
+delegate_commit_timing!(State);
