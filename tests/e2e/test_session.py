@@ -110,9 +110,68 @@ def _client_main(args) -> int:
         os._exit(0)
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure_main(args) -> int:
+    """Host processing latency (median/p99 from the host's own summary line) while weston-simple-shm
+    animates, per mode; then the CPU use of an idle streamed session (foot, nothing changing)."""
+    import tempfile
+
+    import conftest
+    import moonlight_helpers as mh
+
+    binary = Path(os.environ.get("LUMEN_SESSION_BIN") or conftest._bin_dir() / "lumen-session")
+    rows = []
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+
+        def start(app):
+            rt = tmp / f"rt-{time.monotonic_ns()}"
+            rt.mkdir(mode=0o700)
+            env = {"XDG_RUNTIME_DIR": str(rt), "WAYLAND_DISPLAY": "", "DISPLAY": ""}
+            h = conftest.LumenHost(binary, tmp / f"state-{time.monotonic_ns()}", tmp / f"log-{time.monotonic_ns()}",
+                                   ["--encoder", "software", "--desktop-app", app], None, False, env)
+            h.start()
+            cfg = tmp / f"client-{time.monotonic_ns()}"
+            mh.pair_client(h, cfg)
+            return h, cfg
+
+        for (w, hgt) in [(1280, 720), (1920, 1080)]:
+            h, cfg = start("weston-simple-shm")
+            run_client(h, cfg, [["sleep", args.seconds]], width=w, height=hgt, fps=60)
+            h.wait_log("host processing time", timeout=10)
+            line = [l for l in h.log().splitlines() if "host processing time" in l][-1]
+            kv = dict(t.split("=", 1) for t in line.split() if "=" in t)
+            rows.append((f"{w}x{hgt}@60 weston-simple-shm", kv["frames"], kv["encode_us_p50"], kv["encode_us_p99"],
+                         kv["host_us_p50"], kv["host_us_p99"]))
+            h.stop()
+        h, cfg = start(COLOUR_BARS)
+        p = subprocess.Popen(_client_cmd(h, cfg, [["sleep", 3.0], ["hang"]]), stdout=subprocess.PIPE, text=True)
+        p.stdout.readline()
+        time.sleep(2.0)
+        c0, t0 = _cpu_seconds(h.proc.pid), time.monotonic()
+        time.sleep(args.idle_seconds)
+        c1, t1 = _cpu_seconds(h.proc.pid), time.monotonic()
+        p.kill()
+        p.wait()
+        h.stop()
+    print(f"{'stream':<32} {'frames':>7} {'enc p50':>9} {'enc p99':>9} {'host p50':>9} {'host p99':>9}  (us)")
+    for r in rows:
+        print(f"{r[0]:<32} {r[1]:>7} {r[2]:>9} {r[3]:>9} {r[4]:>9} {r[5]:>9}")
+    print(f"idle streamed session (1280x720@60, foot, nothing changing): "
+          f"{100.0 * (c1 - c0) / (t1 - t0):.2f} % of one core over {t1 - t0:.0f} s")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("measure", help="print host latency and idle CPU figures (docs/session.md)")
+    m.add_argument("--seconds", type=float, default=15.0)
+    m.add_argument("--idle-seconds", type=float, default=20.0)
     s = sub.add_parser("client")
     s.add_argument("--host", required=True)
     s.add_argument("--port", type=int, required=True)
@@ -123,7 +182,8 @@ def main() -> int:
     s.add_argument("--fps", type=int, default=60)
     s.add_argument("--bitrate", type=int, default=20000)
     s.add_argument("--steps", default="[]")
-    return _client_main(ap.parse_args())
+    args = ap.parse_args()
+    return _measure_main(args) if args.cmd == "measure" else _client_main(args)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
