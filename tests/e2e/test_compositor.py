@@ -274,3 +274,21 @@ def test_sigterm_shuts_down_cleanly_and_stops_apps(session_factory, tmp_path):
 def test_session_ends_with_its_apps(session_factory):
     s = session_factory(apps=["sleep 0.5"])
     assert s.proc.wait(15) == 0
+
+
+def test_cursor_is_composited_and_hideable(session_factory):
+    s = session_factory()
+    s.cmd("launch weston-simple-shm")
+    s.wait_windows(1)
+    # Absolute motion to (800, 400) on the 1280x720 plane: the default arrow (black outline, white fill)
+    # is drawn with its hotspot there, on the black background.
+    s.cmd("motion 0 800 400 1279 719")
+    arrow = (slice(400, 419), slice(800, 812))
+    f = s.wait_frame(0, lambda f: (f[arrow][..., :3] == 255).all(axis=2).sum() > 30)
+    assert (f[400, 800, :3] == 0).all() and (f[405, 802, :3] == 255).all()
+    s.cmd("cursor hide")
+    s.cmd("motion 0 900 400 1279 719")  # damage so a new frame is rendered
+    s.wait_frame(0, lambda f: not f[400:419, 800:812, :3].any() and not f[400:419, 900:912, :3].any())
+    s.cmd("cursor show")
+    s.cmd("motion 0 800 400 1279 719")
+    s.wait_frame(0, lambda f: (f[arrow][..., :3] == 255).all(axis=2).sum() > 30)
