@@ -229,6 +229,7 @@ def _check_stream(r: dict, min_seconds: float = 5.0):
     span = max(numbers) - min(numbers) + 1
     assert span >= 60 * min_seconds * 0.9, f"only {span} frames in the stream"
     ratio = len(set(numbers)) / span
+    print(f"media: {len(set(numbers))} of {span} frames decoded ({ratio:.3f}), PSNR min {min(r['psnr'] or [0]):.1f} dB")
     assert ratio >= 0.95, f"{len(set(numbers))} of {span} frames decoded ({ratio:.3f})"
     counters = [f[2] for f in frames]
     assert all(b > a for a, b in zip(counters, counters[1:])), "embedded counters must increase"
