@@ -76,6 +76,9 @@ pub fn answer(state: &HostState, req: AdminRequest) -> Value {
             Ok(None) => json!({"ok": false, "error": format!("no paired client with id {id:?}")}),
             Err(e) => json!({"ok": false, "error": e.to_string()}),
         },
+        AdminRequest::Rename { name, .. } if name.trim().is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) => {
+            json!({"ok": false, "error": "a client name is 1 to 128 printable characters"})
+        }
         AdminRequest::Rename { id, name } => match lock(&state.clients).rename(&id, &name) {
             Ok(true) => json!({"ok": true}),
             Ok(false) => json!({"ok": false, "error": format!("no paired client with id {id:?}")}),

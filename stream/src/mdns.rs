@@ -20,7 +20,8 @@ impl Announcer {
         daemon.enable_interface(IfKind::LoopbackV4)?;
         let label: String = hostname.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(40).collect();
         let label = if label.is_empty() { "lumen".to_owned() } else { label };
-        let instance = format!("{label}-{}", &unique_id[..unique_id.len().min(8)].to_ascii_lowercase());
+        let tag: String = unique_id.chars().filter(char::is_ascii_alphanumeric).take(8).collect();
+        let instance = format!("{label}-{}", tag.to_ascii_lowercase());
         let host = format!("{instance}.local.");
         let info = ServiceInfo::new(SERVICE_TYPE, &instance, &host, "", http_port, None::<std::collections::HashMap<String, String>>)?
             .enable_addr_auto();

@@ -287,7 +287,9 @@ impl PairingGate {
         self.attempt = None;
         if self.consecutive_failures >= self.policy.max_failures {
             let extra = (self.consecutive_failures - self.policy.max_failures).min(6);
-            let until = now + self.policy.lockout * (1u32 << extra);
+            let lock = self.policy.lockout.checked_mul(1u32 << extra).unwrap_or(Duration::from_secs(86_400 * 365));
+            // A configured lockout too long to represent locks for as long as an Instant can reach.
+            let until = now.checked_add(lock).or_else(|| now.checked_add(Duration::from_secs(86_400 * 365))).unwrap_or(now);
             self.locked_until = Some(until);
             return Some(until);
         }

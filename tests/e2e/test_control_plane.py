@@ -409,3 +409,14 @@ def test_pin_given_at_start_arms_the_first_attempt_only(lumen_host, tmp_path):
     mh.pair_client(host, tmp_path / "a", pin="2468", arm=False)
     assert host.status()["pairing"]["armed"] is False
     assert len(host.clients()) == 1
+
+
+def test_https_serverinfo_reports_pairing_and_rename(lumen_host, paired_client):
+    host = lumen_host()
+    client, _ = paired_client(host)
+    xml = client._http.open_https("serverinfo")
+    assert xml_root(xml).find("PairStatus").text == "1"
+    cid = host.clients()[0]["id"]
+    host.admin("rename", cid[:6], "living-room tv")
+    assert host.clients()[0]["name"] == "living-room tv"
+    assert host.admin("rename", cid, "x" * 200, check=False).returncode != 0
