@@ -10,7 +10,6 @@ use anyhow::Context;
 use clap::Parser;
 use lumen_compositor::host::{self, EncoderChoice, PlaneOptions, SessionPlane, VideoSource};
 use lumen_compositor::{CompositorHandle, Config, RendererChoice};
-use lumen_stream::host::HostOptions;
 
 /// lumen's streaming host: a headless Wayland compositor streaming to Moonlight clients.
 #[derive(Debug, Parser)]
@@ -46,17 +45,12 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.host.command.is_some() {
+    if let Some(cmd) = &args.host.command {
         // Admin commands talk to a running host; no compositor, no media.
-        return lumen_stream::cli::main_with(Arc::new(lumen_stream::HandshakeOnly::new()));
+        let state_dir = args.host.state_dir.clone().unwrap_or_else(lumen_stream::cli::default_state_dir);
+        return lumen_stream::cli::run_admin(&state_dir, cmd);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    lumen_stream::cli::init_logging();
     let resolved = host::choice::resolve(args.encoder, args.renderer)?;
     let config = Config {
         apps: Vec::new(),
@@ -96,18 +90,7 @@ fn main() -> anyhow::Result<()> {
         },
         lumen_stream::media::MediaOptions::from_env()?,
     ));
-    let h = args.host;
-    let state_dir = h.state_dir.clone().unwrap_or_else(lumen_stream::cli::default_state_dir);
-    let opts = HostOptions {
-        state_dir,
-        port_base: h.port,
-        pin: h.pin,
-        mdns: !h.no_mdns,
-        app_cmds: h.apps,
-        config: h.config,
-        bind: h.bind,
-        media: plane.clone(),
-    };
+    let opts = lumen_stream::cli::host_options(&args.host, plane.clone());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
