@@ -124,19 +124,19 @@ struct LossControl {
 impl LossControl {
     const WINDOW: Duration = Duration::from_secs(2);
 
-    fn new(initial: u32) -> Self {
-        Self { initial, window_start: Instant::now(), lost: 0, total: 0, bad_windows: 0, good_windows: 0 }
+    fn new(initial: u32, now: Instant) -> Self {
+        Self { initial, window_start: now, lost: 0, total: 0, bad_windows: 0, good_windows: 0 }
     }
 
-    /// Adds one FEC status report; may change the shared bitrate.
-    fn report(&mut self, shared: &Shared, lost: u64, total: u64) {
+    /// Adds one FEC status report received at `now`; may change the shared bitrate.
+    fn report(&mut self, shared: &Shared, lost: u64, total: u64, now: Instant) {
         self.lost += lost;
         self.total += total;
-        if self.window_start.elapsed() < Self::WINDOW {
+        if now.saturating_duration_since(self.window_start) < Self::WINDOW {
             return;
         }
         let ratio = if self.total == 0 { 0.0 } else { self.lost as f64 / self.total as f64 };
-        self.window_start = Instant::now();
+        self.window_start = now;
         self.lost = 0;
         self.total = 0;
         let cur = shared.bitrate_kbps.load(Ordering::Relaxed);
@@ -171,7 +171,7 @@ fn run(shared: &Shared, setup: ControlSetup, sock: UdpSocket, host_rx: Receiver<
     let mut peer: Option<PeerID> = None;
     let mut scratch: Vec<u8> = Vec::with_capacity(2048);
     let mut out: Vec<u8> = Vec::with_capacity(256);
-    let mut loss = LossControl::new(setup.bitrate_kbps);
+    let mut loss = LossControl::new(setup.bitrate_kbps, Instant::now());
     let started = Instant::now();
     loop {
         if shared.stopping() {
@@ -321,13 +321,13 @@ fn handle(shared: &Shared, setup: &ControlSetup, crypto: &ControlCrypto, pkt: &m
             if payload.len() >= 18 {
                 let be = |o: usize| u16::from_be_bytes([payload[o], payload[o + 1]]) as u64;
                 let (td, tp, rd, rp) = (be(10), be(12), be(14), be(16));
-                loss.report(shared, (td + tp).saturating_sub(rd + rp), td + tp);
+                loss.report(shared, (td + tp).saturating_sub(rd + rp), td + tp, Instant::now());
             }
         }
         ptype::LOSS_STATS => {
             if payload.len() >= 4 {
                 let lost = u32::from_le_bytes(payload[0..4].try_into().unwrap_or_default()) as u64;
-                loss.report(shared, lost, lost.max(1) * 10);
+                loss.report(shared, lost, lost.max(1) * 10, Instant::now());
             }
         }
         ptype::INPUT => match input::decode(payload) {
@@ -352,5 +352,30 @@ mod tests {
         assert!(!looks_like_enet(b"GARBAGE!"));
         assert!(!looks_like_enet(&[0, 0, 0x0f, 0, 0, 0]));
         assert!(!looks_like_enet(&[1, 2]));
+    }
+
+    #[test]
+    fn sustained_loss_lowers_the_bitrate_and_recovery_restores_it() {
+        let shared = Shared::new(10_000, Box::new(|_| {}));
+        let t0 = Instant::now();
+        let mut lc = LossControl::new(10_000, t0);
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // One lossy window is not sustained loss.
+        lc.report(&shared, 10, 100, at(100));
+        lc.report(&shared, 10, 100, at(2100));
+        assert_eq!(shared.bitrate_kbps.load(Ordering::Relaxed), 10_000);
+        // The second lossy window in a row lowers it by 20 %.
+        lc.report(&shared, 10, 100, at(4200));
+        assert_eq!(shared.bitrate_kbps.load(Ordering::Relaxed), 8_000);
+        // Five clean windows raise it by 10 %.
+        for k in 0..5 {
+            lc.report(&shared, 0, 100, at(6300 + 2100 * k));
+        }
+        assert_eq!(shared.bitrate_kbps.load(Ordering::Relaxed), 8_800);
+        // Never below a quarter of the negotiated rate.
+        for k in 0..40 {
+            lc.report(&shared, 50, 100, at(20_000 + 2100 * k));
+        }
+        assert_eq!(shared.bitrate_kbps.load(Ordering::Relaxed), 2_500);
     }
 }
