@@ -355,5 +355,22 @@ def test_session_and_app_survive_the_client_vanishing(session_host, paired_clien
     assert host.log().count("app started") == 1
 
 
+def test_configured_app_exit_ends_the_stream(session_host, paired_client, tmp_path):
+    """A configured app (not Desktop) is started at launch; when it exits the stream ends (as Sunshine)."""
+    host = session_host("--app", "foot sh -c 'sleep 4'")
+    _, cfg = paired_client(host)
+    p = subprocess.Popen(_client_cmd(host, cfg, [["sleep", 2.0], ["hang"]], app="foot"), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        assert json.loads(line)["result"] == "started", (line, host.log()[-3000:])
+        wait_for(lambda: "the app exited: ending the stream" in host.log(), 15, "the app's exit", host)
+        wait_for(lambda: "reason=AppExited" in host.log() and "session output removed" in host.log(), 10,
+                 "the stream to end", host)
+    finally:
+        p.kill()
+        p.wait()
+
+
 if __name__ == "__main__":
     sys.exit(main())
