@@ -14,6 +14,7 @@ use smithay::utils::{IsAlive, Logical, Point, Rectangle, SERIAL_COUNTER};
 use smithay::wayland::compositor::{get_parent, is_sync_subsurface};
 use smithay::wayland::seat::WaylandFocus;
 use smithay::wayland::shell::xdg::ToplevelSurface;
+use smithay::wayland::text_input::TextInputSeat;
 
 use crate::state::State;
 
@@ -158,7 +159,17 @@ pub fn focus_window(state: &mut State, window: &Window) {
     crate::xwayland::raise(state, window);
     let surface = window.wl_surface().map(|s| s.into_owned());
     if let Some(kb) = state.seat.get_keyboard() {
+        let changed = kb.current_focus() != surface;
+        let text_input = state.seat.text_input().clone();
+        if changed {
+            text_input.leave();
+        }
         kb.set_focus(state, surface, SERIAL_COUNTER.next_serial());
+        // smithay sends text-input `enter` only when an input-method client exists; lumen itself is the
+        // input method for the streaming client's text, so it enters the focused surface's text inputs.
+        if changed {
+            text_input.enter();
+        }
     }
 }
 
@@ -185,6 +196,7 @@ pub fn refocus(state: &mut State, output: Option<OutputId>) {
         Some(w) => focus_window(state, &w),
         None => {
             if let Some(kb) = state.seat.get_keyboard() {
+                state.seat.text_input().leave();
                 kb.set_focus(state, None, SERIAL_COUNTER.next_serial());
             }
         }

@@ -1,7 +1,8 @@
 """Relative motion to a client with a locked pointer. No Debian client locks the pointer, so this file
 carries a small Wayland client of its own that speaks the wire protocol directly (message layouts read
 from the protocol XML of libwayland-dev / wayland-protocols): it maps a window, locks the pointer on it
-(zwp_pointer_constraints_v1) and records zwp_relative_pointer_v1 and wl_pointer events."""
+(zwp_pointer_constraints_v1) and records zwp_relative_pointer_v1 and wl_pointer events; the same client
+checks pen samples (tablet-v2), text that is not on the keymap (text-input-v3) and the advertised globals."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ XML = [
     "/usr/share/wayland-protocols/unstable/pointer-constraints/pointer-constraints-unstable-v1.xml",
     "/usr/share/wayland-protocols/unstable/relative-pointer/relative-pointer-unstable-v1.xml",
     "/usr/share/wayland-protocols/unstable/tablet/tablet-unstable-v2.xml",
+    "/usr/share/wayland-protocols/unstable/text-input/text-input-unstable-v3.xml",
 ]
 
 
@@ -310,3 +312,63 @@ def test_globals_of_issue_5_are_advertised(session_factory):
     assert c.globals["zwp_linux_dmabuf_v1"][1] == 3
     assert c.globals["wl_seat"][1] >= 5
     c.sock.close()
+
+
+def mapped_client(s, extra=()):
+    """A WireClient with a 1280x720 window mapped (and keyboard-focused on its first buffer)."""
+    c = WireClient(str(s.rt / "lumen-test"))
+    c.registry = c.new("wl_registry")
+    c.send(1, "get_registry", c.registry)
+    c.roundtrip()
+    comp = c.bind("wl_compositor", 4)
+    shm = c.bind("wl_shm", 1)
+    wm = c.bind("xdg_wm_base", 1)
+    c.seat = c.bind("wl_seat", 5)
+    c.extra = {name: c.bind(name, ver) for name, ver in extra}
+    c.surface = c.new("wl_surface")
+    c.send(comp, "create_surface", c.surface)
+    xsurf = c.new("xdg_surface")
+    c.send(wm, "get_xdg_surface", xsurf, c.surface)
+    top = c.new("xdg_toplevel")
+    c.send(xsurf, "get_toplevel", top)
+    c.send(c.surface, "commit")
+    conf = c.wait_for("xdg_surface", "configure")
+    c.send(xsurf, "ack_configure", conf["serial"])
+    w, h = 1280, 720
+    c.fd = os.memfd_create("lumen-test-buffer")
+    os.ftruncate(c.fd, w * h * 4)
+    pool = c.new("wl_shm_pool")
+    c.send(shm, "create_pool", pool, w * h * 4, fds=[c.fd])
+    buf = c.new("wl_buffer")
+    c.send(pool, "create_buffer", buf, 0, w, h, w * 4, 1)
+    return c, buf
+
+
+def test_text_not_on_the_keymap_goes_through_text_input(session_factory):
+    s = session_factory(args=["--hide-cursor"])
+    c, buf = mapped_client(s, extra=[("zwp_text_input_manager_v3", 1)])
+    kb = c.new("wl_keyboard")
+    c.send(c.seat, "get_keyboard", kb)
+    ti = c.new("zwp_text_input_v3")
+    c.send(c.extra["zwp_text_input_manager_v3"], "get_text_input", ti, c.seat)
+    c.send(c.surface, "attach", buf, 0, 0)
+    c.send(c.surface, "commit")
+    c.roundtrip()
+    s.wait_windows(1)
+    # Focus comes with the first buffer; the text-input enters the surface, then the client enables it.
+    c.wait_for("wl_keyboard", "enter")
+    c.wait_for("zwp_text_input_v3", "enter")
+    c.send(ti, "enable")
+    c.send(ti, "commit")
+    c.roundtrip()
+    c.events.clear()
+    s.cmd("text жa")  # 'ж' is not on the US keymap, 'a' is
+    c.wait_for("zwp_text_input_v3", "done")
+    c.roundtrip()
+    strings = [e[2]["text"] for e in c.events if e[1] == "commit_string"]
+    assert strings == ["ж"], c.events
+    keys = [e[2] for e in c.events if e[0] == "wl_keyboard" and e[1] == "key"]
+    # 'a' went through the keymap: evdev KEY_A (30) pressed and released.
+    assert [(k["key"], k["state"]) for k in keys] == [(30, 1), (30, 0)], keys
+    c.sock.close()
+    os.close(c.fd)

@@ -190,15 +190,16 @@ impl State {
         let mut buf = [0u8; 4];
         let s: &str = ch.encode_utf8(&mut buf);
         let mut sent = false;
-        let ti = self.seat.text_input().clone();
-        ti.with_active_text_input(|t, _surface| {
+        // smithay 0.7 only tracks enable/commit of text inputs while an input-method client runs; lumen is
+        // the input method itself, so it sends to the focused client's text inputs. `done` carries serial
+        // 0: a client whose commit count differs still applies the text (text-input-v3, `done`).
+        self.seat.text_input().with_focused_text_input(|t, _surface| {
             t.commit_string(Some(s.to_string()));
+            t.done(0);
             sent = true;
         });
-        if sent {
-            ti.done(false);
-        } else {
-            debug!(?ch, "character not on the keymap and no active text-input: dropped");
+        if !sent {
+            debug!(?ch, "character not on the keymap and no text-input on the focused surface: dropped");
         }
     }
 
