@@ -20,8 +20,13 @@ use crate::frame::{Frame, FramePixels};
 /// Speed/quality knob of OpenH264.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Speed {
+    /// Complexity Low, one thread, one slice (the default: lowest latency per core).
     Fast,
+    /// Complexity Medium, one thread, one slice.
     Medium,
+    /// Complexity Low on two threads: slices of at most ~32 KiB so OpenH264 can encode them in parallel
+    /// (more than one slice per frame; for large pictures on machines with spare cores).
+    FastTwoThreads,
 }
 
 /// OpenH264-backed [`Encoder`].
@@ -49,14 +54,17 @@ fn oh_config(cfg: &EncoderConfig, speed: Speed) -> OhConfig {
         .skip_frames(true)
         .usage_type(UsageType::CameraVideoRealTime)
         .complexity(match speed {
-            Speed::Fast => Complexity::Low,
+            Speed::Fast | Speed::FastTwoThreads => Complexity::Low,
             Speed::Medium => Complexity::Medium,
         })
         .intra_frame_period(IntraFramePeriod::from_num_frames(0))
         .scene_change_detect(false)
         .background_detection(false)
-        .num_threads(1)
+        .num_threads(if speed == Speed::FastTwoThreads { 2 } else { 1 })
         .vui(vui);
+    if speed == Speed::FastTwoThreads {
+        c = c.max_slice_len(32 * 1024);
+    }
     if cfg.slices > 1 {
         // OpenH264 cuts by size only through the crate; one slice is what low latency wants anyway.
         tracing::debug!(slices = cfg.slices, "openh264: using one slice");

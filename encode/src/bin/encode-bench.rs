@@ -145,7 +145,13 @@ fn main() -> anyhow::Result<()> {
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (w, h, kbps) in [(1280u32, 720u32, 10_000u32), (1920, 1080, 20_000)] {
         for (speed, content) in
-            [(Speed::Fast, Content::Pattern), (Speed::Medium, Content::Pattern), (Speed::Fast, Content::Noisy)]
+            [
+                (Speed::Fast, Content::Pattern),
+                (Speed::Medium, Content::Pattern),
+                (Speed::FastTwoThreads, Content::Pattern),
+                (Speed::Fast, Content::Noisy),
+                (Speed::FastTwoThreads, Content::Noisy),
+            ]
         {
             let mut r = run(w, h, kbps, speed, content, frames)?;
             let mean = r.enc.iter().sum::<f64>() / r.enc.len().max(1) as f64;
