@@ -3,7 +3,8 @@
 //! stopped or when the client goes away.
 
 use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 
 use lumen_encode::{Codec, ColourSpace, EncoderConfig, Range};
@@ -25,11 +26,13 @@ pub const MIN_PARITY_FLOOR: u32 = 3;
 /// The Moonlight media plane (software H.264 unless the options bring another encoder).
 pub struct MoonlightMedia {
     opts: MediaOptions,
+    /// The last session started (for `status`).
+    last: Mutex<Option<Weak<Shared>>>,
 }
 
 impl MoonlightMedia {
     pub fn new(opts: MediaOptions) -> Self {
-        Self { opts }
+        Self { opts, last: Mutex::new(None) }
     }
 }
 
@@ -60,6 +63,7 @@ impl MediaPlane for MoonlightMedia {
             kbps = enc.bitrate_kbps, fec = c.fec_percent, video_enc = c.video_encrypted(),
             audio_enc = c.audio_encrypted(), control_v2 = c.control_encrypted_v2(), "media session starting");
         let shared = Arc::new(Shared::new(enc.bitrate_kbps, start.on_end));
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::downgrade(&shared));
         let key = start.launch.key.clone();
         let (host_tx, host_rx) = sync_channel::<HostMessage>(64);
         let mut threads = Vec::new();
@@ -113,6 +117,20 @@ impl MediaPlane for MoonlightMedia {
 
     fn codec_support(&self) -> CodecSupport {
         CodecSupport::H264_ONLY
+    }
+
+    fn status(&self) -> Option<serde_json::Value> {
+        let shared = self.last.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(Weak::upgrade);
+        Some(match shared {
+            Some(s) => serde_json::json!({
+                "plane": "moonlight",
+                "running": !s.stopping(),
+                "frames_sent": s.frames_sent.load(Ordering::Relaxed),
+                "bitrate_kbps": s.bitrate_kbps.load(Ordering::Relaxed),
+                "inject_video_loss": self.opts.inject_video_loss,
+            }),
+            None => serde_json::json!({ "plane": "moonlight", "running": false }),
+        })
     }
 }
 
