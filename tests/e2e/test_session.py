@@ -372,5 +372,18 @@ def test_configured_app_exit_ends_the_stream(session_host, paired_client, tmp_pa
         p.wait()
 
 
+def test_builtin_demo_client_streams_motion(session_host, paired_client, tmp_path):
+    """`--demo` (the default app of scripts/run-host.sh without a terminal): a window with a moving picture."""
+    host = session_host("--demo")
+    _, cfg = paired_client(host)
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    run_client(host, cfg, [["sleep", 2.0], ["save", str(a), 0.0], ["sleep", 1.0], ["save", str(b), 0.0]])
+    fa, fb = np.load(a), np.load(b)
+    assert "demo client mapped" in host.log()
+    # The bouncing square is white; the sweep behind it is not.
+    assert (fa.min(axis=2) > 235).sum() > 100 * 100, "no white square in the picture"
+    assert (np.abs(fa.astype(int) - fb.astype(int)).max(axis=2) > 40).mean() > 0.2, "the picture does not move"
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -38,6 +38,9 @@ struct Args {
     /// Start Xwayland (needs >= 23.1) and export DISPLAY to apps.
     #[arg(long)]
     xwayland: bool,
+    /// Also run the built-in demo client (a window with something moving) inside the session.
+    #[arg(long)]
+    demo: bool,
     /// Test hook: serve frame dumps of the streamed output in DIR (docs/session.md).
     #[arg(long, value_name = "DIR")]
     frame_dump: Option<PathBuf>,
@@ -79,6 +82,14 @@ fn main() -> anyhow::Result<()> {
     println!("WAYLAND_DISPLAY={socket}");
     for app in &args.desktop_apps {
         handle.launch_app(app.clone()).context("launching a desktop app")?;
+    }
+    if args.demo {
+        let rt = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).unwrap_or_default();
+        let sock = socket.clone();
+        std::thread::Builder::new().name("lumen-demo".into()).spawn(move || match host::demo::run(&rt, &sock) {
+            Ok(()) => tracing::info!("demo client closed"),
+            Err(e) => tracing::warn!(error = %e, "demo client stopped"),
+        })?;
     }
     let plane = Arc::new(SessionPlane::new(
         handle.clone(),

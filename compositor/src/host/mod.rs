@@ -11,6 +11,7 @@
 
 pub mod apps;
 pub mod choice;
+pub mod demo;
 pub mod frames;
 pub mod input;
 pub mod plane;
