@@ -300,12 +300,19 @@ impl State {
         period: Duration,
     ) {
         let elapsed = self.start.elapsed();
-        let windows: Vec<Window> = self
-            .space
-            .elements()
-            .filter(|w| window_output(w) == Some(id) || self.space.outputs_for_element(w).contains(output))
-            .cloned()
-            .collect();
+        // Reused list (no allocation per tick). Windows of this output, plus unassigned ones (override-redirect
+        // X11 windows) that overlap it.
+        let mut windows = std::mem::take(&mut self.scratch_windows);
+        windows.clear();
+        windows.extend(
+            self.space
+                .elements()
+                .filter(|w| match window_output(w) {
+                    Some(o) => o == id,
+                    None => self.space.outputs_for_element(w).contains(output),
+                })
+                .cloned(),
+        );
         if let Some(states) = states {
             let mut feedback = OutputPresentationFeedback::new(output);
             for w in &windows {
@@ -365,6 +372,8 @@ impl State {
             let dh = self.dh.clone();
             self.client_compositor_state(&client).blocker_cleared(self, &dh);
         }
+        windows.clear();
+        self.scratch_windows = windows;
         self.popups.cleanup();
         self.space.refresh();
         if let Err(e) = self.dh.flush_clients() {

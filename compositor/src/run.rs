@@ -156,6 +156,7 @@ pub fn run(config: Config, ready: impl FnOnce(CompositorHandle, &str)) -> Result
         outputs: Default::default(),
         active_output: None,
         pending_focus: Vec::new(),
+        scratch_windows: Vec::new(),
         cursor: CursorState::new(),
         input: crate::input::InputState::new(&config.keyboard_layout),
         children: Children::default(),

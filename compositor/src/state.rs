@@ -79,6 +79,8 @@ pub struct State {
     pub active_output: Option<OutputId>,
     /// Windows that were mapped but have not committed a buffer yet (focus waits for it).
     pub pending_focus: Vec<Window>,
+    /// Reused per-tick list of an output's windows.
+    pub scratch_windows: Vec<Window>,
 
     pub cursor: CursorState,
     pub input: crate::input::InputState,
