@@ -226,3 +226,53 @@ impl FrameSource for DesktopSource {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::OutputMode;
+    use crate::{Config, RendererChoice};
+
+    /// A real compositor output feeding the source: the first (fully damaged) frame arrives fresh, an idle
+    /// output yields a repeat of it, and removing the output releases a waiting source at once.
+    #[test]
+    fn output_frames_reach_the_source_and_repeat_when_idle() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let config = Config { outputs: Vec::new(), renderer: RendererChoice::Pixman, ..Config::default() };
+        let thread = std::thread::spawn(move || {
+            crate::run(config, |h, _| {
+                let _ = tx.send(h);
+            })
+        });
+        let handle = rx.recv_timeout(Duration::from_secs(20)).expect("compositor did not start");
+        let mailbox = Mailbox::new();
+        let mode = OutputMode { width: 320, height: 240, refresh_mhz: 60_000 };
+        let id = handle.create_output(mode, Some(Box::new(MailboxSink::new(mailbox.clone())))).unwrap();
+        let mut src = DesktopSource::new(mailbox.clone(), 320, 240, None);
+        {
+            let f = src.next_frame().expect("first frame");
+            let FramePixels::Cpu(px) = f.pixels else { panic!("not CPU pixels") };
+            assert_eq!((px.width, px.height, px.format), (320, 240, PixelFormat::Bgrx));
+            assert!(px.stride >= 320 * 4 && px.data.len() >= px.stride * 239 + 320 * 4);
+            assert_eq!(f.index, 1);
+        }
+        assert_eq!((src.fresh, src.repeats), (1, 0));
+        let t = Instant::now();
+        let idx = src.next_frame().expect("repeat").index;
+        assert_eq!(idx, 2);
+        assert_eq!((src.fresh, src.repeats), (1, 1), "nothing changed: the frame must be a repeat");
+        assert!(t.elapsed() >= REPEAT_AFTER - Duration::from_millis(50));
+        handle.remove_output(id).unwrap();
+        // Closed: the source no longer waits for the repeat deadline.
+        let t = Instant::now();
+        while !mailbox.lock().closed {
+            assert!(t.elapsed() < Duration::from_secs(5), "output removal did not close the mailbox");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let t = Instant::now();
+        src.next_frame().expect("last frame again");
+        assert!(t.elapsed() < Duration::from_millis(500));
+        handle.stop().unwrap();
+        thread.join().unwrap().unwrap();
+    }
+}
