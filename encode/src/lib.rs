@@ -8,6 +8,7 @@ pub mod encoder;
 pub mod frame;
 pub mod gpu;
 pub mod openh264_enc;
+mod openh264_live;
 pub mod quality;
 pub mod source;
 

@@ -90,6 +90,11 @@ impl OpenH264Encoder {
         Ok(Self { cfg, speed, enc, conv, yuv, idr_pending: false })
     }
 
+    /// The speed setting in force.
+    pub fn speed(&self) -> Speed {
+        self.speed
+    }
+
     /// The last converted picture (for tests and benches that measure quality).
     pub fn last_yuv(&self) -> &Yuv420 {
         &self.yuv
@@ -150,14 +155,11 @@ impl Encoder for OpenH264Encoder {
         if kbps == self.cfg.bitrate_kbps {
             return Ok(());
         }
-        let mut cfg = self.cfg.clone();
-        cfg.bitrate_kbps = kbps.max(100);
-        // The crate offers no live bitrate option: a new session starts with an IDR frame, which is what
-        // a client recovering from loss needs anyway.
-        let enc = OhEncoder::with_api_config(OpenH264API::from_source(), oh_config(&cfg, self.speed))
-            .map_err(|e| EncodeError::Library(e.to_string()))?;
-        self.enc = enc;
-        self.cfg = cfg;
+        let kbps = kbps.max(100);
+        // Live change (no IDR); the encoder's maximum stays at the negotiated rate, which callers never
+        // exceed.
+        crate::openh264_live::set_target_bitrate(&mut self.enc, kbps.saturating_mul(1000))?;
+        self.cfg.bitrate_kbps = kbps;
         Ok(())
     }
 }

@@ -89,3 +89,50 @@ fn rejects_wrong_sizes_and_codecs() {
     let mut au = AccessUnit::default();
     assert!(enc.encode(&frame, &mut au).is_err());
 }
+
+#[test]
+fn live_bitrate_change_needs_no_idr_and_lowers_the_rate() {
+    let cfg = EncoderConfig {
+        width: 640,
+        height: 360,
+        fps: 60,
+        bitrate_kbps: 8000,
+        codec: Codec::H264,
+        colour_space: ColourSpace::Bt601,
+        range: Range::Limited,
+        slices: 1,
+    };
+    let mut enc = OpenH264Encoder::new(cfg, Speed::Fast).unwrap();
+    let mut src = TestPattern::new(640, 360);
+    let mut noisy = vec![0u8; 640 * 360 * 4];
+    let mut rng = 1u64;
+    let mut au = AccessUnit::default();
+    let mut bytes = [0usize; 2];
+    for i in 0..240u64 {
+        if i == 120 {
+            enc.set_bitrate(2000).unwrap();
+        }
+        // Noise so the encoder needs every bit it is given.
+        src.render(i);
+        for (d, s) in noisy.iter_mut().zip(src.pixels().data) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            *d = (*s as i32 + (rng & 31) as i32 - 16).clamp(0, 255) as u8;
+        }
+        let px = lumen_encode::CpuPixels { data: &noisy, width: 640, height: 360, stride: 640 * 4, format: lumen_encode::PixelFormat::Bgrx };
+        let frame = lumen_encode::Frame { pixels: lumen_encode::FramePixels::Cpu(px), index: i, ready_at: std::time::Instant::now() };
+        enc.encode(&frame, &mut au).unwrap();
+        if i > 0 {
+            assert_ne!(au.kind, Some(FrameKind::Idr), "frame {i}: no IDR from a bitrate change");
+        }
+        // Skip the settling second after each change.
+        if (60..120).contains(&i) {
+            bytes[0] += au.data.len();
+        } else if i >= 180 {
+            bytes[1] += au.data.len();
+        }
+    }
+    let (before, after) = (bytes[0] as f64 * 8.0 / 1000.0, bytes[1] as f64 * 8.0 / 1000.0);
+    assert!(after < before * 0.5, "kbit per second before {before:.0}, after {after:.0}");
+}
