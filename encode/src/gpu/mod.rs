@@ -16,6 +16,7 @@ pub mod interop;
 pub mod nvenc;
 pub mod pool;
 pub mod support;
+pub mod targets;
 
 pub use colour::{Coeffs, Conversion, Matrix, PixelFormat, Range, SourceOrder};
 pub use error::{GpuError, GpuResult};

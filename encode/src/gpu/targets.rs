@@ -1,0 +1,178 @@
+//! CUDA registrations of the compositor's render targets (render/'s `TargetPool`), made **once** per target
+//! with the semantics of `lumen_render::FrameSink::target_created` and released with `output_removed`.
+//!
+//! A `Target::GlTexture` (GLES on surfaceless EGL) becomes an EGLImage (`EGL_KHR_gl_texture_2D_image`,
+//! made on the EGL display and context that are current — the renderer's, as the hook guarantees) and that
+//! image is registered with `cuGraphicsEGLRegisterImage`; the CUDA array behind it is read without any
+//! per-frame map (docs/gpu.md: the no-map route has the shortest tail). The texture object over the array is
+//! kept with the registration, so a frame costs one lookup by (output, index) and nothing is created.
+//! `Target::Dmabuf` targets (GLES on a GBM node) are imported the same way through
+//! `EGL_EXT_image_dma_buf_import`; CPU targets are not registered (they take the upload path).
+
+use std::ffi::c_void;
+
+use khronos_egl as egl;
+use lumen_render::{OutputId, Target};
+
+use super::cuda::TextureObject;
+use super::error::{GpuError, GpuResult};
+use super::interop::Registered;
+
+const GL_TEXTURE_LEVEL: egl::Attrib = 0x30BC;
+const LINUX_DMA_BUF: egl::Enum = 0x3270;
+
+/// One registered pool target.
+struct Entry {
+    output: OutputId,
+    index: u32,
+    size: (u32, u32),
+    // Field order is drop order: the texture object, then the registration, then (in `Drop`) the image.
+    texture: TextureObject,
+    registration: Registered,
+    image: egl::Image,
+    display: egl::Display,
+}
+
+/// The CUDA side of every GPU render target the compositor created (all outputs).
+pub struct TargetRegistry {
+    egl: egl::DynamicInstance<egl::EGL1_5>,
+    entries: Vec<Entry>,
+}
+
+fn gl_err(what: &str, e: impl std::fmt::Display) -> GpuError {
+    tracing::warn!("{what}: {e}");
+    GpuError::Gl(format!("{what}: {e}"))
+}
+
+impl TargetRegistry {
+    /// Loads libEGL (the same glvnd library the renderer uses; handles are shared).
+    pub fn new() -> GpuResult<TargetRegistry> {
+        // SAFETY: loads libEGL.so.1 and resolves the EGL 1.5 entry points from it.
+        let egl = unsafe { egl::DynamicInstance::<egl::EGL1_5>::load_required() }
+            .map_err(|e| gl_err("load libEGL.so.1", e))?;
+        Ok(TargetRegistry { egl, entries: Vec::with_capacity(8) })
+    }
+
+    /// Registers `target` (slot `index` of `output`'s pool) with CUDA. Call it where
+    /// `FrameSink::target_created` is called: the renderer's EGL context must be current on this thread, and
+    /// the CUDA context too. Registering the same slot again replaces the old registration.
+    pub fn target_created(&mut self, output: OutputId, index: u32, target: &Target) -> GpuResult<()> {
+        let display = self.egl.get_current_display().ok_or_else(|| gl_err("target_created", "no current EGL display"))?;
+        let image = match target {
+            Target::GlTexture(_) => {
+                let context =
+                    self.egl.get_current_context().ok_or_else(|| gl_err("target_created", "no current EGL context"))?;
+                let name = target.gl_texture_id().unwrap_or(0);
+                // SAFETY: the client buffer is a texture name of the current context, as EGL_GL_TEXTURE_2D wants.
+                unsafe {
+                    let buf = egl::ClientBuffer::from_ptr(name as usize as *mut c_void);
+                    self.egl.create_image(display, context, egl::GL_TEXTURE_2D as egl::Enum, buf, &[GL_TEXTURE_LEVEL, 0, egl::ATTRIB_NONE])
+                }
+                .map_err(|e| gl_err("eglCreateImage(GL_TEXTURE_2D)", e))?
+            }
+            Target::Dmabuf(d) => {
+                use lumen_render::smithay::backend::allocator::Buffer;
+                use std::os::fd::AsRawFd;
+                let plane = d.handles().next().ok_or_else(|| gl_err("dmabuf", "no planes"))?;
+                let stride = d.strides().next().unwrap_or(0);
+                let offset = d.offsets().next().unwrap_or(0);
+                let size = d.size();
+                let modifier: u64 = d.format().modifier.into();
+                let attrs: [egl::Attrib; 17] = [
+                    egl::WIDTH as egl::Attrib,
+                    size.w as egl::Attrib,
+                    egl::HEIGHT as egl::Attrib,
+                    size.h as egl::Attrib,
+                    0x3271, // EGL_LINUX_DRM_FOURCC_EXT
+                    d.format().code as u32 as egl::Attrib,
+                    0x3272, // EGL_DMA_BUF_PLANE0_FD_EXT
+                    plane.as_raw_fd() as egl::Attrib,
+                    0x3273, // EGL_DMA_BUF_PLANE0_OFFSET_EXT
+                    offset as egl::Attrib,
+                    0x3274, // EGL_DMA_BUF_PLANE0_PITCH_EXT
+                    stride as egl::Attrib,
+                    0x3443, // EGL_DMA_BUF_PLANE0_MODIFIER_LO_EXT
+                    (modifier & 0xffff_ffff) as egl::Attrib,
+                    0x3444, // EGL_DMA_BUF_PLANE0_MODIFIER_HI_EXT
+                    (modifier >> 32) as egl::Attrib,
+                    egl::ATTRIB_NONE,
+                ];
+                // SAFETY: EGL_LINUX_DMA_BUF_EXT takes no context and a null client buffer; the fd is only read
+                // during the call.
+                unsafe {
+                    let ctx = egl::Context::from_ptr(egl::NO_CONTEXT);
+                    self.egl.create_image(display, ctx, LINUX_DMA_BUF, egl::ClientBuffer::from_ptr(std::ptr::null_mut()), &attrs)
+                }
+                .map_err(|e| gl_err("eglCreateImage(EGL_LINUX_DMA_BUF_EXT)", e))?
+            }
+            Target::Cpu(_) => {
+                return Err(GpuError::Invalid(format!("output {output} target {index} is a CPU image: nothing to register")))
+            }
+        };
+        let registered = (|| {
+            // SAFETY: the image is live and is destroyed only after the registration (Entry's drop order).
+            let registration = unsafe { Registered::egl_image(image.as_ptr())? };
+            let (array, frame) = registration.egl_array()?;
+            let texture = TextureObject::new(array)?;
+            Ok::<_, GpuError>((registration, texture, (frame.width, frame.height)))
+        })();
+        let (registration, texture, size) = match registered {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = self.egl.destroy_image(display, image);
+                tracing::warn!(%output, index, error = %e, "render target could not be registered with CUDA");
+                return Err(e);
+            }
+        };
+        self.entries.retain(|e| !(e.output == output && e.index == index));
+        tracing::debug!(%output, index, w = size.0, h = size.1, "render target registered with CUDA");
+        self.entries.push(Entry { output, index, size, texture, registration, image, display });
+        Ok(())
+    }
+
+    /// Releases every registration of `output` (its pool is gone): `FrameSink::output_removed`.
+    pub fn output_removed(&mut self, output: OutputId) {
+        let mut i = 0;
+        while i < self.entries.len() {
+            if self.entries[i].output == output {
+                let e = self.entries.swap_remove(i);
+                self.release(e);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn release(&self, e: Entry) {
+        let Entry { texture, registration, image, display, .. } = e;
+        drop(texture);
+        drop(registration);
+        if let Err(err) = self.egl.destroy_image(display, image) {
+            tracing::warn!(error = %err, "eglDestroyImage failed");
+        }
+    }
+
+    /// The CUDA texture object over slot `index` of `output` (what the conversion kernel reads), and the
+    /// target's size. No allocation, no driver call.
+    pub fn texture(&self, output: OutputId, index: u32) -> Option<(&TextureObject, (u32, u32))> {
+        self.entries.iter().find(|e| e.output == output && e.index == index).map(|e| (&e.texture, e.size))
+    }
+
+    /// Number of registered targets.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is registered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl Drop for TargetRegistry {
+    fn drop(&mut self) {
+        while let Some(e) = self.entries.pop() {
+            self.release(e);
+        }
+    }
+}
