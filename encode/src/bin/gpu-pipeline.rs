@@ -756,7 +756,9 @@ mod pool_mode {
         }
         let mut ck = Checker { conv, stream, gpu: Vec::new(), cpu: Vec::new(), failures: 0 };
         let mut rgba = Vec::new();
-        // More frames than targets: every target is checked, and re-rendered ones through the same registration.
+        // Several frames: the pool hands back the target holding the newest content (as in the compositor,
+        // which reuses a returned target first), so later frames re-render a target already checked and are
+        // read through the same, once-made registration: stale registrations would show here.
         for n in 0..POOL + 2 {
             let frame = out.render(r, &scene, 3 + 7 * n)?;
             read_rgba(r, &frame, &mut rgba)?;
