@@ -16,6 +16,7 @@
 //! - [`control`]: the line-based test/admin control socket;
 //! - [`launch`]: runtime directory, socket, app launching;
 //! - [`run`]: building and running the whole thing.
+//! - [`nested`]: `--nested`, the session shown in a window on a host desktop (winit).
 
 pub mod control;
 pub mod cursor;
@@ -24,6 +25,7 @@ pub mod host;
 mod handlers;
 pub mod input;
 pub mod launch;
+pub mod nested;
 pub mod output;
 pub mod run;
 pub mod shell;
@@ -34,4 +36,6 @@ pub use handle::{CompositorHandle, HandleError};
 pub use lumen_render::{Frame, FrameSink, OutputId, RendererChoice};
 pub use output::OutputMode;
 pub use run::{run, Config};
+pub use run::run_with;
+pub use nested::NestedConfig;
 pub use state::State;

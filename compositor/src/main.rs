@@ -37,6 +37,13 @@ struct Args {
     /// Do not composite the cursor into frames.
     #[arg(long)]
     hide_cursor: bool,
+    /// Also show the session in a window on the current Wayland or X11 desktop (one more output, following
+    /// the window's size; the host's keyboard and pointer drive the seat).
+    #[arg(long)]
+    nested: bool,
+    /// Initial size and refresh of the --nested window.
+    #[arg(long, value_name = "WxH@Hz", default_value = "1280x720@60", requires = "nested")]
+    nested_size: String,
 }
 
 fn parse_renderer(s: &str) -> Result<RendererChoice, String> {
@@ -54,7 +61,8 @@ fn main() -> anyhow::Result<()> {
     let outputs: Vec<OutputMode> = if args.no_output {
         Vec::new()
     } else if args.outputs.is_empty() {
-        Config::default().outputs
+        // With --nested the window is the output; headless ones are only made when asked for.
+        if args.nested { Vec::new() } else { Config::default().outputs }
     } else {
         args.outputs.iter().map(|s| s.parse()).collect::<Result<_, _>>().context("--output")?
     };
@@ -68,7 +76,13 @@ fn main() -> anyhow::Result<()> {
         keyboard_layout: args.keyboard_layout,
         cursor_visible: !args.hide_cursor,
     };
-    lumen_compositor::run(config, |_, socket| {
+    let nested = if args.nested {
+        let mode: OutputMode = args.nested_size.parse().context("--nested-size")?;
+        Some(lumen_compositor::NestedConfig { mode, ..Default::default() })
+    } else {
+        None
+    };
+    lumen_compositor::run_with(config, nested, |_, socket| {
         // Scripts wait for this line on stdout.
         println!("WAYLAND_DISPLAY={socket}");
     })

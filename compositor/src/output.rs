@@ -11,6 +11,7 @@ use smithay::backend::renderer::element::memory::MemoryRenderBufferRenderElement
 use smithay::backend::renderer::element::surface::WaylandSurfaceRenderElement;
 use smithay::backend::renderer::element::{default_primary_scanout_output_compare, RenderElementStates};
 use smithay::backend::renderer::{ExportMem, ImportAll, ImportMem, Renderer as SmithayRenderer, Texture};
+use smithay::backend::allocator::Fourcc;
 use smithay::desktop::space::{space_render_elements, SpaceRenderElements};
 use smithay::desktop::utils::{
     surface_presentation_feedback_flags_from_states, surface_primary_scanout_output,
@@ -140,6 +141,9 @@ pub struct VirtualOutput {
     pub latest: Option<Frame>,
     /// Damage of the tick being rendered (reused: no allocation per frame).
     scratch_damage: Vec<DamageRect>,
+    /// When set (the `--nested` window's output), every rendered frame is also read back here as tightly
+    /// packed RGBA (reused buffer), for the window to show.
+    pub mirror: Option<Vec<u8>>,
 }
 
 impl State {
@@ -216,6 +220,7 @@ impl State {
                 sink,
                 latest: None,
                 scratch_damage: Vec::with_capacity(16),
+                mirror: None,
             },
         );
         let previous = self.active_output;
@@ -246,6 +251,56 @@ impl State {
         crate::shell::reassign_windows(self, Some(id), self.active_output);
         crate::shell::refocus(self, self.active_output);
         info!(%id, "output removed");
+        Ok(())
+    }
+
+    /// Change an output's mode (the `--nested` window was resized): new pool at the new size, fresh damage
+    /// trackers, outputs re-laid out left to right, windows refilled. A sink sees `output_removed` and then
+    /// `target_created` for each new target.
+    pub fn resize_output(&mut self, id: OutputId, mode: OutputMode) -> Result<(), OutputError> {
+        let current = self.outputs.get(&id).ok_or(OutputError::NoSuchOutput(id))?.mode;
+        if current == mode {
+            return Ok(());
+        }
+        let mut targets = Vec::with_capacity(POOL_SIZE);
+        for _ in 0..POOL_SIZE {
+            targets.push(self.renderer.create_target(mode.width as i32, mode.height as i32)?);
+        }
+        let State { renderer, outputs, .. } = self;
+        let out = outputs.get_mut(&id).ok_or(OutputError::NoSuchOutput(id))?;
+        let smode = Mode { size: (mode.width as i32, mode.height as i32).into(), refresh: mode.refresh_mhz as i32 };
+        out.output.change_current_state(Some(smode), None, None, None);
+        out.output.set_preferred(smode);
+        out.detect = OutputDamageTracker::from_output(&out.output);
+        out.tracker = OutputDamageTracker::from_output(&out.output);
+        out.pool = TargetPool::new(targets);
+        out.latest = None;
+        out.mode = mode;
+        if let Some(m) = out.mirror.as_mut() {
+            m.clear();
+        }
+        if let Some(sink) = out.sink.as_mut() {
+            sink.output_removed(id);
+            announce_targets(renderer, id, &out.pool, sink.as_mut());
+        }
+        info!(%id, %mode, "output resized");
+        // Keep the outputs side by side (a wider output pushes the ones to its right).
+        let mut x = 0;
+        let ids: Vec<OutputId> = self.outputs.keys().copied().collect();
+        for oid in ids {
+            let Some(o) = self.outputs.get(&oid) else { continue };
+            let output = o.output.clone();
+            let width = o.mode.width as i32;
+            let moved = self.space.output_geometry(&output).map(|g| g.loc.x) != Some(x);
+            if moved {
+                output.change_current_state(None, None, None, Some((x, 0).into()));
+                self.space.map_output(&output, (x, 0));
+            }
+            if moved || oid == id {
+                crate::shell::reassign_windows(self, Some(oid), Some(oid));
+            }
+            x += width;
+        }
         Ok(())
     }
 
@@ -314,6 +369,9 @@ impl State {
                 .cloned(),
         );
         if let Some(states) = states {
+            if self.nested.as_ref().is_some_and(|n| n.output == id) {
+                crate::nested::present(self);
+            }
             let mut feedback = OutputPresentationFeedback::new(output);
             for w in &windows {
                 w.with_surfaces(|surface, data| {
@@ -468,7 +526,7 @@ fn render_with<R>(
     origin: Point<i32, smithay::utils::Logical>,
 ) -> Result<Option<RenderElementStates>, OutputError>
 where
-    R: SmithayRenderer + ImportAll + ImportMem + BindTarget,
+    R: SmithayRenderer + ImportAll + ImportMem + ExportMem + BindTarget,
     R::TextureId: Texture + Send + Clone + 'static,
 {
     let Some((index, age)) = out.pool.pick() else {
@@ -504,6 +562,14 @@ where
             .tracker
             .render_output(r, &mut fb, age, &elements, [0.0, 0.0, 0.0, 1.0])
             .map_err(|e| OutputError::Render(format!("{e:?}")))?;
+        if let Some(mirror) = out.mirror.as_mut() {
+            // Read back for the nested window (top-down RGBA on both renderers).
+            let rect = Rectangle::from_size((w as i32, h as i32).into());
+            let map = r.copy_framebuffer(&fb, rect, Fourcc::Abgr8888).map_err(|e| OutputError::Render(format!("{e:?}")))?;
+            let bytes = r.map_texture(&map).map_err(|e| OutputError::Render(format!("{e:?}")))?;
+            mirror.clear();
+            mirror.extend_from_slice(bytes);
+        }
         (res.sync.clone(), res.states)
     };
     let ns = t0.elapsed().as_nanos() as u64;

@@ -93,10 +93,22 @@ pub enum RunError {
     Control(std::io::Error),
     #[error(transparent)]
     Xwayland(#[from] crate::xwayland::XwaylandError),
+    #[error("nested window: {0}")]
+    Nested(#[from] crate::nested::NestedError),
 }
 
 /// Run the compositor on the calling thread until it stops. `ready` gets a handle once the socket is up.
 pub fn run(config: Config, ready: impl FnOnce(CompositorHandle, &str)) -> Result<(), RunError> {
+    run_with(config, None, ready)
+}
+
+/// [`run`], optionally with the `--nested` window (one more output, shown on the host desktop). The loop
+/// must then run on the main thread (winit's rule on Linux).
+pub fn run_with(
+    config: Config,
+    nested: Option<crate::nested::NestedConfig>,
+    ready: impl FnOnce(CompositorHandle, &str),
+) -> Result<(), RunError> {
     let runtime = RuntimeDir::ensure().map_err(RunError::RuntimeDir)?;
     // A missing xkb-data makes xkbcommon return NULL and smithay crash inside add_keyboard: check first.
     let xkb_root = std::env::var("XKB_CONFIG_ROOT").unwrap_or_else(|_| "/usr/share/X11/xkb".into());
@@ -164,6 +176,7 @@ pub fn run(config: Config, ready: impl FnOnce(CompositorHandle, &str)) -> Result
         socket_name: String::new(),
         exit_with_apps: !config.apps.is_empty(),
         next_output_id: next_output_id.clone(),
+        nested: None,
     };
     state.cursor.visible = config.cursor_visible;
     crate::handlers::create_dmabuf_global(&mut state);
@@ -235,6 +248,9 @@ pub fn run(config: Config, ready: impl FnOnce(CompositorHandle, &str)) -> Result
     for mode in &config.outputs {
         let id = state.alloc_output_id();
         state.create_output(id, *mode, None)?;
+    }
+    if let Some(n) = &nested {
+        crate::nested::start(&mut state, n)?;
     }
     if config.xwayland {
         state.start_xwayland()?;

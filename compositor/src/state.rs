@@ -92,6 +92,8 @@ pub struct State {
     pub exit_with_apps: bool,
     /// Output ids are handed out here and by every `CompositorHandle` (never reused).
     pub next_output_id: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    /// The `--nested` host window (its output is one more virtual output), if any.
+    pub nested: Option<crate::nested::Nested>,
 }
 
 /// Per-client data smithay needs.
