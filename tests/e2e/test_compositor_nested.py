@@ -1,6 +1,7 @@
 """`lumen-compositor --nested` inside a real parent X server (Xvfb; GLES on Mesa llvmpipe through EGL/X11):
 a real Wayland client's pixels reach both the nested compositor's frames (control socket) and the parent's
-screen (`xwd -root`); X input sent to the window with xdotool (XTEST) reaches the nested client (wev's log);
+screen (`xwd -root`); the same inside a headless lumen-compositor as the Wayland parent (GLES child, the
+parent's frame dump); X input sent to the window with xdotool (XTEST) reaches the nested client (wev's log);
 resizing the window resizes the output; a headless output keeps working beside the window.
 """
 
@@ -16,14 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_compositor import Session, colorful, compositor_bin
+from test_compositor import Session, colorful, compositor_bin, session_factory  # noqa: F401  (fixture)
 
 TITLE = "lumen (nested)"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
-    reason="needs xvfb and xdotool (scripts/deps/compositor.apt)",
-)
 
 
 class Xvfb:
@@ -81,13 +78,13 @@ class Xvfb:
 class NestedSession(Session):
     """lumen-compositor --nested on the parent X server, with its control socket."""
 
-    def __init__(self, tmp: Path, x: Xvfb, *, size: str, outputs=(), renderer: str = "pixman"):
+    def __init__(self, tmp: Path, parent_env: dict, *, size: str, outputs=(), renderer: str = "pixman"):
         self.tmp = tmp
         self.rt = tmp / "rt"
         self.rt.mkdir(mode=0o700, exist_ok=True)
         self.ctl_path = tmp / "ctl.sock"
         self.log_path = tmp / "compositor.log"
-        env = x.env()
+        env = dict(parent_env)
         env["XDG_RUNTIME_DIR"] = str(self.rt)
         env.setdefault("RUST_LOG", "info")
         cmd = [str(compositor_bin()), "--renderer", renderer, "--control", str(self.ctl_path),
@@ -107,6 +104,8 @@ class NestedSession(Session):
 
 @pytest.fixture
 def parent(tmp_path):
+    if shutil.which("Xvfb") is None or shutil.which("xdotool") is None:
+        pytest.fail("needs xvfb and xdotool: run scripts/setup.sh (scripts/deps/compositor.apt)")
     x = Xvfb(tmp_path)
     yield x
     x.close()
@@ -119,7 +118,7 @@ def nested_factory(tmp_path, parent):
     def make(**kw):
         sub = tmp_path / f"n{len(sessions)}"
         sub.mkdir()
-        s = NestedSession(sub, parent, **kw)
+        s = NestedSession(sub, parent.env(), **kw)
         sessions.append(s)
         return s
 
@@ -232,3 +231,27 @@ def test_window_resize_resizes_the_output(nested_factory, parent):
         shot = parent.screenshot()
         return rings(shot[oy + 30:oy + 220, ox + 30:ox + 220])
     wait_for(parent_shows_rings, 20, f"parent screen lost the client after the resize\n{s.log_tail()}")
+
+
+def test_nested_on_a_wayland_parent(session_factory, tmp_path):
+    """A headless lumen-compositor is the parent desktop; the nested one (GLES renderer, winit on Wayland)
+    is one of its windows. The parent maximises it, so the nested output follows to 1280x720."""
+    parent = session_factory(args=["--hide-cursor"])
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)
+    env["WAYLAND_DISPLAY"] = str(parent.rt / "lumen-test")
+    sub = tmp_path / "child"
+    sub.mkdir()
+    child = NestedSession(sub, env, size="800x600@60", renderer="gles")
+    try:
+        parent.wait_windows(1)
+        child.cmd("launch weston-simple-shm")
+        child.wait_windows(1)
+        f = child.wait_frame(0, lambda f: f.shape == (720, 1280, 4) and rings(f[30:220, 30:220, :3]), timeout=20)
+        assert f[400:700, 600:1200, :3].max() == 0
+        p = parent.wait_frame(0, lambda f: rings(f[30:220, 30:220, :3]), timeout=20)
+        # Exactly the client's 250x250 is non-black on the parent: the child's frame arrived unscaled.
+        ys, xs = np.nonzero(p[..., :3].max(axis=2))
+        assert ys.max() < 260 and xs.max() < 260, (ys.max(), xs.max())
+    finally:
+        child.close()
