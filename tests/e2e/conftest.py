@@ -44,7 +44,7 @@ def _bin_dir() -> Path:
 def lumen_bin() -> Path:
     b = _bin_dir() / "lumen-session"
     if not b.exists():
-        pytest.fail(f"{b} not found: build it first (cargo build -p lumen-stream) or set LUMEN_BIN_DIR")
+        pytest.fail(f"{b} not found: build it first (cargo build -p lumen-compositor --bin lumen-session) or set LUMEN_BIN_DIR")
     return b
 
 

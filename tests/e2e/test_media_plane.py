@@ -2,9 +2,8 @@
 decodes and matches the test pattern, audio that decrypts, FEC under injected loss, IDR on request, every
 kind of input arriving as the expected InputEvent, and a killed client freeing the session.
 
-The host binary must run lumen's real media plane (`lumen_stream::media::MoonlightMedia`). It is
-`$LUMEN_MEDIA_HOST_BIN` when set, else `lumen-session`; a host still on the handshake-only plane makes these
-tests skip with that reason. Also runnable as a script (`python test_media_plane.py client ...`): one stock
+The host is the joined `lumen-session` (compositor + host, real media plane) started with
+`--video-source test-pattern`, so the stream carries the moving test pattern instead of a desktop. Also runnable as a script (`python test_media_plane.py client ...`): one stock
 client stream in this process (LiStartConnection is process-global), printing one JSON line.
 """
 
@@ -195,30 +194,12 @@ def _run_client(host, cfg, *extra, timeout=90.0) -> dict:
 
 @pytest.fixture
 def media_host(lumen_host, tmp_path):
-    """A host running the real media plane (skips when the host binary has only the handshake plane)."""
-    import conftest
+    """A `lumen-session` whose sessions stream the media plane's test pattern (no compositor output)."""
 
     def make(env=None):
-        binary = os.environ.get("LUMEN_MEDIA_HOST_BIN")
-        if binary:
-            h = conftest.LumenHost(Path(binary), tmp_path / f"state-{time.monotonic_ns()}",
-                                   tmp_path / f"media-{time.monotonic_ns()}.log", [], None, False, env)
-            h.start()
-            make.hosts.append(h)
-            return h
-        return lumen_host(env=env)
+        return lumen_host("--video-source", "test-pattern", "--encoder", "software", env=env)
 
-    make.hosts = []
     yield make
-    for h in make.hosts:
-        h.stop()
-        print(f"\n--- host log ---\n{h.log()[-3000:]}")
-
-
-def _skip_if_handshake_only(host):
-    if "handshake-only media plane" in host.log():
-        pytest.skip("the host binary runs the handshake-only media plane; lumen-session must use "
-                    "lumen_stream::media::MoonlightMedia (or set LUMEN_MEDIA_HOST_BIN)")
 
 
 def _check_stream(r: dict, min_seconds: float = 5.0):
@@ -242,7 +223,6 @@ def test_stream_video_audio_idr_and_input(media_host, paired_client, tmp_path):
     host = media_host(env={"LUMEN_INPUT_LOG": str(input_log)})
     _, cfg = paired_client(host)
     r = _run_client(host, cfg, "--seconds", "6", "--input")
-    _skip_if_handshake_only(host)
     frames = _check_stream(r)
     assert r["start_s"] < 2.0 + 1.0, f"first frame {r['start_s']:.2f} s after start_stream"
     assert r["audio_chunks"] > 100, f"{r['audio_chunks']} audio chunks decoded"
@@ -270,7 +250,6 @@ def test_fec_recovers_injected_video_loss(media_host, paired_client):
     host = media_host(env={"LUMEN_TEST_VIDEO_LOSS_PCT": "10"})
     _, cfg = paired_client(host)
     r = _run_client(host, cfg, "--seconds", "6")
-    _skip_if_handshake_only(host)
     assert "injecting random video loss" in host.log()
     _check_stream(r)
 
@@ -282,7 +261,6 @@ def test_killed_client_frees_the_session(media_host, paired_client, tmp_path):
            str(host.port_base), "--config-dir", str(cfg), "--hang"]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()
-    _skip_if_handshake_only(host)
     assert json.loads(line)["result"] == "started", line
     p.send_signal(signal.SIGKILL)
     p.wait()

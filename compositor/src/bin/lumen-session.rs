@@ -108,13 +108,20 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     let result = rt.block_on(async move {
+        let host = lumen_stream::host::run(opts);
+        tokio::pin!(host);
         tokio::select! {
-            r = lumen_stream::host::run(opts) => r,
-            // SIGTERM/SIGINT may reach the compositor's signal handler first: a clean stop ends the host.
+            r = &mut host => r,
+            // SIGTERM/SIGINT may reach the compositor's signal handler first. Its loop is gone now, so a
+            // SIGTERM raised again reaches the host, which ends the session and removes its admin socket.
             done = done_rx => match done {
                 Ok(Ok(())) => {
                     tracing::info!("the compositor stopped: shutting the host down");
-                    Ok(())
+                    if let Err(e) = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::TERM) {
+                        tracing::warn!(error = %e, "could not signal the host to stop");
+                        return Ok(());
+                    }
+                    host.await
                 }
                 Ok(Err(msg)) => Err(anyhow::anyhow!(msg)),
                 Err(_) => Err(anyhow::anyhow!("the compositor thread died")),

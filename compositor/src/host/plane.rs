@@ -37,6 +37,9 @@ pub struct PlaneOptions {
 struct PlaneState {
     app: Option<AppProcess>,
     end: Option<EndSlot>,
+    /// The media plane of the last session (for `status`).
+    media: Option<Arc<MoonlightMedia>>,
+    output: Option<OutputId>,
 }
 
 /// The `MediaPlane` of `lumen-session`.
@@ -155,12 +158,33 @@ impl MediaPlane for SessionPlane {
             plane: self.state.clone(),
             done: false,
         };
-        session.inner = Some(MoonlightMedia::new(opts).start(inner_start)?);
+        let media = Arc::new(MoonlightMedia::new(opts));
+        session.inner = Some(media.start(inner_start)?);
+        {
+            let mut st = lock(&self.state);
+            st.media = Some(media);
+            st.output = output;
+        }
         Ok(Box::new(session))
     }
 
     fn codec_support(&self) -> CodecSupport {
         self.opts.resolved.codecs
+    }
+
+    fn status(&self) -> Option<serde_json::Value> {
+        let st = lock(&self.state);
+        let media = st.media.as_ref().and_then(|m| m.status());
+        Some(serde_json::json!({
+            "plane": "session",
+            "encoder": self.opts.resolved.encoder_name,
+            "renderer": "pixman",
+            "video_source": format!("{:?}", self.opts.video_source),
+            "output": st.output.map(|o| o.0),
+            "app": st.app.as_ref().map(|a| serde_json::json!({
+                "id": a.app_id, "cmd": a.cmd, "pid": a.pid, "running": a.running() })),
+            "media": media,
+        }))
     }
 }
 
@@ -196,6 +220,11 @@ impl HostSession {
             inner.stop(reason.clone());
         }
         if let Some(id) = self.output.take() {
+            let mut st = lock(&self.plane);
+            if st.output == Some(id) {
+                st.output = None;
+            }
+            drop(st);
             match self.handle.remove_output(id) {
                 Ok(()) => tracing::info!(output = %id, ?reason, "session output removed"),
                 Err(e) => tracing::warn!(output = %id, error = %e, "session output not removed"),
