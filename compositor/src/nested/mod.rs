@@ -59,6 +59,15 @@ pub struct Nested {
     pub(crate) refresh_mhz: u32,
     /// Frames drawn into the window.
     pub presented: u64,
+    /// Time spent drawing them (upload + draw + swap), for the shutdown summary.
+    pub present_ns_total: u64,
+}
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        let avg_us = self.present_ns_total / self.presented.max(1) / 1000;
+        info!(output = %self.output, presented = self.presented, avg_present_us = avg_us, "nested window closed");
+    }
 }
 
 /// Open the host window, add its output and route its events. Must run on the thread that runs the loop
@@ -81,7 +90,7 @@ pub fn start(state: &mut State, config: &NestedConfig) -> Result<OutputId, Neste
     if let Some(out) = state.outputs.get_mut(&id) {
         out.mirror = Some(Vec::with_capacity((mode.width * mode.height * 4) as usize));
     }
-    state.nested = Some(Nested { output: id, backend, texture: None, refresh_mhz: mode.refresh_mhz, presented: 0 });
+    state.nested = Some(Nested { output: id, backend, texture: None, refresh_mhz: mode.refresh_mhz, presented: 0, present_ns_total: 0 });
     state
         .loop_handle
         .insert_source(winit_loop, |event, _, state: &mut State| on_event(state, event))

@@ -25,6 +25,7 @@ pub fn present(state: &mut State) {
 }
 
 fn draw(n: &mut super::Nested, pixels: &[u8], w: u32, h: u32) -> Result<(), String> {
+    let t0 = std::time::Instant::now();
     let size_buf: Size<i32, smithay::utils::Buffer> = (w as i32, h as i32).into();
     let renderer = n.backend.renderer();
     match &n.texture {
@@ -53,5 +54,6 @@ fn draw(n: &mut super::Nested, pixels: &[u8], w: u32, h: u32) -> Result<(), Stri
     }
     n.backend.submit(None).map_err(|e| e.to_string())?;
     n.presented += 1;
+    n.present_ns_total += t0.elapsed().as_nanos() as u64;
     Ok(())
 }
