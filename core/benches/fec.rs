@@ -7,37 +7,18 @@
 //! Each figure is the best of several timed repetitions (the build machine is shared).
 //! `LUMEN_MOONLIGHT_LIB` overrides the path of the client library.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::ffi::{c_int, c_void};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use lumen_core::fec::{gf256, gf65536};
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator, only counting calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+#[path = "../tests/support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::CountingAlloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static A: CountingAlloc = CountingAlloc;
 
 /// Seconds per call: the best of `8 × reps` short batches that take about `target × reps` seconds in all
 /// (short batches so that some run while the shared machine is quiet).
@@ -62,11 +43,11 @@ fn time(mut f: impl FnMut(), target: f64, reps: usize) -> f64 {
 fn allocs_per_call(mut f: impl FnMut()) -> u64 {
     f();
     f();
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = counting_alloc::allocations();
     for _ in 0..10 {
         f();
     }
-    (ALLOCS.load(Ordering::Relaxed) - before) / 10
+    (counting_alloc::allocations() - before) / 10
 }
 
 fn random_shards(n: usize, len: usize, seed: u64) -> Vec<Vec<u8>> {

@@ -2,37 +2,18 @@
 //! throughput for 1080p and 4K access units, the reassembly side under loss, and heap allocations per frame
 //! in steady state (counting global allocator; target 0). Prints a table.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use lumen_core::video::lumen::{LumenPacketizer, LumenParams};
 use lumen_core::video::{FrameMeta, FrameType, GcmVideo, PacketBatch, VideoPacketizer, VideoParams, VideoReassembler};
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+#[path = "../tests/support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::CountingAlloc;
 
 #[global_allocator]
-static A: Counting = Counting;
+static A: CountingAlloc = CountingAlloc;
 
 struct Row {
     name: String,
@@ -51,14 +32,14 @@ fn measure(name: &str, bytes: usize, mut f: impl FnMut() -> usize) -> Row {
         f(); // warm-up: buffers, codec shapes, caches
     }
     let n = iterations(bytes);
-    let a0 = ALLOCS.load(Ordering::Relaxed);
+    let a0 = counting_alloc::allocations();
     let t = Instant::now();
     let mut datagrams = 0;
     for _ in 0..n {
         datagrams = black_box(f());
     }
     let el = t.elapsed().as_secs_f64();
-    let allocs = ALLOCS.load(Ordering::Relaxed) - a0;
+    let allocs = counting_alloc::allocations() - a0;
     Row { name: name.into(), bytes, datagrams, us_per_frame: el * 1e6 / n as f64, allocs_per_frame: allocs as f64 / n as f64 }
 }
 

@@ -2,42 +2,17 @@
 //! control envelopes, decoding control messages and input packets, audio CBC, video GCM framing, RTSP
 //! framing and the lumen transport cipher, counted with this test binary's own counting allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use lumen_core::control::{envelope, ControlMessage};
 use lumen_core::crypto::{self, Aes128Gcm, AudioCipher, Direction, RemoteInputKey, TransportCipher, TransportNonce};
 use lumen_core::input::{self, InputEvent};
 
-struct Counting;
-
-static COUNT: AtomicU64 = AtomicU64::new(0);
-static ON: AtomicBool = AtomicBool::new(false);
-
-// SAFETY: forwards every call to the system allocator unchanged; it only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if ON.load(Ordering::Relaxed) {
-            COUNT.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: the caller upholds GlobalAlloc's contract, which System needs too.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if ON.load(Ordering::Relaxed) {
-            COUNT.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: as above.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::CountingAlloc;
 
 #[global_allocator]
-static A: Counting = Counting;
+static A: CountingAlloc = CountingAlloc;
 
 // One test function: the counter is process-wide and tests run on parallel threads.
 #[test]
@@ -80,11 +55,8 @@ fn per_packet_paths_allocate_nothing() {
         decoded
     };
     assert_eq!(run(10), 70);
-    COUNT.store(0, Ordering::SeqCst);
-    ON.store(true, Ordering::SeqCst);
-    let ok = run(1000);
-    ON.store(false, Ordering::SeqCst);
+    let mut ok = 0;
+    let n = counting_alloc::counted(|| ok = run(1000));
     assert_eq!(ok, 7000);
-    let n = COUNT.load(Ordering::SeqCst);
     assert_eq!(n, 0, "per-packet crypto/control/input paths allocated {n} times");
 }

@@ -2,51 +2,20 @@
 //! AES-GCM), reassembling under loss, and audio packetize/receive allocate nothing per frame. Counted
 //! with a global counting allocator (this test binary's own); not a timing test.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use lumen_core::audio::{AudioPacketizer, AudioReceiver};
 use lumen_core::crypto::{AudioCipher, RemoteInputKey};
 use lumen_core::video::lumen::{LumenPacketizer, LumenParams};
 use lumen_core::video::{FrameMeta, FrameType, GcmVideo, PacketBatch, Reassembled, VideoPacketizer, VideoParams, VideoReassembler};
 
-struct Counting;
+use counting_alloc::counted;
 
-static COUNT: AtomicU64 = AtomicU64::new(0);
-static ON: AtomicBool = AtomicBool::new(false);
-
-// SAFETY: forwards to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if ON.load(Ordering::Relaxed) {
-            COUNT.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if ON.load(Ordering::Relaxed) {
-            COUNT.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::CountingAlloc;
 
 #[global_allocator]
-static A: Counting = Counting;
-
-fn counted(f: impl FnOnce()) -> u64 {
-    COUNT.store(0, Ordering::SeqCst);
-    ON.store(true, Ordering::SeqCst);
-    f();
-    ON.store(false, Ordering::SeqCst);
-    COUNT.load(Ordering::SeqCst)
-}
+static A: CountingAlloc = CountingAlloc;
 
 // One test function only: the counter is process-wide and tests run on parallel threads.
 #[test]
