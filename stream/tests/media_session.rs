@@ -1,6 +1,7 @@
 //! A media session end to end over loopback, with a Rust client made of real parts: rusty_enet for the
 //! control stream, core's video reassembler and audio receiver, OpenH264's decoder. Checks: picture
-//! (counter + PSNR), IDR on request, audio packets that decrypt and decode, input in order, malformed
+//! (counter + PSNR), IDR within 2 frames of each request (host-side figure from `status()`, checked
+//! against the frame types the client received), audio packets that decrypt and decode, input in order, malformed
 //! datagrams ignored, termination on stop and the session freeing its ports.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -8,14 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lumen_core::audio::{AudioEvent, AudioReceiver};
+use lumen_core::control::envelope::ControlCodec;
+use lumen_core::control::{ControlMessage, Termination};
 use lumen_core::crypto::{AudioCipher, RemoteInputKey};
-use lumen_core::input::{self, ButtonAction, InputEvent, MouseButton};
+use lumen_core::input::{ButtonAction, InputEvent, MouseButton};
 use lumen_core::video::{FrameType, GcmVideo, Reassembled, VideoParams, VideoReassembler};
 use lumen_encode::colour::{Converter, Yuv420};
 use lumen_encode::quality::psnr;
 use lumen_encode::source::read_counter;
 use lumen_encode::{ColourSpace, Range, TestPattern};
-use lumen_stream::media::envelope::{ptype, ControlCrypto};
 use lumen_stream::media::{InputSink, MediaOptions, MoonlightMedia};
 use lumen_stream::{EndReason, LaunchRecord, MediaPlane, MediaPorts, MediaStart, StreamConfig, VideoCodec};
 use openh264::decoder::Decoder;
@@ -90,15 +92,15 @@ fn launch(key: &RemoteInputKey, w: u32, h: u32) -> LaunchRecord {
 
 struct Client {
     host: Host<UdpSocket>,
-    crypto: ControlCrypto,
-    buf: Vec<u8>,
-    received: Vec<(u16, Vec<u8>)>,
+    codec: ControlCodec,
+    buf: [u8; 512],
+    received: Vec<ControlMessage>,
 }
 
 impl Client {
-    fn send(&mut self, ty: u16, payload: &[u8]) {
-        self.crypto.seal_client(ty, payload, &mut self.buf);
-        let pkt = Packet::reliable(self.buf.as_slice());
+    fn send(&mut self, msg: &ControlMessage) {
+        let n = self.codec.seal(msg, &mut self.buf).unwrap();
+        let pkt = Packet::reliable(&self.buf[..n]);
         let p = self.host.connected_peers_mut().next().expect("connected");
         p.send(0, &pkt).unwrap();
         self.host.flush();
@@ -109,8 +111,8 @@ impl Client {
             match ev {
                 Event::Receive { packet, .. } => {
                     let mut d = packet.data().to_vec();
-                    let (t, p) = self.crypto.open_host(&mut d).expect("host message decrypts");
-                    self.received.push((t, p.to_vec()));
+                    let (_, m) = self.codec.open(&mut d).expect("host message decrypts and decodes");
+                    self.received.push(m);
                 }
                 Event::Disconnect { .. } => disconnected = true,
                 Event::Connect { .. } => {}
@@ -156,9 +158,9 @@ fn media_session_streams_video_audio_and_takes_input() {
         std::thread::sleep(Duration::from_millis(2));
     }
     assert!(connected, "ENet control stream connects");
-    let mut client = Client { host, crypto: ControlCrypto::new(&key), buf: Vec::new(), received: Vec::new() };
-    client.send(ptype::REQUEST_IDR, &[0, 0]);
-    client.send(ptype::START_B, &[0]);
+    let mut client = Client { host, codec: ControlCodec::client(&key), buf: [0; 512], received: Vec::new() };
+    client.send(&ControlMessage::RequestIdrFrame);
+    client.send(&ControlMessage::StartB);
     // Garbage on the ENet port and the media ports is ignored.
     let junk = UdpSocket::bind("127.0.0.1:0").unwrap();
     junk.send_to(b"GARBAGE! not enet", ("127.0.0.1", cport)).unwrap();
@@ -182,6 +184,9 @@ fn media_session_streams_video_audio_and_takes_input() {
     let mut reference = Yuv420::default();
     let (mut frames, mut decoded, mut audio_pkts, mut audio_decoded) = (0u32, 0u32, 0u32, 0u32);
     let mut kinds = Vec::new();
+    let mut idr_indices = Vec::new();
+    let mut idr_requests = 1u32;
+    let mut next_request_at = 60u32;
     let mut counters = Vec::new();
     let mut idr_asked_at: Option<usize> = None;
     let mut min_psnr = f64::INFINITY;
@@ -198,6 +203,9 @@ fn media_session_streams_video_audio_and_takes_input() {
                 if let Reassembled::Frame(f) = r {
                     frames += 1;
                     kinds.push(f.frame_type);
+                    if f.frame_type == FrameType::Idr {
+                        idr_indices.push(u64::from(f.frame_index));
+                    }
                     if let Ok(Some(pic)) = dec.decode(f.data) {
                         decoded += 1;
                         let (ys, _, _) = pic.strides();
@@ -223,7 +231,14 @@ fn media_session_streams_video_audio_and_takes_input() {
         }
         if frames >= 30 && idr_asked_at.is_none() {
             idr_asked_at = Some(kinds.len());
-            client.send(ptype::REQUEST_IDR, &[0, 0]);
+            client.send(&ControlMessage::RequestIdrFrame);
+            idr_requests += 1;
+        }
+        // More requests, at every phase of the frame clock (the client pumps every ~1 ms).
+        if frames >= next_request_at && next_request_at <= 140 {
+            client.send(&ControlMessage::RequestIdrFrame);
+            idr_requests += 1;
+            next_request_at += 20;
         }
         if frames >= 40 && !junk_sent {
             junk_sent = true;
@@ -241,9 +256,7 @@ fn media_session_streams_video_audio_and_takes_input() {
                 InputEvent::Scroll { amount: 120 },
             ];
             for ev in &events {
-                let mut pkt = [0u8; 128];
-                let n = input::encode_into(ev, &mut pkt).unwrap();
-                client.send(ptype::INPUT, &pkt[..n]);
+                client.send(&ControlMessage::Input(ev.clone()));
             }
         }
     }
@@ -252,6 +265,20 @@ fn media_session_streams_video_audio_and_takes_input() {
     assert_eq!(kinds[0], FrameType::Idr);
     let asked = idr_asked_at.unwrap();
     assert!(kinds[asked..].iter().take(4).any(|k| *k == FrameType::Idr), "IDR after request: {:?}", &kinds[asked..]);
+    // Host side: every request answered by an IDR at most 2 frame indices after the last frame sent
+    // when it arrived, and each answering IDR is one the client received as an IDR.
+    let status = plane.status().unwrap();
+    let idr = &status["idr"];
+    assert_eq!(idr["client_requests"].as_u64(), Some(u64::from(idr_requests)), "{idr}");
+    let answered = idr["answered"].as_u64().unwrap();
+    assert!(answered >= 3 && answered <= u64::from(idr_requests), "{idr}");
+    assert!(idr["pending_since_frame"].is_null(), "{idr}");
+    assert!(idr["max_frames_to_idr"].as_u64().unwrap() <= 2, "IDR later than 2 frames: {idr}");
+    for a in idr["recent"].as_array().unwrap() {
+        let f = a["idr_frame"].as_u64().unwrap();
+        assert!(a["frames_to_idr"].as_u64().unwrap() <= 2, "{a}");
+        assert!(idr_indices.contains(&f), "host IDR frame {f} reached the client as an IDR: {idr_indices:?}");
+    }
     assert!(counters.windows(2).all(|p| p[1] > p[0]), "counters increase: {counters:?}");
     assert!(min_psnr > 30.0, "min PSNR {min_psnr:.1} dB");
     assert!(audio_pkts > 300, "{audio_pkts} audio packets");
@@ -264,13 +291,13 @@ fn media_session_streams_video_audio_and_takes_input() {
     // Host-side stop: the client hears the termination, the ports are freed.
     session.stop(EndReason::Cancelled);
     let until = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < until && !client.received.iter().any(|(t, _)| *t == ptype::TERMINATION) {
+    let graceful = ControlMessage::Termination(Termination::Reason(0x8003_0023));
+    while Instant::now() < until && !client.received.contains(&graceful) {
         client.pump();
         std::thread::sleep(Duration::from_millis(5));
     }
-    let term = client.received.iter().find(|(t, _)| *t == ptype::TERMINATION).expect("termination message");
-    assert_eq!(term.1, 0x8003_0023u32.to_be_bytes());
-    assert!(client.received.iter().any(|(t, _)| *t == ptype::HDR_MODE));
+    assert!(client.received.contains(&graceful), "graceful termination: {:?}", client.received);
+    assert!(client.received.iter().any(|m| matches!(m, ControlMessage::HdrMode { enabled: false, .. })));
     for p in [vport, cport, aport] {
         UdpSocket::bind(("0.0.0.0", p)).expect("port freed after stop");
     }

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use lumen_core::crypto::RemoteInputKey;
-use lumen_core::input;
+use lumen_core::control::envelope::ControlCodec;
+use lumen_core::control::{termination, ControlError, ControlMessage, HdrMetadata, Termination};
+use lumen_core::crypto::{Direction, RemoteInputKey};
 use rusty_enet::{Event, Host, HostSettings, Packet, PacketReceived, PeerID, Socket, SocketOptions, MTU_MAX};
 
-use super::envelope::{ptype, ControlCrypto};
 use super::input_sink::InputSink;
 use super::shared::Shared;
 use super::video::unspecified;
@@ -27,7 +27,9 @@ pub const CONNECT_WAIT: Duration = Duration::from_secs(15);
 /// Silence after which a connected client counts as gone (it pings every 100 ms).
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(10);
 /// HRESULT of a graceful host-side termination (`NVST_DISCONN_SERVER_TERMINATED_CLOSED`).
-pub const TERMINATION_GRACEFUL: u32 = 0x8003_0023;
+pub const TERMINATION_GRACEFUL: u32 = termination::SERVER_TERMINATED_CLOSED;
+/// Room for the largest host message (HDR mode with metadata) in its envelope.
+const OUT_LEN: usize = 128;
 
 /// Messages the host sends on the control stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,18 +169,21 @@ impl LossControl {
 fn run(shared: &Shared, setup: ControlSetup, sock: UdpSocket, host_rx: Receiver<HostMessage>) -> anyhow::Result<()> {
     let settings = HostSettings { peer_limit: 4, channel_limit: 32, ..Default::default() };
     let mut host = Host::new(GuardedSocket { sock }, settings).map_err(|e| anyhow::anyhow!("ENet host: {e:?}"))?;
-    let mut crypto = ControlCrypto::new(&setup.key);
+    let mut codec = ControlCodec::host(&setup.key);
     let mut peer: Option<PeerID> = None;
     let mut scratch: Vec<u8> = Vec::with_capacity(2048);
-    let mut out: Vec<u8> = Vec::with_capacity(256);
+    let mut out = [0u8; OUT_LEN];
     let mut loss = LossControl::new(setup.bitrate_kbps, Instant::now());
     let started = Instant::now();
     loop {
         if shared.stopping() {
             if let Some(id) = peer {
-                seal(&mut crypto, setup.encrypted, ptype::TERMINATION, &TERMINATION_GRACEFUL.to_be_bytes(), &mut out);
+                let term = ControlMessage::Termination(Termination::Reason(TERMINATION_GRACEFUL));
+                let n = seal(&mut codec, setup.encrypted, &term, &mut out);
                 if let Some(p) = host.get_peer_mut(id) {
-                    let _ = p.send(0, &Packet::reliable(out.as_slice()));
+                    if let Some(n) = n {
+                        let _ = p.send(0, &Packet::reliable(&out[..n]));
+                    }
                     p.disconnect_later(0);
                 }
                 // Give the termination a moment to be delivered and acknowledged.
@@ -212,8 +217,9 @@ fn run(shared: &Shared, setup: ControlSetup, sock: UdpSocket, host_rx: Receiver<
                     tracing::info!(?from, "control: client connected");
                     peer = Some(p.id());
                     shared.heard_now();
-                    seal(&mut crypto, setup.encrypted, ptype::HDR_MODE, &hdr_payload(false), &mut out);
-                    let _ = p.send(0, &Packet::reliable(out.as_slice()));
+                    if let Some(n) = seal(&mut codec, setup.encrypted, &hdr_mode(false), &mut out) {
+                        let _ = p.send(0, &Packet::reliable(&out[..n]));
+                    }
                 }
                 Event::Disconnect { peer: p, .. } => {
                     if Some(p.id()) == peer {
@@ -229,24 +235,21 @@ fn run(shared: &Shared, setup: ControlSetup, sock: UdpSocket, host_rx: Receiver<
                     shared.heard_now();
                     scratch.clear();
                     scratch.extend_from_slice(packet.data());
-                    handle(shared, &setup, &crypto, &mut scratch, &mut loss);
+                    handle(shared, &setup, &codec, &mut scratch, &mut loss);
                 }
             }
         }
         while let Ok(msg) = host_rx.try_recv() {
             let Some(id) = peer else { continue };
-            match msg {
+            let msg = match msg {
                 HostMessage::Rumble { controller, low, high } => {
-                    let mut pl = [0u8; 10];
-                    pl[4..6].copy_from_slice(&controller.to_le_bytes());
-                    pl[6..8].copy_from_slice(&low.to_le_bytes());
-                    pl[8..10].copy_from_slice(&high.to_le_bytes());
-                    seal(&mut crypto, setup.encrypted, ptype::RUMBLE, &pl, &mut out);
+                    ControlMessage::Rumble { controller, low_freq: low, high_freq: high }
                 }
-                HostMessage::Hdr(on) => seal(&mut crypto, setup.encrypted, ptype::HDR_MODE, &hdr_payload(on), &mut out),
-            }
+                HostMessage::Hdr(on) => hdr_mode(on),
+            };
+            let Some(n) = seal(&mut codec, setup.encrypted, &msg, &mut out) else { continue };
             if let Some(p) = host.get_peer_mut(id) {
-                let _ = p.send(0, &Packet::reliable(out.as_slice()));
+                let _ = p.send(0, &Packet::reliable(&out[..n]));
             }
         }
         let now_ms = shared.started.elapsed().as_millis() as u64;
@@ -267,75 +270,76 @@ fn run(shared: &Shared, setup: ControlSetup, sock: UdpSocket, host_rx: Receiver<
     }
 }
 
-/// HDR mode payload: enable byte then Sunshine's HDR metadata (all zero when off).
-fn hdr_payload(on: bool) -> [u8; 1 + 2 * 12] {
-    let mut p = [0u8; 25];
-    p[0] = on as u8;
-    p
+/// HDR mode with Sunshine's metadata block (all zero: no mastering display information).
+fn hdr_mode(enabled: bool) -> ControlMessage {
+    ControlMessage::HdrMode { enabled, metadata: Some(HdrMetadata::default()) }
 }
 
-fn seal(crypto: &mut ControlCrypto, encrypted: bool, ty: u16, payload: &[u8], out: &mut Vec<u8>) {
-    if encrypted {
-        crypto.seal(ty, payload, out);
+/// Encodes a host message into `out`: sealed in the v2 envelope when negotiated, else the V1 form
+/// `[type: u16 LE][payload]`. Returns the packet length; `None` (logged) if it cannot be encoded.
+fn seal(codec: &mut ControlCodec, encrypted: bool, msg: &ControlMessage, out: &mut [u8]) -> Option<usize> {
+    let r = if encrypted {
+        codec.seal(msg, out)
     } else {
-        out.clear();
-        out.extend_from_slice(&ty.to_le_bytes());
-        out.extend_from_slice(payload);
-    }
-}
-
-fn handle(shared: &Shared, setup: &ControlSetup, crypto: &ControlCrypto, pkt: &mut [u8], loss: &mut LossControl) {
-    let (ty, payload) = if setup.encrypted {
-        match crypto.open(pkt) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!(error = %e, "control: dropping undecryptable message");
-                return;
-            }
-        }
-    } else if pkt.len() >= 2 {
-        (u16::from_le_bytes([pkt[0], pkt[1]]), &pkt[2..])
-    } else {
-        tracing::warn!(len = pkt.len(), "control: runt message");
-        return;
+        // V1 carries no length field: drop it from the V2 form.
+        msg.encode_into(out).map(|n| {
+            out.copy_within(4..n, 2);
+            n - 2
+        })
     };
-    match ty {
-        ptype::PING => {}
-        ptype::REQUEST_IDR => {
+    r.inspect_err(|e| tracing::error!(error = %e, ty = msg.type_id(), "control: host message not encoded")).ok()
+}
+
+/// Opens one client packet: the v2 envelope when negotiated, else the V1 form.
+fn open(codec: &ControlCodec, encrypted: bool, pkt: &mut [u8]) -> Result<ControlMessage, ControlError> {
+    if encrypted {
+        return codec.open(pkt).map(|(_, m)| m);
+    }
+    if pkt.len() < 2 {
+        return Err(ControlError::Truncated { need: 2, have: pkt.len() });
+    }
+    ControlMessage::decode_payload(Direction::ClientToHost, u16::from_le_bytes([pkt[0], pkt[1]]), &pkt[2..])
+}
+
+fn handle(shared: &Shared, setup: &ControlSetup, codec: &ControlCodec, pkt: &mut [u8], loss: &mut LossControl) {
+    let msg = match open(codec, setup.encrypted, pkt) {
+        Ok(m) => m,
+        Err(ControlError::Input(e)) => {
+            tracing::warn!(error = %e, "control: undecodable input packet ignored");
+            return;
+        }
+        Err(ControlError::UnknownType { ty, .. }) => {
+            tracing::debug!(ty = format_args!("{ty:#06x}"), "control: unhandled message");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, len = pkt.len(), "control: dropping a malformed or undecryptable message");
+            return;
+        }
+    };
+    match msg {
+        ControlMessage::PeriodicPing => {}
+        ControlMessage::RequestIdrFrame => {
             tracing::debug!("control: IDR request");
-            shared.idr_requested.store(true, Ordering::Relaxed);
+            shared.idr.client_request(&shared.frames_sent);
         }
-        ptype::START_B => tracing::info!("control: start B"),
-        ptype::INVALIDATE_REFS => {
-            if payload.len() >= 12 {
-                let first = u32::from_le_bytes(payload[0..4].try_into().unwrap_or_default()) as u64;
-                let last = u32::from_le_bytes(payload[8..12].try_into().unwrap_or_default()) as u64;
-                tracing::debug!(first, last, "control: reference frame invalidation");
-                *shared.rfi.lock().unwrap_or_else(|e| e.into_inner()) = Some((first, last));
-            } else {
-                tracing::warn!(len = payload.len(), "control: short RFI request; asking for an IDR");
-                shared.idr_requested.store(true, Ordering::Relaxed);
-            }
+        ControlMessage::StartA => tracing::info!("control: start A"),
+        ControlMessage::StartB => tracing::info!("control: start B"),
+        ControlMessage::InvalidateRefFrames { first, last } => {
+            tracing::debug!(first, last, "control: reference frame invalidation");
+            *shared.rfi.lock().unwrap_or_else(|e| e.into_inner()) = Some((u64::from(first), u64::from(last)));
         }
-        ptype::FRAME_FEC_STATUS => {
-            if payload.len() >= 18 {
-                let be = |o: usize| u16::from_be_bytes([payload[o], payload[o + 1]]) as u64;
-                let (td, tp, rd, rp) = (be(10), be(12), be(14), be(16));
-                loss.report(shared, (td + tp).saturating_sub(rd + rp), td + tp, Instant::now());
-            }
+        ControlMessage::FrameFecStatus(f) => {
+            let total = u64::from(f.total_data_packets) + u64::from(f.total_parity_packets);
+            let received = u64::from(f.received_data_packets) + u64::from(f.received_parity_packets);
+            loss.report(shared, total.saturating_sub(received), total, Instant::now());
         }
-        ptype::LOSS_STATS => {
-            if payload.len() >= 4 {
-                let lost = u32::from_le_bytes(payload[0..4].try_into().unwrap_or_default()) as u64;
-                loss.report(shared, lost, lost.max(1) * 10, Instant::now());
-            }
+        ControlMessage::LossStats(s) => {
+            let lost = u64::from(s.loss_count);
+            loss.report(shared, lost, lost.max(1) * 10, Instant::now());
         }
-        ptype::INPUT => match input::decode(payload) {
-            Ok(ev) => setup.sink.input(ev),
-            Err(e) => tracing::warn!(error = %e, len = payload.len(), "control: undecodable input packet"),
-        },
-        ptype::FRAME_STATS => {}
-        other => tracing::debug!(ty = format_args!("{other:#06x}"), len = payload.len(), "control: unhandled message"),
+        ControlMessage::Input(ev) => setup.sink.input(ev),
+        other => tracing::debug!(ty = format_args!("{:#06x}", other.type_id()), "control: unhandled message"),
     }
 }
 

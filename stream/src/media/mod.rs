@@ -6,7 +6,7 @@
 
 pub mod audio;
 pub mod control;
-pub mod envelope;
+pub mod idr;
 pub mod input_sink;
 pub mod session;
 pub mod shared;

@@ -127,6 +127,7 @@ impl MediaPlane for MoonlightMedia {
                 "running": !s.stopping(),
                 "frames_sent": s.frames_sent.load(Ordering::Relaxed),
                 "bitrate_kbps": s.bitrate_kbps.load(Ordering::Relaxed),
+                "idr": s.idr.status(),
                 "inject_video_loss": self.opts.inject_video_loss,
             }),
             None => serde_json::json!({ "plane": "moonlight", "running": false }),

@@ -1,16 +1,18 @@
 //! State shared by the threads of one media session: stop flag, encoder requests from the control
-//! stream (IDR, reference invalidation, bitrate), the client's video address, and the end callback.
+//! stream (IDR requests, reference invalidation, bitrate), the client's video address, and the end callback.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use super::idr::IdrTracker;
 use crate::media_plane::EndReason;
 
 /// One session's shared state.
 pub struct Shared {
     pub stop: AtomicBool,
-    pub idr_requested: AtomicBool,
+    /// IDR requests (client and internal) and how fast they were answered.
+    pub idr: IdrTracker,
     /// Pending reference invalidation: first and last frame index (0, 0 = none).
     pub rfi: Mutex<Option<(u64, u64)>>,
     pub bitrate_kbps: AtomicU32,
@@ -26,7 +28,7 @@ impl Shared {
     pub fn new(bitrate_kbps: u32, on_end: Box<dyn FnOnce(EndReason) + Send>) -> Self {
         Self {
             stop: AtomicBool::new(false),
-            idr_requested: AtomicBool::new(false),
+            idr: IdrTracker::default(),
             rfi: Mutex::new(None),
             bitrate_kbps: AtomicU32::new(bitrate_kbps),
             frames_sent: AtomicU64::new(0),

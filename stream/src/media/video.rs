@@ -43,6 +43,8 @@ pub struct VideoSetup {
 struct Job {
     au: AccessUnit,
     ready_at: Instant,
+    /// The IDR request generation the encoder had answered with an IDR when it made this unit.
+    idr_answered: u64,
 }
 
 /// Binds the video port and starts the sender (which starts the encoder once the client pinged).
@@ -178,6 +180,14 @@ fn sender(
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        if job.au.kind != Some(FrameKind::Idr) && shared.idr.is_stale(job.idr_answered) {
+            // Encoded before an IDR request: the client discards it while it waits for the IDR.
+            tracing::debug!("video: P-frame from before an IDR request dropped");
+            if free_tx.send(job.au).is_err() {
+                break;
+            }
+            continue;
+        }
         let t0 = Instant::now();
         frame_index = frame_index.wrapping_add(1);
         let latency = t0.saturating_duration_since(job.ready_at);
@@ -189,7 +199,7 @@ fn sender(
         };
         if let Err(e) = packetizer.packetize(&meta, &job.au.data, &mut batch) {
             tracing::warn!(error = %e, bytes = job.au.data.len(), "video: frame not packetized; asking for an IDR");
-            shared.idr_requested.store(true, Ordering::Relaxed);
+            shared.idr.request_internal();
             let _ = free_tx.send(job.au);
             continue;
         }
@@ -211,7 +221,10 @@ fn sender(
         }
         let t1 = Instant::now();
         timings.record(job.au.encode_time, t1 - t0, t1.saturating_duration_since(job.ready_at));
-        shared.frames_sent.store(frame_index as u64, Ordering::Relaxed);
+        shared.frames_sent.store(frame_index as u64, Ordering::SeqCst);
+        if meta.frame_type == FrameType::Idr {
+            shared.idr.idr_sent(frame_index as u64);
+        }
         if free_tx.send(job.au).is_err() {
             break;
         }
@@ -258,6 +271,8 @@ fn encode_loop(
     let mut skipped = 0u64;
     let mut bitrate = cfg.bitrate_kbps;
     let mut spare: Option<AccessUnit> = None;
+    // The request generation last answered by an IDR; an IDR is forced on every tick while it lags.
+    let mut idr_answered = shared.idr.generation();
     while !shared.stopping() {
         let now = Instant::now();
         if next > now {
@@ -299,7 +314,8 @@ fn encode_loop(
                 encoder.request_idr();
             }
         }
-        if shared.idr_requested.swap(false, Ordering::Relaxed) {
+        let idr_generation = shared.idr.generation();
+        if idr_generation != idr_answered {
             tracing::debug!("video: IDR requested");
             encoder.request_idr();
         }
@@ -313,7 +329,10 @@ fn encode_loop(
             spare = Some(au);
             continue;
         }
-        if full_tx.send(Job { au, ready_at }).is_err() {
+        if au.kind == Some(FrameKind::Idr) {
+            idr_answered = idr_generation;
+        }
+        if full_tx.send(Job { au, ready_at, idr_answered }).is_err() {
             break;
         }
     }
