@@ -6,6 +6,7 @@
 
 pub mod encoder;
 pub mod ffi;
+pub mod retrieve;
 
 use std::ffi::{c_void, CStr};
 use std::ptr;
