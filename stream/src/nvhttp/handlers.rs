@@ -31,6 +31,9 @@ pub const GFE_VERSION: &str = "3.23.0.74";
 
 type Resp = Response<Full<Bytes>>;
 
+/// The `status_message` of a `/launch` refused because another client's session runs (status 503).
+pub const BUSY_MESSAGE: &str = "Busy: this host is running a session for another client";
+
 fn xml(status: StatusCode, reply: XmlReply) -> Resp {
     Response::builder()
         .status(status)
@@ -316,6 +319,11 @@ fn launch(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClie
     };
     record.app_cmd = app.cmd.clone();
     let mut slot = lock(&state.session);
+    if let Some(live) = slot.as_ref().filter(|l| l.client_id != client.id) {
+        tracing::warn!(peer = %conn.peer, client = client.id, session_client = live.client_id, app = %live.launch.app_name,
+            streaming = live.media.is_some(), "launch refused: busy with another client's session (it may /resume it)");
+        return ok(XmlReply::error(503, BUSY_MESSAGE));
+    }
     if let Some(live) = slot.as_ref() {
         tracing::warn!(running = %live.launch.app_name, "launch refused: an app is already running");
         return ok(XmlReply::error(503, "An app is already running on this host"));
