@@ -5,15 +5,18 @@
 //! infinite GOP (IDR only on request, parameter sets repeated on each IDR), reference-frame invalidation,
 //! optional intra refresh.
 //!
-//! Output retrieval: `nvEncLockBitstream` blocks until the frame is coded; the `Encoder` trait returns each
-//! frame's access unit from `encode`, so the encoder thread (DESIGN §3) is the retrieval thread and nothing
-//! else waits on it.
+//! Output retrieval: `Encoder::encode` is synchronous (`nvEncLockBitstream` on the calling thread blocks
+//! until the frame is coded; the trait returns each frame's access unit from `encode`). The pipelined mode
+//! (`enable_retrieval_thread` → `submit_texture` / `retrieve`) keeps several output buffers in flight and
+//! locks them on a retrieval thread (`retrieve.rs`), so conversion and submission of the next frame never
+//! wait for the previous one's bitstream.
 
 use std::ffi::c_void;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::ffi::{self, config, init, Params};
+use super::retrieve::{Job, OutputRing, Retrieval};
 use super::{Nvenc, Session};
 use crate::encoder::{AccessUnit, Codec, EncodeError, Encoder, EncoderConfig, FrameKind};
 use crate::frame::{Frame, FramePixels};
@@ -21,6 +24,7 @@ use crate::gpu::colour::{Conversion, PixelFormat};
 use crate::gpu::convert::Converter;
 use crate::gpu::cuda::{CudaDevice, RgbaBuffer, Stream, TextureObject};
 use crate::gpu::error::{GpuError, GpuResult};
+use crate::gpu::pool::Slot;
 use crate::gpu::{counters, frame_pool, FramePool, SourceOrder};
 
 const POOL_SIZE: usize = 3;
@@ -50,6 +54,8 @@ pub struct NvencEncoder {
     cfg: EncoderConfig,
     opts: NvencOptions,
     // Field order is drop order: NVENC resources (in Drop) before the session, the session before CUDA.
+    /// Pipelined output (retrieval thread); `None` = synchronous.
+    pipeline: Option<Pipeline>,
     session: Session,
     registered: Vec<*mut c_void>,
     bitstream: *mut c_void,
@@ -281,6 +287,7 @@ impl NvencEncoder {
             stream,
             device,
             idr_pending: true,
+            pipeline: None,
         })
     }
 
@@ -306,10 +313,33 @@ impl NvencEncoder {
     /// Map → encode (ordered after the conversion on the shared stream) → lock (blocks until coded) → copy
     /// out → unlock → unmap.
     fn encode_slot(&mut self, slot: usize, index: u64, out: &mut AccessUnit) -> GpuResult<()> {
-        use ffi::{lock, map, pic};
+        use ffi::lock;
         let fns = self.session.fns();
-        let (enc_pic, lock_bs, unlock_bs, map_in, unmap_in) =
-            (fns.encode_picture, fns.lock_bitstream, fns.unlock_bitstream, fns.map_input_resource, fns.unmap_input_resource);
+        let (lock_bs, unlock_bs, unmap_in) = (fns.lock_bitstream, fns.unlock_bitstream, fns.unmap_input_resource);
+        let mapped = self.submit_picture(slot, index, self.bitstream)?;
+        let r = {
+            self.lock.clear();
+            self.lock.set_u32(lock::VERSION, ffi::LOCK_BITSTREAM_VER);
+            self.lock.set_ptr(lock::OUTPUT_BITSTREAM, self.bitstream);
+            self.session.call(lock_bs, "nvEncLockBitstream", self.lock.as_mut_ptr()).and_then(|_| {
+                let kind = copy_locked(&self.lock, &mut out.data);
+                out.kind = Some(kind);
+                out.frame_index = index;
+                self.session.call(unlock_bs, "nvEncUnlockBitstream", self.bitstream)
+            })
+        };
+        let u = self.session.call(unmap_in, "nvEncUnmapInputResource", mapped);
+        r?;
+        u?;
+        Ok(())
+    }
+
+    /// Maps input slot `slot` and submits it for encoding into `bitstream`; returns the mapped input
+    /// (unmapped once the picture's bitstream has been read).
+    fn submit_picture(&mut self, slot: usize, index: u64, bitstream: *mut c_void) -> GpuResult<*mut c_void> {
+        use ffi::{map, pic};
+        let fns = self.session.fns();
+        let (enc_pic, map_in, unmap_in) = (fns.encode_picture, fns.map_input_resource, fns.unmap_input_resource);
         self.map.clear();
         self.map.set_u32(map::VERSION, ffi::MAP_INPUT_RESOURCE_VER);
         self.map.set_ptr(map::REGISTERED, self.registered[slot]);
@@ -327,31 +357,210 @@ impl NvencEncoder {
         self.pic.set_u32(pic::FRAME_IDX, index as u32);
         self.pic.set_u64(pic::TIMESTAMP, index);
         self.pic.set_ptr(pic::INPUT_BUFFER, mapped);
-        self.pic.set_ptr(pic::OUTPUT_BITSTREAM, self.bitstream);
+        self.pic.set_ptr(pic::OUTPUT_BITSTREAM, bitstream);
         self.pic.set_u32(pic::BUFFER_FORMAT, buffer_format(self.opts.format));
         self.pic.set_u32(pic::PICTURE_STRUCT, ffi::PIC_STRUCT_FRAME);
-        let r = self.session.call(enc_pic, "nvEncEncodePicture", self.pic.as_mut_ptr()).and_then(|_| {
-            self.lock.clear();
-            self.lock.set_u32(lock::VERSION, ffi::LOCK_BITSTREAM_VER);
-            self.lock.set_ptr(lock::OUTPUT_BITSTREAM, self.bitstream);
-            self.session.call(lock_bs, "nvEncLockBitstream", self.lock.as_mut_ptr())?;
-            let size = self.lock.u32_at(lock::SIZE_IN_BYTES) as usize;
-            let data = self.lock.ptr_at(lock::DATA_PTR) as *const u8;
-            out.data.clear();
-            if !data.is_null() && size > 0 {
-                // SAFETY: while locked, the driver guarantees `size` readable bytes at `data`.
-                out.data.extend_from_slice(unsafe { std::slice::from_raw_parts(data, size) });
-            }
-            let ty = self.lock.u32_at(lock::PICTURE_TYPE);
-            out.kind = Some(if ty == ffi::PIC_TYPE_IDR || ty == ffi::PIC_TYPE_I { FrameKind::Idr } else { FrameKind::P });
-            out.frame_index = index;
-            self.session.call(unlock_bs, "nvEncUnlockBitstream", self.bitstream)
-        });
-        let u = self.session.call(unmap_in, "nvEncUnmapInputResource", mapped);
-        r?;
-        u?;
+        if let Err(e) = self.session.call(enc_pic, "nvEncEncodePicture", self.pic.as_mut_ptr()) {
+            let _ = self.session.call(unmap_in, "nvEncUnmapInputResource", mapped);
+            return Err(e);
+        }
         self.idr_pending = false;
+        Ok(mapped)
+    }
+
+    /// Switches to pipelined output: `depth` output bitstream buffers (made here, once) and a retrieval
+    /// thread that locks finished bitstreams in order and copies them into reusable buffers
+    /// ([`retrieve`](super::retrieve)). NVENC's event-driven async mode is Windows-only; on Linux this is
+    /// the documented way to keep the lock off the encoder thread. Afterwards use
+    /// [`submit_texture`](Self::submit_texture) + [`retrieve`](Self::retrieve); `Encoder::encode` stays
+    /// synchronous (its own buffer, lock on the calling thread) and must not be mixed with frames in flight.
+    pub fn enable_retrieval_thread(&mut self, depth: usize) -> GpuResult<()> {
+        if self.pipeline.is_some() {
+            return Ok(());
+        }
+        let depth = depth.clamp(1, POOL_SIZE);
+        let mut outputs = Vec::with_capacity(depth);
+        for _ in 0..depth {
+            let mut bs = Params::<{ ffi::bitstream::SIZE }>::zeroed();
+            bs.set_u32(ffi::bitstream::VERSION, ffi::CREATE_BITSTREAM_BUFFER_VER);
+            match self.session.call(self.session.fns().create_bitstream_buffer, "nvEncCreateBitstreamBuffer", bs.as_mut_ptr()) {
+                Ok(()) => outputs.push(bs.ptr_at(ffi::bitstream::BUFFER)),
+                Err(e) => {
+                    for b in outputs {
+                        let _ = self.session.call(self.session.fns().destroy_bitstream_buffer, "nvEncDestroyBitstreamBuffer", b);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let fns = self.session.fns();
+        let mut ctx = LockCtx {
+            encoder: self.session.raw(),
+            lock: fns.lock_bitstream,
+            unlock: fns.unlock_bitstream,
+            outputs: outputs.clone(),
+            params: Params::zeroed(),
+        };
+        let frame_bytes = (self.cfg.width as usize * self.cfg.height as usize).max(1 << 16);
+        let retrieval = match Retrieval::spawn(depth, frame_bytes, move |output, buf| ctx.lock_copy(output, buf)) {
+            Ok(r) => r,
+            Err(e) => {
+                for b in outputs {
+                    let _ = self.session.call(self.session.fns().destroy_bitstream_buffer, "nvEncDestroyBitstreamBuffer", b);
+                }
+                return Err(e);
+            }
+        };
+        self.pipeline = Some(Pipeline { ring: OutputRing::new(depth)?, inputs: (0..depth).map(|_| None).collect(), outputs, retrieval });
         Ok(())
+    }
+
+    /// Pipelined zero-copy entry: converts the target behind `src` into an input buffer and submits it;
+    /// returns at once. `PoolExhausted` when `depth` frames are in flight (call [`retrieve`](Self::retrieve)).
+    pub fn submit_texture(&mut self, src: &TextureObject, order: SourceOrder, index: u64) -> GpuResult<()> {
+        let Some(p) = self.pipeline.as_mut() else {
+            return Err(GpuError::Invalid("submit_texture needs enable_retrieval_thread first".into()));
+        };
+        let output = p.ring.begin(index)?;
+        let bitstream = p.outputs[output];
+        let r = (|| {
+            let slot = self.pool.acquire()?;
+            let coeffs = self.conversion(order).coeffs();
+            let mapped = match self
+                .converter
+                .from_texture(&self.stream, src, &coeffs, self.pool.get(&slot))
+                .and_then(|_| self.submit_picture(slot.index(), index, bitstream))
+            {
+                Ok(m) => m,
+                Err(e) => {
+                    self.pool.release(slot)?;
+                    return Err(e);
+                }
+            };
+            let input = slot.index();
+            let p = self.pipeline.as_mut().ok_or_else(|| GpuError::Invalid("pipeline".into()))?;
+            p.inputs[output] = Some((slot, mapped));
+            p.retrieval.submit(Job { output, input, index })
+        })();
+        if r.is_err() {
+            if let Some(p) = self.pipeline.as_mut() {
+                if p.inputs[output].is_none() {
+                    // Nothing was submitted for this output buffer: give it back.
+                    let _ = p.ring.finish(output);
+                }
+            }
+        }
+        r
+    }
+
+    /// The oldest finished frame (waiting for it when `wait`): its bitstream is swapped into `out.data`
+    /// (no copy; the previous buffer of `out` goes back to the retrieval pool), its input buffer is
+    /// unmapped and returned to the pool. `Ok(false)`: nothing finished yet (only without `wait`).
+    pub fn retrieve(&mut self, wait: bool, out: &mut AccessUnit) -> GpuResult<bool> {
+        let unmap_in = self.session.fns().unmap_input_resource;
+        let p = self.pipeline.as_mut().ok_or_else(|| GpuError::Invalid("retrieve needs enable_retrieval_thread first".into()))?;
+        if p.ring.in_flight() == 0 {
+            return Ok(false);
+        }
+        let got = if wait {
+            p.retrieval.recv()
+        } else {
+            match p.retrieval.try_recv() {
+                Some(r) => r,
+                None => return Ok(false),
+            }
+        };
+        let (output, result) = match got {
+            Ok(r) => (r.job.output, Ok(r)),
+            // The thread reports failures in order too: the oldest in flight failed.
+            Err(e) => (p.ring.oldest().map_or(0, |(o, _)| o), Err(e)),
+        };
+        p.ring.finish(output)?;
+        let input = p.inputs[output].take();
+        if let Some((slot, mapped)) = input {
+            let u = self.session.call(unmap_in, "nvEncUnmapInputResource", mapped);
+            self.pool.release(slot)?;
+            u?;
+        }
+        let mut r = result?;
+        std::mem::swap(&mut out.data, &mut r.data);
+        out.kind = Some(r.kind);
+        out.frame_index = r.job.index;
+        if let Some(p) = self.pipeline.as_ref() {
+            p.retrieval.recycle(r.data);
+        }
+        Ok(true)
+    }
+
+    /// Frames submitted and not yet retrieved.
+    pub fn in_flight(&self) -> usize {
+        self.pipeline.as_ref().map_or(0, |p| p.ring.in_flight())
+    }
+}
+
+/// The pipelined mode's state (see [`NvencEncoder::enable_retrieval_thread`]).
+struct Pipeline {
+    ring: OutputRing,
+    /// Per output buffer: the input slot and its mapped handle while the picture is in flight.
+    inputs: Vec<Option<(Slot, *mut c_void)>>,
+    outputs: Vec<*mut c_void>,
+    retrieval: Retrieval,
+}
+
+/// What the retrieval thread needs to lock one output buffer: raw handles of the open session.
+struct LockCtx {
+    encoder: *mut c_void,
+    lock: ffi::EncFn,
+    unlock: ffi::EncFn,
+    outputs: Vec<*mut c_void>,
+    params: Box<Params<{ ffi::lock::SIZE }>>,
+}
+
+// SAFETY: NVENC allows nvEncLockBitstream/nvEncUnlockBitstream on a thread other than the one submitting
+// pictures (the SDK's Linux samples retrieve on a second thread); the handles stay valid until the encoder
+// joins this thread (Pipeline is dropped before the buffers and the session).
+unsafe impl Send for LockCtx {}
+
+impl LockCtx {
+    fn call(&self, f: ffi::EncFn, name: &'static str, arg: *mut c_void) -> GpuResult<()> {
+        let f = f.ok_or(GpuError::MissingSymbol { library: "libnvidia-encode.so.1", symbol: name, reason: "null in function list".into() })?;
+        // SAFETY: `arg` is the struct or handle the entry point takes; the session is open (see Send above).
+        let s = unsafe { f(self.encoder, arg) };
+        if s != 0 {
+            return Err(super::nvenc_err(name, s, String::new()));
+        }
+        Ok(())
+    }
+
+    fn lock_copy(&mut self, output: usize, buf: &mut Vec<u8>) -> GpuResult<FrameKind> {
+        use ffi::lock;
+        let bitstream = *self.outputs.get(output).ok_or_else(|| GpuError::Invalid(format!("output buffer {output}")))?;
+        self.params.clear();
+        self.params.set_u32(lock::VERSION, ffi::LOCK_BITSTREAM_VER);
+        self.params.set_ptr(lock::OUTPUT_BITSTREAM, bitstream);
+        let p = self.params.as_mut_ptr();
+        self.call(self.lock, "nvEncLockBitstream", p)?;
+        let kind = copy_locked(&self.params, buf);
+        self.call(self.unlock, "nvEncUnlockBitstream", bitstream)?;
+        Ok(kind)
+    }
+}
+
+/// Copies a locked bitstream out of `NV_ENC_LOCK_BITSTREAM` into `out` (cleared first); the picture kind.
+fn copy_locked(lock_params: &Params<{ ffi::lock::SIZE }>, out: &mut Vec<u8>) -> FrameKind {
+    use ffi::lock;
+    let size = lock_params.u32_at(lock::SIZE_IN_BYTES) as usize;
+    let data = lock_params.ptr_at(lock::DATA_PTR) as *const u8;
+    out.clear();
+    if !data.is_null() && size > 0 {
+        // SAFETY: while locked, the driver guarantees `size` readable bytes at `data`.
+        out.extend_from_slice(unsafe { std::slice::from_raw_parts(data, size) });
+    }
+    let ty = lock_params.u32_at(lock::PICTURE_TYPE);
+    if ty == ffi::PIC_TYPE_IDR || ty == ffi::PIC_TYPE_I {
+        FrameKind::Idr
+    } else {
+        FrameKind::P
     }
 }
 
@@ -424,6 +633,18 @@ impl Drop for NvencEncoder {
     fn drop(&mut self) {
         let _ = self.device.bind();
         let _ = self.stream.synchronize();
+        if let Some(p) = self.pipeline.take() {
+            let Pipeline { inputs, outputs, retrieval, .. } = p;
+            drop(retrieval); // joins the thread: no lock in progress after this
+            let unmap_in = self.session.fns().unmap_input_resource;
+            for (_, mapped) in inputs.into_iter().flatten() {
+                let _ = self.session.call(unmap_in, "nvEncUnmapInputResource", mapped);
+            }
+            let destroy_bs = self.session.fns().destroy_bitstream_buffer;
+            for b in outputs {
+                let _ = self.session.call(destroy_bs, "nvEncDestroyBitstreamBuffer", b);
+            }
+        }
         let fns = self.session.fns();
         let (unreg, destroy_bs) = (fns.unregister_resource, fns.destroy_bitstream_buffer);
         for r in self.registered.drain(..) {
