@@ -14,6 +14,7 @@ use std::ffi::c_void;
 use khronos_egl as egl;
 use lumen_render::{OutputId, Target};
 
+use super::colour::SourceOrder;
 use super::cuda::TextureObject;
 use super::error::{GpuError, GpuResult};
 use super::interop::Registered;
@@ -21,11 +22,25 @@ use super::interop::Registered;
 const GL_TEXTURE_LEVEL: egl::Attrib = 0x30BC;
 const LINUX_DMA_BUF: egl::Enum = 0x3270;
 
+/// A render target already registered with CUDA, as an encoder input: what a GPU frame carries (the
+/// `FramePixels` GPU variant's payload). Borrowed from the [`TargetRegistry`] for one `encode` call.
+#[derive(Debug, Clone, Copy)]
+pub struct GpuTarget<'a> {
+    /// Texture object over the target's CUDA array (made once, at registration).
+    pub texture: &'a TextureObject,
+    /// Byte order of the target's texels (`Target::GlTexture` is ABGR8888 = R,G,B,A → `Rgba`;
+    /// a GBM `Xrgb8888` dmabuf is B,G,R,X → `Bgra`).
+    pub order: SourceOrder,
+    pub width: u32,
+    pub height: u32,
+}
+
 /// One registered pool target.
 struct Entry {
     output: OutputId,
     index: u32,
     size: (u32, u32),
+    order: SourceOrder,
     // Field order is drop order: the texture object, then the registration, then (in `Drop`) the image.
     texture: TextureObject,
     registration: Registered,
@@ -58,6 +73,10 @@ impl TargetRegistry {
     /// the CUDA context too. Registering the same slot again replaces the old registration.
     pub fn target_created(&mut self, output: OutputId, index: u32, target: &Target) -> GpuResult<()> {
         let display = self.egl.get_current_display().ok_or_else(|| gl_err("target_created", "no current EGL display"))?;
+        let order = match target {
+            Target::Dmabuf(_) => SourceOrder::Bgra,
+            _ => SourceOrder::Rgba,
+        };
         let image = match target {
             Target::GlTexture(_) => {
                 let context =
@@ -126,7 +145,7 @@ impl TargetRegistry {
         };
         self.entries.retain(|e| !(e.output == output && e.index == index));
         tracing::debug!(%output, index, w = size.0, h = size.1, "render target registered with CUDA");
-        self.entries.push(Entry { output, index, size, texture, registration, image, display });
+        self.entries.push(Entry { output, index, size, order, texture, registration, image, display });
         Ok(())
     }
 
@@ -156,6 +175,16 @@ impl TargetRegistry {
     /// target's size. No allocation, no driver call.
     pub fn texture(&self, output: OutputId, index: u32) -> Option<(&TextureObject, (u32, u32))> {
         self.entries.iter().find(|e| e.output == output && e.index == index).map(|e| (&e.texture, e.size))
+    }
+
+    /// Slot `index` of `output` as an encoder input, or `None` if it was never registered.
+    pub fn gpu_target(&self, output: OutputId, index: u32) -> Option<GpuTarget<'_>> {
+        self.entries.iter().find(|e| e.output == output && e.index == index).map(|e| GpuTarget {
+            texture: &e.texture,
+            order: e.order,
+            width: e.size.0,
+            height: e.size.1,
+        })
     }
 
     /// Number of registered targets.

@@ -306,6 +306,18 @@ impl NvencEncoder {
         r
     }
 
+    /// Encodes a registered render target (the GPU frame input): size-checked, then as `encode_texture`.
+    pub fn encode_target(&mut self, target: &crate::gpu::targets::GpuTarget<'_>, index: u64, out: &mut AccessUnit) -> GpuResult<()> {
+        if target.width != self.cfg.width || target.height != self.cfg.height {
+            tracing::warn!(w = target.width, h = target.height, "GPU target size differs from the encoder's");
+            return Err(GpuError::Invalid(format!(
+                "{}x{} target for a {}x{} encoder",
+                target.width, target.height, self.cfg.width, self.cfg.height
+            )));
+        }
+        self.encode_texture(target.texture, target.order, index, out)
+    }
+
     fn conversion(&self, order: SourceOrder) -> Conversion {
         Conversion { order, format: self.opts.format, matrix: self.cfg.colour_space.into(), range: self.cfg.range.into() }
     }
