@@ -72,6 +72,10 @@ impl TargetRegistry {
     /// `FrameSink::target_created` is called: the renderer's EGL context must be current on this thread, and
     /// the CUDA context too. Registering the same slot again replaces the old registration.
     pub fn target_created(&mut self, output: OutputId, index: u32, target: &Target) -> GpuResult<()> {
+        if matches!(target, Target::Cpu(_)) {
+            tracing::debug!(%output, index, "CPU render target: not registered (upload path)");
+            return Err(GpuError::Invalid(format!("output {output} target {index} is a CPU image: nothing to register")));
+        }
         let display = self.egl.get_current_display().ok_or_else(|| gl_err("target_created", "no current EGL display"))?;
         let order = match target {
             Target::Dmabuf(_) => SourceOrder::Bgra,
