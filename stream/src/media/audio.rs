@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lumen_core::audio::{AudioPacketizer, MAX_OPUS_LEN};
 use lumen_core::crypto::{AudioCipher, RemoteInputKey};
@@ -13,6 +13,7 @@ use lumen_core::video::PacketBatch;
 use lumen_encode::audio::{AudioSource, OpusEncoder, ToneSource};
 
 use super::shared::Shared;
+use super::timing::Ticker;
 use super::udp_sys::BatchSender;
 use super::video::{drain_incoming, unspecified, wait_for_ping, PING_WAIT};
 use crate::media_plane::EndReason;
@@ -50,16 +51,12 @@ fn run(shared: &Shared, setup: AudioSetup, sock: UdpSocket) -> anyhow::Result<()
     let mut out = BatchSender::new(sock.try_clone()?, dest);
     let mut batch = PacketBatch::new();
     let mut pkt = vec![0u8; MAX_OPUS_LEN];
-    let period = Duration::from_millis(setup.packet_ms as u64);
-    let mut next = Instant::now();
+    // No resync: audio packets keep their exact cadence.
+    let mut ticker = Ticker::new(Duration::from_millis(setup.packet_ms as u64), false);
     let mut sent = 0u64;
     while !shared.stopping() {
-        let now = Instant::now();
-        if next > now {
-            std::thread::sleep(next - now);
-        }
-        next += period;
-        if sent % 50 == 0 && drain_incoming(&sock, setup.client_ip, &mut dest, "audio") {
+        ticker.wait();
+        if sent.is_multiple_of(50) && drain_incoming(&sock, setup.client_ip, &mut dest, "audio") {
             out.set_dest(dest);
         }
         let n = opus.encode_from(source.as_mut(), &mut pkt)?;

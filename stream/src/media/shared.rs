@@ -8,6 +8,9 @@ use std::time::Instant;
 use super::idr::IdrTracker;
 use crate::media_plane::EndReason;
 
+/// Called once when a session ends by itself.
+pub type OnEnd = Box<dyn FnOnce(EndReason) + Send>;
+
 /// One session's shared state.
 pub struct Shared {
     pub stop: AtomicBool,
@@ -21,11 +24,11 @@ pub struct Shared {
     /// Last time the control stream heard from the client (ms since `started`).
     pub last_heard_ms: AtomicU64,
     pub started: Instant,
-    on_end: Mutex<Option<Box<dyn FnOnce(EndReason) + Send>>>,
+    on_end: Mutex<Option<OnEnd>>,
 }
 
 impl Shared {
-    pub fn new(bitrate_kbps: u32, on_end: Box<dyn FnOnce(EndReason) + Send>) -> Self {
+    pub fn new(bitrate_kbps: u32, on_end: OnEnd) -> Self {
         Self {
             stop: AtomicBool::new(false),
             idr: IdrTracker::default(),

@@ -85,7 +85,7 @@ impl BatchSender {
 
     /// Sends `n` datagrams of `seg` bytes laid back to back in `buf` (`buf.len() == n * seg`).
     pub fn send_uniform(&mut self, buf: &[u8], seg: usize) -> io::Result<()> {
-        if seg == 0 || buf.len() % seg != 0 {
+        if seg == 0 || !buf.len().is_multiple_of(seg) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "buffer is not a whole number of segments"));
         }
         if self.gso && buf.len() > seg {

@@ -16,7 +16,7 @@ use lumen_core::video::{FrameMeta, FrameType, GcmVideo, PacketBatch, VideoPacket
 use lumen_encode::{AccessUnit, EncoderConfig, FrameKind};
 
 use super::shared::Shared;
-use super::timing::Timings;
+use super::timing::{Ticker, Timings};
 use super::udp_sys::{try_recv_from, BatchSender};
 use super::{EncoderFactory, SourceFactory};
 use crate::media_plane::EndReason;
@@ -266,23 +266,15 @@ fn encode_loop(
 ) -> anyhow::Result<()> {
     let mut encoder = make_encoder(&cfg)?;
     let mut source = make_source(cfg.width, cfg.height);
-    let period = Duration::from_secs_f64(1.0 / cfg.fps.max(1) as f64);
-    let mut next = Instant::now();
+    let mut ticker = Ticker::new(Duration::from_secs_f64(1.0 / cfg.fps.max(1) as f64), true);
     let mut skipped = 0u64;
     let mut bitrate = cfg.bitrate_kbps;
     let mut spare: Option<AccessUnit> = None;
     // The request generation last answered by an IDR; an IDR is forced on every tick while it lags.
     let mut idr_answered = shared.idr.generation();
     while !shared.stopping() {
-        let now = Instant::now();
-        if next > now {
-            std::thread::sleep(next - now);
-        }
-        next += period;
-        if Instant::now() > next + period {
-            // Fell behind by more than a frame: restart the clock rather than burst.
-            next = Instant::now() + period;
-        }
+        // Fell behind by more than a frame: the clock restarts rather than bursting.
+        ticker.wait();
         let next_buf = match spare.take() {
             Some(au) => Ok(au),
             None => free_rx.try_recv(),
