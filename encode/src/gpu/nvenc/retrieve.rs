@@ -9,9 +9,10 @@
 //!   through a bounded channel (no allocation in steady state: a buffer's capacity is kept);
 //! - [`Retrieval`]: the thread itself, driven by a `lock` function (the encoder passes one that locks,
 //!   copies out and unlocks one NVENC output buffer), answering through a bounded channel.
+//!
 //! Where the thread cannot be used the encoder stays synchronous (lock on the encoder thread).
 
-use std::sync::mpsc::{sync_channel, Receiver, RecvError, SyncSender, TryRecvError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvError, SyncSender};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -130,10 +131,7 @@ impl BufferPool {
 
     /// A free buffer if one is there now.
     pub fn try_take(&self) -> Option<Vec<u8>> {
-        match self.rx.try_recv() {
-            Ok(b) => Some(b),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.rx.try_recv().ok()
     }
 }
 
