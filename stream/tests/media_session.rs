@@ -269,6 +269,7 @@ fn media_session_streams_video_audio_and_takes_input() {
     // when it arrived, and each answering IDR is one the client received as an IDR.
     let status = plane.status().unwrap();
     let idr = &status["idr"];
+    eprintln!("host-side IDR figures: {idr}");
     assert_eq!(idr["client_requests"].as_u64(), Some(u64::from(idr_requests)), "{idr}");
     let answered = idr["answered"].as_u64().unwrap();
     assert!(answered >= 3 && answered <= u64::from(idr_requests), "{idr}");
