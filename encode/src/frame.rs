@@ -67,6 +67,9 @@ impl<'a> CpuPixels<'a> {
 #[non_exhaustive]
 pub enum FramePixels<'a> {
     Cpu(CpuPixels<'a>),
+    /// A render target registered with CUDA once (NVIDIA path): the encoder reads it on the GPU, nothing is
+    /// copied to the CPU. Only the NVENC encoder takes it.
+    Gpu(crate::gpu::targets::GpuTarget<'a>),
 }
 
 /// One frame ready to encode.

@@ -585,8 +585,10 @@ impl Encoder for NvencEncoder {
         let start = Instant::now();
         let px = match frame.pixels {
             FramePixels::Cpu(px) => px,
+            // Zero-copy: the registered render target is converted straight into an NVENC input buffer.
+            FramePixels::Gpu(target) => return self.encode_target(&target, frame.index, out).map_err(lib_err),
             #[allow(unreachable_patterns)]
-            _ => return Err(EncodeError::BadFrame("NVENC takes CPU frames here; GPU targets go through encode_texture".into())),
+            _ => return Err(EncodeError::BadFrame("NVENC cannot take this kind of frame".into())),
         };
         px.validate()?;
         if px.width != self.cfg.width || px.height != self.cfg.height {
