@@ -26,6 +26,9 @@ use crate::media_plane::EndReason;
 pub const CONNECT_WAIT: Duration = Duration::from_secs(15);
 /// Silence after which a connected client counts as gone (it pings every 100 ms).
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(10);
+/// Longest sleep of the control loop while no datagram arrives (ENet's resend and ping timers tick at
+/// this granularity; host messages such as rumble wait at most this long).
+const IDLE_WAIT: Duration = Duration::from_millis(10);
 /// HRESULT of a graceful host-side termination (`NVST_DISCONN_SERVER_TERMINATED_CLOSED`).
 pub const TERMINATION_GRACEFUL: u32 = termination::SERVER_TERMINATED_CLOSED;
 /// Room for the largest host message (HDR mode with metadata) in its envelope.
@@ -168,6 +171,8 @@ impl LossControl {
 
 fn run(shared: &Shared, setup: ControlSetup, sock: UdpSocket, host_rx: Receiver<HostMessage>) -> anyhow::Result<()> {
     let settings = HostSettings { peer_limit: 4, channel_limit: 32, ..Default::default() };
+    // A second handle on the same socket, only to sleep until a datagram arrives (ENet's service polls).
+    let waker = sock.try_clone()?;
     let mut host = Host::new(GuardedSocket { sock }, settings).map_err(|e| anyhow::anyhow!("ENet host: {e:?}"))?;
     let mut codec = ControlCodec::host(&setup.key);
     let mut peer: Option<PeerID> = None;
@@ -251,6 +256,7 @@ fn run(shared: &Shared, setup: ControlSetup, sock: UdpSocket, host_rx: Receiver<
             if let Some(p) = host.get_peer_mut(id) {
                 let _ = p.send(0, &Packet::reliable(&out[..n]));
             }
+            host.flush();
         }
         let now_ms = shared.started.elapsed().as_millis() as u64;
         match peer {
@@ -266,7 +272,12 @@ fn run(shared: &Shared, setup: ControlSetup, sock: UdpSocket, host_rx: Receiver<
             }
             _ => {}
         }
-        std::thread::sleep(Duration::from_millis(1));
+        // Sleep until the client sends something (input wakes us at once) or ENet's timers are due; an idle
+        // session costs a wake-up per IDLE_WAIT instead of one per millisecond.
+        if let Err(e) = super::udp_sys::wait_readable(&waker, IDLE_WAIT) {
+            tracing::warn!(error = %e, "control: poll failed");
+            std::thread::sleep(IDLE_WAIT);
+        }
     }
 }
 
