@@ -179,6 +179,12 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, mpsc::
 
 /// Runs the host until SIGINT/SIGTERM.
 pub async fn run(opts: HostOptions) -> anyhow::Result<()> {
+    run_until(opts, std::future::pending::<()>()).await
+}
+
+/// Runs the host until SIGINT/SIGTERM or until `stop` completes (an embedding process whose other half,
+/// e.g. the compositor, ended by itself); either way the live session is ended and the admin socket removed.
+pub async fn run_until(opts: HostOptions, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let (state, mut end_rx) = build_state(&opts)?;
     let p = state.ports;
     let bind = |port| SocketAddr::new(opts.bind, port);
@@ -196,14 +202,24 @@ pub async fn run(opts: HostOptions) -> anyhow::Result<()> {
         let state = state.clone();
         tokio::spawn(async move {
             while let Some((generation, reason)) = end_rx.recv().await {
-                // The app stays launched (a client can /resume); only the media session is gone.
                 let finished = {
                     let mut s = lock(&state.session);
-                    s.as_mut().filter(|l| l.generation == generation).and_then(|live| {
-                        tracing::info!(?reason, "the media plane ended the session");
-                        live.media_ended = Some(reason.clone());
-                        live.media.take()
-                    })
+                    if reason == EndReason::AppExited && s.as_ref().is_some_and(|l| l.generation == generation) {
+                        // The app is gone: the session ends with it and the host is free again (Sunshine).
+                        s.take().and_then(|mut live| {
+                            tracing::info!(app = %live.launch.app_name, ?reason, "the app exited: session ended");
+                            live.media_ended = Some(reason.clone());
+                            live.media.take()
+                        })
+                    } else {
+                        // The client left: the app stays launched (a client can /resume); only the media
+                        // session is gone.
+                        s.as_mut().filter(|l| l.generation == generation).and_then(|live| {
+                            tracing::info!(?reason, "the media plane ended the session");
+                            live.media_ended = Some(reason.clone());
+                            live.media.take()
+                        })
+                    }
                 };
                 if let Some(mut media) = finished {
                     // Joining the media threads may take a moment: not on a runtime worker, not under the lock.
@@ -230,6 +246,7 @@ pub async fn run(opts: HostOptions) -> anyhow::Result<()> {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {},
         _ = term.recv() => {},
+        _ = stop => {},
     }
     tracing::info!("shutting down");
     state.end_session(EndReason::HostShutdown);

@@ -367,6 +367,12 @@ def test_configured_app_exit_ends_the_stream(session_host, paired_client, tmp_pa
         wait_for(lambda: "the app exited: ending the stream" in host.log(), 15, "the app's exit", host)
         wait_for(lambda: "reason=AppExited" in host.log() and "session output removed" in host.log(), 10,
                  "the stream to end", host)
+        # The session ended with its app: the host is free again (Sunshine's behaviour).
+        import moonlight_helpers as mh
+
+        wait_for(lambda: host.status()["session"] is None, 10, "the live session to end", host)
+        info = mh.server_info(host.address, host.port_base, cfg)
+        assert info.state == "SUNSHINE_SERVER_FREE" and info.current_game == 0, (info.state, info.current_game)
     finally:
         p.kill()
         p.wait()
