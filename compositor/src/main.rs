@@ -75,6 +75,7 @@ fn main() -> anyhow::Result<()> {
         xwayland: args.xwayland,
         keyboard_layout: args.keyboard_layout,
         cursor_visible: !args.hide_cursor,
+        handle_signals: true,
     };
     let nested = if args.nested {
         let mode: OutputMode = args.nested_size.parse().context("--nested-size")?;

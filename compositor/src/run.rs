@@ -58,6 +58,10 @@ pub struct Config {
     pub xwayland: bool,
     pub keyboard_layout: String,
     pub cursor_visible: bool,
+    /// Catch SIGTERM/SIGINT and stop on them (the standalone compositor). `false` when an embedding
+    /// process owns the signals: the compositor then stops only through its [`CompositorHandle`] (or the
+    /// control socket, or its apps exiting).
+    pub handle_signals: bool,
 }
 
 impl Default for Config {
@@ -71,6 +75,7 @@ impl Default for Config {
             xwayland: false,
             keyboard_layout: "us".into(),
             cursor_visible: true,
+            handle_signals: true,
         }
     }
 }
@@ -220,15 +225,19 @@ pub fn run_with(
         })
         .map_err(|e| RunError::Loop(e.to_string()))?;
 
-    // SIGTERM / SIGINT: stop the loop; everything is torn down below and through Drop.
-    let signals = calloop::signals::Signals::new(&[calloop::signals::Signal::SIGTERM, calloop::signals::Signal::SIGINT])
-        .map_err(|e| RunError::Loop(format!("signals: {e}")))?;
-    handle
-        .insert_source(signals, |ev, _, state: &mut State| {
-            info!(signal = ?ev.signal(), "stopping");
-            state.loop_signal.stop();
-        })
-        .map_err(|e| RunError::Loop(e.to_string()))?;
+    // SIGTERM / SIGINT: stop the loop; everything is torn down below and through Drop. An embedding
+    // process that owns the signals stops us through the handle instead.
+    if config.handle_signals {
+        let signals =
+            calloop::signals::Signals::new(&[calloop::signals::Signal::SIGTERM, calloop::signals::Signal::SIGINT])
+                .map_err(|e| RunError::Loop(format!("signals: {e}")))?;
+        handle
+            .insert_source(signals, |ev, _, state: &mut State| {
+                info!(signal = ?ev.signal(), "stopping");
+                state.loop_signal.stop();
+            })
+            .map_err(|e| RunError::Loop(e.to_string()))?;
+    }
 
     // Reap apps; end the session when it was started with apps and all of them are gone.
     handle

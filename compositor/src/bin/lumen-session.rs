@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use lumen_compositor::host::{self, EncoderChoice, PlaneOptions, SessionPlane, VideoSource};
-use lumen_compositor::{CompositorHandle, Config, RendererChoice};
+use lumen_compositor::{CompositorHandle, Config, NestedConfig, OutputMode, RendererChoice};
 
 /// lumen's streaming host: a headless Wayland compositor streaming to Moonlight clients.
 #[derive(Debug, Parser)]
@@ -44,7 +44,17 @@ struct Args {
     /// Test hook: serve frame dumps of the streamed output in DIR (docs/session.md).
     #[arg(long, value_name = "DIR")]
     frame_dump: Option<PathBuf>,
+    /// Also show the session in a window on the current Wayland or X11 desktop (winit); streamed
+    /// sessions still get their own virtual output at the client's mode.
+    #[arg(long)]
+    nested: bool,
+    /// The --nested window's initial size and refresh (WxH or WxH@Hz).
+    #[arg(long, default_value = "1280x720@60", value_name = "MODE")]
+    nested_size: String,
 }
+
+/// How the compositor half ended, told to the host half.
+type Done = tokio::sync::oneshot::Receiver<Result<(), String>>;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -55,6 +65,12 @@ fn main() -> anyhow::Result<()> {
     }
     lumen_stream::cli::init_logging();
     let resolved = host::choice::resolve(args.encoder, args.renderer)?;
+    let nested = if args.nested {
+        let mode: OutputMode = args.nested_size.parse().context("--nested-size")?;
+        Some(NestedConfig { mode, ..Default::default() })
+    } else {
+        None
+    };
     let config = Config {
         apps: Vec::new(),
         renderer: resolved.renderer,
@@ -64,21 +80,64 @@ fn main() -> anyhow::Result<()> {
         xwayland: args.xwayland,
         keyboard_layout: "us".into(),
         cursor_visible: true,
+        // The host (tokio) owns SIGTERM/SIGINT; it stops the compositor through its handle.
+        handle_signals: false,
     };
-
-    // The compositor runs on its own thread; the host (tokio) on this one.
-    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<(CompositorHandle, String)>(1);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
-    let compositor = std::thread::Builder::new().name("lumen-compositor".into()).spawn(move || {
-        let r = lumen_compositor::run(config, |h, socket| {
-            let _ = ready_tx.send((h, socket.to_string()));
-        });
-        let _ = done_tx.send(r.map_err(|e| format!("the compositor failed: {e}")));
-    })?;
-    let Ok((handle, socket)) = ready_rx.recv() else {
-        let _ = compositor.join();
-        anyhow::bail!("the compositor did not start (see the log above)");
-    };
+    match nested {
+        None => {
+            // The compositor runs on its own thread; the host (tokio) on this one.
+            let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<(CompositorHandle, String)>(1);
+            let compositor = std::thread::Builder::new().name("lumen-compositor".into()).spawn(move || {
+                let r = lumen_compositor::run(config, |h, socket| {
+                    let _ = ready_tx.send((h, socket.to_string()));
+                });
+                let _ = done_tx.send(r.map_err(|e| format!("the compositor failed: {e}")));
+            })?;
+            let Ok((handle, socket)) = ready_rx.recv() else {
+                let _ = compositor.join();
+                anyhow::bail!("the compositor did not start (see the log above)");
+            };
+            let result = serve(&args, resolved, handle, socket, done_rx);
+            let _ = compositor.join();
+            result
+        }
+        Some(nested) => {
+            // winit wants its event loop on the main thread: the compositor runs here, the host on a thread
+            // started once the compositor is ready.
+            let mut host_thread = None;
+            let r = lumen_compositor::run_with(config, Some(nested), |h, socket| {
+                let socket = socket.to_string();
+                let spawned = std::thread::Builder::new()
+                    .name("lumen-host".into())
+                    .spawn(move || serve(&args, resolved, h, socket, done_rx));
+                match spawned {
+                    Ok(t) => host_thread = Some(t),
+                    Err(e) => tracing::error!(error = %e, "could not start the host thread"),
+                }
+            });
+            let _ = done_tx.send(r.as_ref().map(|_| ()).map_err(|e| format!("the compositor failed: {e}")));
+            let host = match host_thread {
+                Some(t) => t.join().map_err(|_| anyhow::anyhow!("the host thread panicked"))?,
+                None => Err(anyhow::anyhow!("the host did not start (see the log above)")),
+            };
+            r.context("the compositor")?;
+            host
+        }
+    }
+}
+
+/// The host half: apps and demo in the session, the Moonlight host until a signal or the compositor's end,
+/// then the compositor is stopped through its handle.
+fn serve(args: &Args, resolved: host::choice::Resolved, handle: CompositorHandle, socket: String, done_rx: Done)
+    -> anyhow::Result<()> {
+    let result = serve_host(args, resolved, &handle, socket, done_rx);
+    let _ = handle.stop();
+    result
+}
+
+fn serve_host(args: &Args, resolved: host::choice::Resolved, handle: &CompositorHandle, socket: String,
+    done_rx: Done) -> anyhow::Result<()> {
     println!("WAYLAND_DISPLAY={socket}");
     for app in &args.desktop_apps {
         handle.launch_app(app.clone()).context("launching a desktop app")?;
@@ -107,30 +166,23 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let result = rt.block_on(async move {
-        let host = lumen_stream::host::run(opts);
-        tokio::pin!(host);
-        tokio::select! {
-            r = &mut host => r,
-            // SIGTERM/SIGINT may reach the compositor's signal handler first. Its loop is gone now, so a
-            // SIGTERM raised again reaches the host, which ends the session and removes its admin socket.
-            done = done_rx => match done {
-                Ok(Ok(())) => {
-                    tracing::info!("the compositor stopped: shutting the host down");
-                    if let Err(e) = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::TERM) {
-                        tracing::warn!(error = %e, "could not signal the host to stop");
-                        return Ok(());
-                    }
-                    host.await
-                }
-                Ok(Err(msg)) => Err(anyhow::anyhow!(msg)),
-                Err(_) => Err(anyhow::anyhow!("the compositor thread died")),
-            },
+    let failed = Arc::new(std::sync::Mutex::new(None::<String>));
+    let failed2 = failed.clone();
+    let result = rt.block_on(lumen_stream::host::run_until(opts, async move {
+        match done_rx.await {
+            Ok(Ok(())) => tracing::info!("the compositor stopped: shutting the host down"),
+            Ok(Err(msg)) => *failed2.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg),
+            Err(_) => {
+                *failed2.lock().unwrap_or_else(|e| e.into_inner()) = Some("the compositor thread died".into())
+            }
         }
-    });
+    }));
     drop(rt);
     plane.terminate_app();
-    let _ = handle.stop();
-    let _ = compositor.join();
-    result
+    result?;
+    let msg = failed.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match msg {
+        Some(msg) => Err(anyhow::anyhow!(msg)),
+        None => Ok(()),
+    }
 }
