@@ -20,6 +20,20 @@ pub trait AudioSource: Send {
     fn fill(&mut self, out: &mut [i16]);
 }
 
+/// Silence (stereo): what a session streams until it has a real audio source, so clients hear nothing
+/// rather than a test tone.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SilenceSource;
+
+impl AudioSource for SilenceSource {
+    fn channels(&self) -> u16 {
+        2
+    }
+    fn fill(&mut self, out: &mut [i16]) {
+        out.fill(0);
+    }
+}
+
 /// A sine tone (stereo, same on both channels).
 pub struct ToneSource {
     freq: f32,

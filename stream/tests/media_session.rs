@@ -14,6 +14,7 @@ use lumen_core::control::{ControlMessage, Termination};
 use lumen_core::crypto::{AudioCipher, RemoteInputKey};
 use lumen_core::input::{ButtonAction, InputEvent, MouseButton};
 use lumen_core::video::{FrameType, GcmVideo, Reassembled, VideoParams, VideoReassembler};
+use lumen_encode::audio::{AudioSource, ToneSource};
 use lumen_encode::colour::{Converter, Yuv420};
 use lumen_encode::quality::psnr;
 use lumen_encode::source::read_counter;
@@ -129,7 +130,9 @@ fn media_session_streams_video_audio_and_takes_input() {
     let key = RemoteInputKey::new(*b"0123456789abcdef", -12345);
     let (vport, cport, aport) = free_udp_ports();
     let sink = Arc::new(Collect::default());
-    let opts = MediaOptions { input_sink: sink.clone(), ..MediaOptions::default() };
+    // A tone rather than the default silence, so the test can see real audio come through.
+    let audio = Arc::new(|| Box::new(ToneSource::new(440.0, 0.25)) as Box<dyn AudioSource>);
+    let opts = MediaOptions { input_sink: sink.clone(), audio, ..MediaOptions::default() };
     let plane = MoonlightMedia::new(opts);
     let ended = Arc::new(Mutex::new(None::<EndReason>));
     let ended2 = ended.clone();
@@ -183,6 +186,7 @@ fn media_session_streams_video_audio_and_takes_input() {
     let conv = Converter::new(ColourSpace::Bt601, Range::Limited);
     let mut reference = Yuv420::default();
     let (mut frames, mut decoded, mut audio_pkts, mut audio_decoded) = (0u32, 0u32, 0u32, 0u32);
+    let mut audio_peak = 0i16;
     let mut kinds = Vec::new();
     let mut idr_indices = Vec::new();
     let mut idr_requests = 1u32;
@@ -225,6 +229,7 @@ fn media_session_streams_video_audio_and_takes_input() {
                     audio_pkts += 1;
                     if opus_dec.decode(opus, &mut pcm, false).map(|s| s == 240).unwrap_or(false) {
                         audio_decoded += 1;
+                        audio_peak = audio_peak.max(pcm.iter().map(|s| s.saturating_abs()).max().unwrap_or(0));
                     }
                 }
             });
@@ -284,6 +289,8 @@ fn media_session_streams_video_audio_and_takes_input() {
     assert!(min_psnr > 30.0, "min PSNR {min_psnr:.1} dB");
     assert!(audio_pkts > 300, "{audio_pkts} audio packets");
     assert!(audio_decoded as f64 >= audio_pkts as f64 * 0.99);
+    // The 0.25-amplitude tone (peak ≈ 8190) comes out of the decoder, not silence.
+    assert!(audio_peak > 6000, "decoded audio peak {audio_peak}: the tone did not come through");
     let got = sink.0.lock().unwrap().clone();
     assert_eq!(got.len(), 6, "input events: {got:?}");
     assert_eq!(got[2], InputEvent::MousePosition { x: 100, y: 200, ref_width: 639, ref_height: 359 });

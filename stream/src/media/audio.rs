@@ -10,7 +10,7 @@ use std::time::Duration;
 use lumen_core::audio::{AudioPacketizer, MAX_OPUS_LEN};
 use lumen_core::crypto::{AudioCipher, RemoteInputKey};
 use lumen_core::video::PacketBatch;
-use lumen_encode::audio::{AudioSource, OpusEncoder, ToneSource};
+use lumen_encode::audio::{AudioSource, OpusEncoder};
 
 use super::shared::Shared;
 use super::timing::Ticker;
@@ -27,25 +27,24 @@ pub struct AudioSetup {
     pub bitrate_bps: i32,
 }
 
-pub fn spawn(shared: Arc<Shared>, setup: AudioSetup) -> anyhow::Result<JoinHandle<()>> {
+pub fn spawn(shared: Arc<Shared>, setup: AudioSetup, source: Box<dyn AudioSource>) -> anyhow::Result<JoinHandle<()>> {
     let sock = UdpSocket::bind(SocketAddr::new(unspecified(setup.client_ip), setup.port))?;
     sock.set_read_timeout(Some(Duration::from_millis(50)))?;
     Ok(std::thread::Builder::new().name("lumen-audio".into()).spawn(move || {
-        if let Err(e) = run(&shared, setup, sock) {
+        if let Err(e) = run(&shared, setup, sock, source) {
             tracing::error!(error = %e, "audio sender failed");
             shared.end(EndReason::Error(format!("audio: {e}")));
         }
     })?)
 }
 
-fn run(shared: &Shared, setup: AudioSetup, sock: UdpSocket) -> anyhow::Result<()> {
+fn run(shared: &Shared, setup: AudioSetup, sock: UdpSocket, mut source: Box<dyn AudioSource>) -> anyhow::Result<()> {
     let Some(mut dest) = wait_for_ping(shared, &sock, setup.client_ip, "audio") else {
         if !shared.stopping() {
             tracing::warn!("no audio ping from the client within {:?}", PING_WAIT);
         }
         return Ok(());
     };
-    let mut source: Box<dyn AudioSource> = Box::new(ToneSource::new(440.0, 0.25));
     let mut opus = OpusEncoder::new(setup.packet_ms, setup.bitrate_bps)?;
     let mut packetizer = AudioPacketizer::new(setup.packet_ms, setup.key.as_ref().map(AudioCipher::new));
     let mut out = BatchSender::new(sock.try_clone()?, dest);

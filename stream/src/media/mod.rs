@@ -17,6 +17,7 @@ pub mod video;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use lumen_encode::audio::AudioSource;
 use lumen_encode::{EncodeError, Encoder, EncoderConfig, FrameSource};
 
 pub use control::HostMessage;
@@ -28,6 +29,9 @@ pub type EncoderFactory = Arc<dyn Fn(&EncoderConfig) -> Result<Box<dyn Encoder>,
 /// Makes the frame source of a session (width, height).
 pub type SourceFactory = Arc<dyn Fn(u32, u32) -> Box<dyn FrameSource> + Send + Sync>;
 
+/// Makes the audio source of a session.
+pub type AudioFactory = Arc<dyn Fn() -> Box<dyn AudioSource> + Send + Sync>;
+
 /// Knobs of the media plane.
 #[derive(Clone)]
 pub struct MediaOptions {
@@ -36,6 +40,8 @@ pub struct MediaOptions {
     pub input_sink: Arc<dyn InputSink>,
     pub encoder: EncoderFactory,
     pub source: SourceFactory,
+    /// The session's audio (silence by default: the session's real audio capture comes later).
+    pub audio: AudioFactory,
 }
 
 /// Environment variable: video loss to inject, in percent (tests).
@@ -50,6 +56,7 @@ impl Default for MediaOptions {
             input_sink: Arc::new(LogSink),
             encoder: Arc::new(|cfg: &EncoderConfig| lumen_encode::software_encoder(cfg.clone())),
             source: Arc::new(|w, h| Box::new(lumen_encode::TestPattern::new(w, h)) as Box<dyn FrameSource>),
+            audio: Arc::new(|| Box::new(lumen_encode::audio::SilenceSource) as Box<dyn AudioSource>),
         }
     }
 }

@@ -104,6 +104,7 @@ impl MediaPlane for MoonlightMedia {
                     port: start.ports.audio,
                     bitrate_bps: 96_000,
                 },
+                (self.opts.audio)(),
             )?);
             Ok(())
         })();
