@@ -9,7 +9,7 @@ cd "$root"
 export LUMEN_CACHE=${LUMEN_CACHE:-$HOME/.cache/lumen}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$LUMEN_CACHE/target}
 LUMEN_SKIP_VENV=${LUMEN_SKIP_VENV:-1} "$here/setup.sh"
-cargo build --release --locked -p lumen-compositor --bin lumen-session
+cargo build --release -p lumen-compositor --bin lumen-session
 bin="$CARGO_TARGET_DIR/release/lumen-session"
 if command -v foot >/dev/null 2>&1; then
     app=(--desktop-app foot)
