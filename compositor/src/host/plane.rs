@@ -108,7 +108,6 @@ impl SessionPlane {
 impl MediaPlane for SessionPlane {
     fn start(&self, start: MediaStart) -> anyhow::Result<Box<dyn MediaSession>> {
         let (w, h, fps) = (start.config.width, start.config.height, start.config.fps.max(1));
-        self.ensure_app(&start.launch)?;
         let tee: Option<Arc<dyn InputSink>> =
             std::env::var_os(lumen_stream::media::ENV_INPUT_LOG).map(|_| self.base.input_sink.clone());
         let mut opts = self.base.clone();
@@ -132,6 +131,14 @@ impl MediaPlane for SessionPlane {
                 (Some(id), Some(mailbox))
             }
         };
+        // The app starts once the session's output exists, so its first window maps there (not on a
+        // `--nested` window that was the newest output before).
+        if let Err(e) = self.ensure_app(&start.launch) {
+            if let Some(id) = output {
+                let _ = self.handle.remove_output(id);
+            }
+            return Err(e);
+        }
         let slot: EndSlot = Arc::new(Mutex::new(Some(start.on_end)));
         lock(&self.state).end = Some(slot.clone());
         let media_end = {
