@@ -5,7 +5,7 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use lumen_render::{BindTarget, DamageRect, Frame, FrameSink, OutputId, Renderer, Target, TargetPool};
+use lumen_render::{BindTarget, DamageRect, Frame, FrameSink, OutputId, ReadbackPool, Renderer, Target, TargetPool};
 use smithay::backend::renderer::damage::OutputDamageTracker;
 use smithay::backend::renderer::element::memory::MemoryRenderBufferRenderElement;
 use smithay::backend::renderer::element::surface::WaylandSurfaceRenderElement;
@@ -144,6 +144,8 @@ pub struct VirtualOutput {
     /// When set (the `--nested` window's output), every rendered frame is also read back here as tightly
     /// packed RGBA (reused buffer), for the window to show.
     pub mirror: Option<Vec<u8>>,
+    /// CPU copies of GPU targets for a sink that wants CPU pixels (a CPU encoder on the GLES renderer).
+    readback: ReadbackPool,
 }
 
 impl State {
@@ -221,6 +223,7 @@ impl State {
                 latest: None,
                 scratch_damage: Vec::with_capacity(16),
                 mirror: None,
+                readback: ReadbackPool::new(),
             },
         );
         let previous = self.active_output;
@@ -556,12 +559,33 @@ where
 
     let target = out.pool.target_mut(index).ok_or_else(|| OutputError::Render("picked target is lent".into()))?;
     let (w, h) = target.size();
+    let needs_readback =
+        target.cpu_pixels().is_none() && out.sink.as_ref().is_some_and(|sink| sink.wants_cpu_pixels());
+    let mut readback = None;
     let (sync, states) = {
         let mut fb = r.bind_target(target).map_err(OutputError::Render)?;
         let res = out
             .tracker
             .render_output(r, &mut fb, age, &elements, [0.0, 0.0, 0.0, 1.0])
             .map_err(|e| OutputError::Render(format!("{e:?}")))?;
+        if needs_readback {
+            // A CPU encoder on a GPU target: wait for the rendering, then copy into a pooled buffer (top-down
+            // RGBA), here where the GL context is current.
+            if let Err(e) = res.sync.wait() {
+                warn!(id = %out.id, error = ?e, "waiting on the render fence before readback");
+            }
+            let rect = Rectangle::from_size((w as i32, h as i32).into());
+            let rb = out.readback.fill(w, h, |buf| {
+                let map = r.copy_framebuffer(&fb, rect, Fourcc::Abgr8888).map_err(|e| format!("{e:?}"))?;
+                let bytes = r.map_texture(&map).map_err(|e| format!("{e:?}"))?;
+                buf.extend_from_slice(bytes);
+                Ok::<(), String>(())
+            });
+            match rb {
+                Ok(rb) => readback = Some(rb),
+                Err(e) => return Err(OutputError::Render(e.to_string())),
+            }
+        }
         if let Some(mirror) = out.mirror.as_mut() {
             // Read back for the nested window (top-down RGBA on both renderers).
             let rect = Rectangle::from_size((w as i32, h as i32).into());
@@ -586,7 +610,10 @@ where
         Target::GlTexture(_) => smithay::backend::allocator::Fourcc::Abgr8888,
         Target::Dmabuf(d) => smithay::backend::allocator::Buffer::format(d).code,
     };
-    let frame = Frame::new(out.id, out.seq, monotonic_now(), w, h, format, frame_damage, Some(sync), lease);
+    let mut frame = Frame::new(out.id, out.seq, monotonic_now(), w, h, format, frame_damage, Some(sync), lease);
+    if let Some(rb) = readback {
+        frame.set_readback(rb);
+    }
     match out.sink.as_mut() {
         Some(sink) => sink.submit(frame),
         None => out.latest = Some(frame),

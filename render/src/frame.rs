@@ -6,6 +6,7 @@ use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::sync::SyncPoint;
 
 use crate::pool::Lease;
+use crate::readback::Readback;
 use crate::target::Target;
 
 /// Identifies a virtual output for the lifetime of the compositor (never reused).
@@ -46,6 +47,8 @@ pub struct Frame {
     /// `None` or an already signalled point on the CPU path.
     pub sync: Option<SyncPoint>,
     pub(crate) lease: Lease,
+    /// A CPU copy of a GPU target, made on the compositor thread for sinks that want CPU pixels.
+    readback: Option<Readback>,
 }
 
 impl Frame {
@@ -72,7 +75,17 @@ impl Frame {
         sync: Option<SyncPoint>,
         lease: Lease,
     ) -> Self {
-        Frame { output, seq, pts, width, height, format, damage, sync, lease }
+        Frame { output, seq, pts, width, height, format, damage, sync, lease, readback: None }
+    }
+
+    /// Attach the CPU copy of a GPU target (see [`FrameSink::wants_cpu_pixels`]).
+    pub fn set_readback(&mut self, readback: Readback) {
+        self.readback = Some(readback);
+    }
+
+    /// The frame's CPU copy, if one was made: tightly packed R,G,B,A bytes (`Abgr8888`).
+    pub fn readback(&self) -> Option<crate::target::CpuPixels<'_>> {
+        self.readback.as_ref().map(Readback::pixels)
     }
 }
 
@@ -99,6 +112,12 @@ pub trait FrameSink: Send {
     /// A new target was created in an output's pool (once per target). On the GLES path the renderer's EGL
     /// context is current, so this is the place to register a GL texture with CUDA.
     fn target_created(&mut self, _output: OutputId, _index: u32, _target: &Target) {}
+
+    /// Whether frames of GPU targets must carry a CPU copy ([`Frame::readback`]) — a CPU encoder. Asked
+    /// once when the sink is attached; GPU encoders keep the default and read the targets themselves.
+    fn wants_cpu_pixels(&self) -> bool {
+        false
+    }
 
     /// An output's pool is gone (output removed or resized); registrations of its targets can be released.
     fn output_removed(&mut self, _output: OutputId) {}

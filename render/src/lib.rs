@@ -12,6 +12,7 @@ mod choice;
 mod frame;
 mod mailbox;
 mod pool;
+mod readback;
 mod target;
 
 pub use bind::BindTarget;
@@ -19,6 +20,7 @@ pub use choice::{select, GlesGpu, Renderer, RendererChoice, RendererKind, Select
 pub use frame::{DamageRect, Frame, FrameSink, OutputId};
 pub use mailbox::{mailbox, MailboxReceiver, MailboxSink};
 pub use pool::{Lease, TargetPool};
+pub use readback::{Readback, ReadbackError, ReadbackPool};
 pub use target::{CpuPixels, Target, TargetError};
 
 /// Re-export so consumers use exactly the smithay types lumen was built with.

@@ -55,9 +55,6 @@ impl FromStr for VideoSource {
 pub enum ChoiceError {
     #[error("--encoder nvenc: NVENC is not usable here: {0}")]
     NvencUnavailable(String),
-    #[error("--renderer gles: the session feeds its encoders CPU frames; the GLES → CUDA route is not joined \
-             to the session yet (use --renderer pixman or auto)")]
-    GlesNotJoined,
 }
 
 /// The encoder and renderer the session uses.
@@ -77,6 +74,16 @@ impl std::fmt::Debug for Resolved {
             .field("renderer", &self.renderer)
             .field("codecs", &self.codecs)
             .finish()
+    }
+}
+
+impl Resolved {
+    /// "gles" or "pixman".
+    pub fn renderer_name(&self) -> &'static str {
+        match self.renderer {
+            RendererChoice::Gles => "gles",
+            _ => "pixman",
+        }
     }
 }
 
@@ -115,12 +122,14 @@ pub fn resolve(encoder: EncoderChoice, renderer: RendererChoice) -> Result<Resol
             }
         }
     };
+    // `auto` stays on Pixman: both encoders take CPU frames today, and a GLES target would cost a readback
+    // per frame. `gles` renders with GLES and reads each frame back on the compositor thread.
     let renderer = match renderer {
-        RendererChoice::Gles => return Err(ChoiceError::GlesNotJoined),
+        RendererChoice::Gles => RendererChoice::Gles,
         RendererChoice::Auto | RendererChoice::Pixman => RendererChoice::Pixman,
     };
     let r = Resolved { encoder_name: name, encoder: factory, renderer, codecs: CodecSupport::H264_ONLY };
-    tracing::info!(encoder = r.encoder_name, ?encoder, renderer = "pixman", codecs = ?r.codecs,
+    tracing::info!(encoder = r.encoder_name, ?encoder, renderer = r.renderer_name(), codecs = ?r.codecs,
         "session encoder and renderer chosen");
     Ok(r)
 }
@@ -140,11 +149,12 @@ mod tests {
     }
 
     #[test]
-    fn software_needs_no_gpu_and_gles_is_refused() {
+    fn software_needs_no_gpu_and_gles_is_kept_when_asked() {
         let r = resolve(EncoderChoice::Software, RendererChoice::Auto).unwrap();
         assert_eq!(r.encoder_name, "software");
-        assert_eq!(r.renderer, RendererChoice::Pixman);
+        assert_eq!((r.renderer, r.renderer_name()), (RendererChoice::Pixman, "pixman"));
         assert_eq!(r.codecs.server_codec_mode_support(), 0x1);
-        assert!(matches!(resolve(EncoderChoice::Software, RendererChoice::Gles), Err(ChoiceError::GlesNotJoined)));
+        let g = resolve(EncoderChoice::Software, RendererChoice::Gles).unwrap();
+        assert_eq!((g.renderer, g.renderer_name()), (RendererChoice::Gles, "gles"));
     }
 }

@@ -75,12 +75,17 @@ impl FrameSink for MailboxSink {
         tracing::debug!(%output, index, size = ?target.size(), "session output target");
     }
 
+    fn wants_cpu_pixels(&self) -> bool {
+        // The session's encoders take CPU frames: GLES targets come with a readback.
+        true
+    }
+
     fn output_removed(&mut self, _output: OutputId) {
         self.mailbox.close();
     }
 
     fn submit(&mut self, frame: Frame) {
-        if frame.target().cpu_pixels().is_none() {
+        if frame.target().cpu_pixels().is_none() && frame.readback().is_none() {
             if !self.warned_gpu {
                 tracing::error!(output = %frame.output, "frame without CPU pixels dropped (GPU target on the CPU route)");
                 self.warned_gpu = true;
@@ -158,12 +163,13 @@ impl DesktopSource {
         if !req.exists() {
             return;
         }
-        let Some(px) = frame.target().cpu_pixels() else { return };
+        let Some((px, format)) = frame_pixels(frame) else { return };
+        let (r, g, b) = format.rgb_offsets();
         let (w, h) = (frame.width as usize, frame.height as usize);
         let mut rgba = Vec::with_capacity(w * h * 4);
         for row in 0..h {
             for p in px.data[row * px.stride..row * px.stride + w * 4].chunks_exact(4) {
-                rgba.extend_from_slice(&[p[2], p[1], p[0], 255]);
+                rgba.extend_from_slice(&[p[r], p[g], p[b], 255]);
             }
         }
         let tmp = dir.join("frame.rgba.tmp");
@@ -175,6 +181,15 @@ impl DesktopSource {
             Ok(()) => tracing::info!(seq = frame.seq, dir = %dir.display(), "frame dumped (test hook)"),
             Err(e) => tracing::warn!(error = %e, dir = %dir.display(), "frame dump failed"),
         }
+    }
+}
+
+/// A frame's CPU pixels and their layout: a Pixman target (XRGB8888: B, G, R, X in memory) or the readback
+/// of a GLES target (ABGR8888: R, G, B, A in memory; alpha is not used).
+fn frame_pixels(frame: &Frame) -> Option<(lumen_render::CpuPixels<'_>, PixelFormat)> {
+    match frame.target().cpu_pixels() {
+        Some(px) => Some((px, PixelFormat::Bgrx)),
+        None => frame.readback().map(|px| (px, PixelFormat::Rgbx)),
     }
 }
 
@@ -201,10 +216,7 @@ impl FrameSource for DesktopSource {
                 tracing::warn!(error = ?e, "waiting on the frame's render fence");
             }
         }
-        let px = frame
-            .target()
-            .cpu_pixels()
-            .ok_or_else(|| SourceError::Failed("frame without CPU pixels".into()))?;
+        let (px, format) = frame_pixels(frame).ok_or_else(|| SourceError::Failed("frame without CPU pixels".into()))?;
         if px.width != self.width || px.height != self.height {
             return Err(SourceError::Failed(format!(
                 "{}x{} frame for a {}x{} stream",
@@ -213,13 +225,12 @@ impl FrameSource for DesktopSource {
         }
         let ready_at = if fresh { instant_of(frame.pts) } else { Instant::now() };
         Ok(lumen_encode::Frame {
-            // Pixman targets are XRGB8888: B, G, R, X in memory.
             pixels: FramePixels::Cpu(CpuPixels {
                 data: px.data,
                 width: px.width,
                 height: px.height,
                 stride: px.stride,
-                format: PixelFormat::Bgrx,
+                format,
             }),
             index: self.index,
             ready_at,

@@ -185,7 +185,7 @@ impl MediaPlane for SessionPlane {
         Some(serde_json::json!({
             "plane": "session",
             "encoder": self.opts.resolved.encoder_name,
-            "renderer": "pixman",
+            "renderer": self.opts.resolved.renderer_name(),
             "video_source": format!("{:?}", self.opts.video_source),
             "output": st.output.map(|o| o.0),
             "app": st.app.as_ref().map(|a| serde_json::json!({
