@@ -12,7 +12,8 @@ from test_compositor_nested import wait_for as wait_until
 from test_session import run_client, session_host  # noqa: F401  (fixture)
 
 
-def test_nested_session_shows_window_and_streams_a_new_output(session_host, paired_client, parent, tmp_path):
+def test_nested_session_shows_window_and_streams_a_new_output(parent, session_host, paired_client, tmp_path):
+    # `parent` comes first so the X server outlives the session at teardown (winit panics on a lost display).
     host = session_host("--nested", "--nested-size", "800x600@60", "--desktop-app", "weston-simple-shm",
                         "--app", "weston-simple-shm", env={"DISPLAY": parent.display})
     wid = window_id(parent)
