@@ -1,9 +1,5 @@
-//! Glue between the video framing and the FEC codecs: encode/reconstruct one block through a codec
-//! cache, plus a reusable table of shard slices that costs no allocation per frame.
-
-use crate::fec::{gf256, gf65536};
-
-use super::VideoError;
+//! A reusable table of shard slices for handing one FEC block to a codec (the packetizers and reassemblers
+//! call `CodecCache::get(..)?.encode/reconstruct` on it) at no allocation per frame.
 
 /// A reusable, empty table of shard slices. Between calls it holds no borrow; [`recycle`] turns it into
 /// a table of any lifetime without reallocating (in-place collect of an empty vector).
@@ -15,56 +11,6 @@ pub(crate) type ShardTable = Vec<&'static mut [u8]>;
 pub(crate) fn recycle<'a, 'b>(mut v: Vec<&'a mut [u8]>) -> Vec<&'b mut [u8]> {
     v.clear();
     v.into_iter().filter_map(|_| None).collect()
-}
-
-/// Computes the parity shards of a GF(2⁸) block in place (`shards` = data then parity).
-pub(crate) fn encode_block(
-    codecs: &mut gf256::CodecCache,
-    shards: &mut [&mut [u8]],
-    data: usize,
-    parity: usize,
-) -> Result<(), VideoError> {
-    let rs = codecs.get(data, parity)?;
-    rs.encode(shards)?;
-    Ok(())
-}
-
-/// Rebuilds the missing data shards of a GF(2⁸) block in place.
-pub(crate) fn reconstruct_block(
-    codecs: &mut gf256::CodecCache,
-    shards: &mut [&mut [u8]],
-    present: &[bool],
-    data: usize,
-    parity: usize,
-) -> Result<(), VideoError> {
-    let rs = codecs.get(data, parity)?;
-    rs.reconstruct(shards, present)?;
-    Ok(())
-}
-
-/// Computes the parity shards of a GF(2¹⁶) block in place.
-pub(crate) fn encode_block16(
-    codecs: &mut gf65536::CodecCache,
-    shards: &mut [&mut [u8]],
-    data: usize,
-    parity: usize,
-) -> Result<(), VideoError> {
-    let rs = codecs.get(data, parity)?;
-    rs.encode(shards)?;
-    Ok(())
-}
-
-/// Rebuilds the missing data shards of a GF(2¹⁶) block in place.
-pub(crate) fn reconstruct_block16(
-    codecs: &mut gf65536::CodecCache,
-    shards: &mut [&mut [u8]],
-    present: &[bool],
-    data: usize,
-    parity: usize,
-) -> Result<(), VideoError> {
-    let rs = codecs.get(data, parity)?;
-    rs.reconstruct(shards, present)?;
-    Ok(())
 }
 
 #[cfg(test)]

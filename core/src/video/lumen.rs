@@ -6,7 +6,7 @@
 //! fields so any `data` shards of a frame rebuild it. Layout in `docs/wire.md`.
 
 use super::batch::PacketBatch;
-use super::fec::{encode_block16, reconstruct_block16, recycle, ShardTable};
+use super::fec::{recycle, ShardTable};
 use super::header::FrameType;
 use super::packetizer::FrameMeta;
 use super::VideoError;
@@ -170,7 +170,7 @@ impl LumenPacketizer {
         if parity > 0 {
             let mut table = recycle(core::mem::take(&mut self.scratch));
             table.extend(out.slots_mut().map(|s| &mut s[LUMEN_HEADER_LEN..]));
-            let r = encode_block16(&mut self.codecs, &mut table, data, parity);
+            let r = self.codecs.get(data, parity).and_then(|rs| rs.encode(&mut table));
             self.scratch = recycle(table);
             r?;
         }
@@ -298,7 +298,7 @@ impl LumenReassembler {
         if missing > 0 {
             let mut table = recycle(core::mem::take(&mut self.scratch));
             table.extend(self.buf.chunks_exact_mut(sl));
-            let r = reconstruct_block16(&mut self.codecs, &mut table, &self.have, data, h.parity_shards as usize);
+            let r = self.codecs.get(data, h.parity_shards as usize).and_then(|rs| rs.reconstruct(&mut table, &self.have));
             self.scratch = recycle(table);
             r?;
         }

@@ -8,7 +8,7 @@
 
 use super::batch::PacketBatch;
 use super::crypt::VideoSealer;
-use super::fec::{encode_block, recycle, ShardTable};
+use super::fec::{recycle, ShardTable};
 use super::header::{
     multi_fec_blocks, write_post_fec, write_pre_fec, FecInfo, FrameHeader, FrameType, FLAG_CONTAINS_PIC_DATA, FLAG_EOF,
     FLAG_SOF, FRAME_HEADER_LEN, PACKET_HEADER_LEN,
@@ -124,7 +124,7 @@ impl VideoPacketizer {
             if block.parity > 0 {
                 let mut table = recycle(core::mem::take(&mut self.scratch));
                 table.extend(out.slots_mut().skip(slot_base).take(total).map(|s| &mut s[prefix..]));
-                let r = encode_block(&mut self.codecs, &mut table, block.data, block.parity);
+                let r = self.codecs.get(block.data, block.parity).and_then(|rs| rs.encode(&mut table));
                 self.scratch = recycle(table);
                 r?;
             }

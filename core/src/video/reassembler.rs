@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 
 use super::crypt::VideoOpener;
-use super::fec::{recycle, reconstruct_block, ShardTable};
+use super::fec::{recycle, ShardTable};
 use super::header::{
     FrameHeader, FrameType, PacketHeader, FLAG_EOF, FLAG_SOF, FRAME_HEADER_LEN, PACKET_HEADER_LEN,
 };
@@ -327,7 +327,7 @@ impl VideoReassembler {
             self.present.extend((0..total).map(|i| block.has(i)));
             let mut table = recycle(core::mem::take(&mut self.scratch));
             table.extend(block.buf.chunks_exact_mut(shard_len));
-            let r = reconstruct_block(&mut self.codecs, &mut table, &self.present, block.data, block.parity);
+            let r = self.codecs.get(block.data, block.parity).and_then(|rs| rs.reconstruct(&mut table, &self.present));
             self.scratch = recycle(table);
             r?;
             block.recovered = missing;
