@@ -174,20 +174,7 @@ impl Gles {
         let rows = height + height.div_ceil(2);
         // SAFETY: GL object creation on the current context with valid arguments.
         unsafe {
-            let program = gl.create_program().map_err(|e| gl_err("glCreateProgram", e))?;
-            for (kind, src) in [(glow::VERTEX_SHADER, VS), (glow::FRAGMENT_SHADER, NV12_FS)] {
-                let sh = gl.create_shader(kind).map_err(|e| gl_err("glCreateShader", e))?;
-                gl.shader_source(sh, src);
-                gl.compile_shader(sh);
-                if !gl.get_shader_compile_status(sh) {
-                    return Err(gl_err("compile NV12 shader", gl.get_shader_info_log(sh)));
-                }
-                gl.attach_shader(program, sh);
-            }
-            gl.link_program(program);
-            if !gl.get_program_link_status(program) {
-                return Err(gl_err("link NV12 program", gl.get_program_info_log(program)));
-            }
+            let program = build_program(gl, VS, NV12_FS, "NV12")?;
             let texture = gl.create_texture().map_err(|e| gl_err("glCreateTexture", e))?;
             gl.bind_texture(glow::TEXTURE_2D, Some(texture));
             gl.tex_storage_2d(glow::TEXTURE_2D, 1, glow::R8, width as i32, rows as i32);
@@ -255,20 +242,7 @@ impl Gles {
         };
         // SAFETY: GL calls on the current context with valid arguments.
         unsafe {
-            let program = gl.create_program().map_err(|e| gl_err("glCreateProgram", e))?;
-            for (kind, src) in [(glow::VERTEX_SHADER, VS), (glow::FRAGMENT_SHADER, FS)] {
-                let s = gl.create_shader(kind).map_err(|e| gl_err("glCreateShader", e))?;
-                gl.shader_source(s, src);
-                gl.compile_shader(s);
-                if !gl.get_shader_compile_status(s) {
-                    return Err(gl_err("compile shader", gl.get_shader_info_log(s)));
-                }
-                gl.attach_shader(program, s);
-            }
-            gl.link_program(program);
-            if !gl.get_program_link_status(program) {
-                return Err(gl_err("link program", gl.get_program_info_log(program)));
-            }
+            let program = build_program(&gl, VS, FS, "scene")?;
             let frame_loc = gl.get_uniform_location(program, "frame");
             let vao = gl.create_vertex_array().map_err(|e| gl_err("glCreateVertexArray", e))?;
             Ok(Gles { egl, display, context, gl, scene: program, frame_loc, vao })
@@ -466,5 +440,30 @@ impl Drop for Gles {
         let _ = self.egl.make_current(self.display, None, None, None);
         let _ = self.egl.destroy_context(self.display, self.context);
         let _ = self.egl.terminate(self.display);
+    }
+}
+
+/// Compiles a vertex + fragment shader pair and links them into a program (`what` names it in errors).
+///
+/// # Safety
+/// A GL context must be current on this thread and `gl` must be loaded from it.
+unsafe fn build_program(gl: &glow::Context, vs: &str, fs: &str, what: &str) -> GpuResult<glow::Program> {
+    // SAFETY: forwarded from the caller (current context); every argument is a valid object or string.
+    unsafe {
+        let program = gl.create_program().map_err(|e| gl_err("glCreateProgram", e))?;
+        for (kind, src) in [(glow::VERTEX_SHADER, vs), (glow::FRAGMENT_SHADER, fs)] {
+            let sh = gl.create_shader(kind).map_err(|e| gl_err("glCreateShader", e))?;
+            gl.shader_source(sh, src);
+            gl.compile_shader(sh);
+            if !gl.get_shader_compile_status(sh) {
+                return Err(gl_err(&format!("compile {what} shader"), gl.get_shader_info_log(sh)));
+            }
+            gl.attach_shader(program, sh);
+        }
+        gl.link_program(program);
+        if !gl.get_program_link_status(program) {
+            return Err(gl_err(&format!("link {what} program"), gl.get_program_info_log(program)));
+        }
+        Ok(program)
     }
 }
