@@ -23,8 +23,8 @@ fn nal_types(au: &[u8]) -> Vec<u8> {
     t
 }
 
-#[test]
-fn encodes_decodable_h264_with_idr_on_request() {
+/// A 640x360@60 H.264 encoder at 8 Mbit/s, BT.601 limited, one slice.
+fn encoder_640x360() -> OpenH264Encoder {
     let cfg = EncoderConfig {
         width: 640,
         height: 360,
@@ -35,7 +35,12 @@ fn encodes_decodable_h264_with_idr_on_request() {
         range: Range::Limited,
         slices: 1,
     };
-    let mut enc = OpenH264Encoder::new(cfg, Speed::Fast).unwrap();
+    OpenH264Encoder::new(cfg, Speed::Fast).unwrap()
+}
+
+#[test]
+fn encodes_decodable_h264_with_idr_on_request() {
+    let mut enc = encoder_640x360();
     let mut src = TestPattern::new(640, 360);
     let mut dec = Decoder::new().unwrap();
     let mut au = AccessUnit::default();
@@ -92,17 +97,7 @@ fn rejects_wrong_sizes_and_codecs() {
 
 #[test]
 fn live_bitrate_change_needs_no_idr_and_lowers_the_rate() {
-    let cfg = EncoderConfig {
-        width: 640,
-        height: 360,
-        fps: 60,
-        bitrate_kbps: 8000,
-        codec: Codec::H264,
-        colour_space: ColourSpace::Bt601,
-        range: Range::Limited,
-        slices: 1,
-    };
-    let mut enc = OpenH264Encoder::new(cfg, Speed::Fast).unwrap();
+    let mut enc = encoder_640x360();
     let mut src = TestPattern::new(640, 360);
     let mut noisy = vec![0u8; 640 * 360 * 4];
     let mut rng = 1u64;
