@@ -23,8 +23,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 
 use lumen_core::input::{
-    ButtonAction, InputEvent, KeyAction, KeyFlags, Modifiers, MouseButton, PenButtons, PenEvent, ToolType,
-    TouchEvent, TouchEventType, Utf8Text,
+    ButtonAction, InputEvent, KeyAction, KeyFlags, Modifiers, MouseButton, PenButtons, PenEvent, ToolType, TouchEvent,
+    TouchEventType, Utf8Text,
 };
 use lumen_render::OutputId;
 use smithay::reexports::calloop::generic::Generic;

@@ -92,7 +92,15 @@ impl CursorState {
             CursorImageStatus::Hidden => {}
             CursorImageStatus::Named(_) => {
                 let loc: Point<f64, Physical> = (pos.x.round(), pos.y.round()).into();
-                match MemoryRenderBufferRenderElement::from_buffer(renderer, loc, &self.arrow, None, None, None, Kind::Cursor) {
+                match MemoryRenderBufferRenderElement::from_buffer(
+                    renderer,
+                    loc,
+                    &self.arrow,
+                    None,
+                    None,
+                    None,
+                    Kind::Cursor,
+                ) {
                     Ok(e) => out.push(E::from(e)),
                     Err(e) => tracing::debug!("cursor element: {e:?}"),
                 }

@@ -21,8 +21,8 @@
 pub mod control;
 pub mod cursor;
 pub mod handle;
-pub mod host;
 mod handlers;
+pub mod host;
 pub mod input;
 pub mod launch;
 pub mod nested;
@@ -34,8 +34,8 @@ pub mod xwayland;
 
 pub use handle::{CompositorHandle, HandleError};
 pub use lumen_render::{Frame, FrameSink, OutputId, RendererChoice};
-pub use output::OutputMode;
-pub use run::{run, Config};
-pub use run::run_with;
 pub use nested::NestedConfig;
+pub use output::OutputMode;
+pub use run::run_with;
+pub use run::{run, Config};
 pub use state::State;

@@ -52,9 +52,7 @@ fn parse_renderer(s: &str) -> Result<RendererChoice, String> {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
@@ -62,7 +60,11 @@ fn main() -> anyhow::Result<()> {
         Vec::new()
     } else if args.outputs.is_empty() {
         // With --nested the window is the output; headless ones are only made when asked for.
-        if args.nested { Vec::new() } else { Config::default().outputs }
+        if args.nested {
+            Vec::new()
+        } else {
+            Config::default().outputs
+        }
     } else {
         args.outputs.iter().map(|s| s.parse()).collect::<Result<_, _>>().context("--output")?
     };

@@ -6,12 +6,12 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use lumen_render::{BindTarget, DamageRect, Frame, FrameSink, OutputId, ReadbackPool, Renderer, Target, TargetPool};
+use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::damage::OutputDamageTracker;
 use smithay::backend::renderer::element::memory::MemoryRenderBufferRenderElement;
 use smithay::backend::renderer::element::surface::WaylandSurfaceRenderElement;
 use smithay::backend::renderer::element::{default_primary_scanout_output_compare, RenderElementStates};
 use smithay::backend::renderer::{ExportMem, ImportAll, ImportMem, Renderer as SmithayRenderer, Texture};
-use smithay::backend::allocator::Fourcc;
 use smithay::desktop::space::{space_render_elements, SpaceRenderElements};
 use smithay::desktop::utils::{
     surface_presentation_feedback_flags_from_states, surface_primary_scanout_output,
@@ -25,8 +25,8 @@ use smithay::reexports::wayland_protocols::wp::presentation_time::server::wp_pre
 use smithay::reexports::wayland_server::backend::GlobalId;
 use smithay::reexports::wayland_server::Resource;
 use smithay::utils::{Point, Rectangle, Transform};
-use smithay::wayland::compositor::CompositorHandler;
 use smithay::wayland::commit_timing::CommitTimerBarrierStateUserData;
+use smithay::wayland::compositor::CompositorHandler;
 use smithay::wayland::fifo::FifoBarrierCachedState;
 use smithay::wayland::presentation::Refresh;
 use tracing::{debug, info, warn};
@@ -196,11 +196,9 @@ impl State {
         let deadline = now + mode.period();
         let timer = self
             .loop_handle
-            .insert_source(Timer::from_deadline(deadline), move |_, _, state: &mut State| {
-                match state.tick_output(id) {
-                    Some(next) => TimeoutAction::ToInstant(next),
-                    None => TimeoutAction::Drop,
-                }
+            .insert_source(Timer::from_deadline(deadline), move |_, _, state: &mut State| match state.tick_output(id) {
+                Some(next) => TimeoutAction::ToInstant(next),
+                None => TimeoutAction::Drop,
             })
             .map_err(|e| OutputError::Render(format!("timer: {e}")))?;
 
@@ -544,8 +542,8 @@ where
             cursor.elements(r, local, &mut elements);
         }
     }
-    let space_elements = space_render_elements(r, [space], &out.output, 1.0)
-        .map_err(|e| OutputError::Render(format!("{e:?}")))?;
+    let space_elements =
+        space_render_elements(r, [space], &out.output, 1.0).map_err(|e| OutputError::Render(format!("{e:?}")))?;
     elements.extend(space_elements.into_iter().map(OutputRenderElements::Space));
 
     let (damage, _) = out.detect.damage_output(1, &elements).map_err(|e| OutputError::Render(format!("{e:?}")))?;
@@ -554,13 +552,11 @@ where
         return Ok(None);
     };
     out.scratch_damage.clear();
-    out.scratch_damage
-        .extend(damage.iter().map(|d| DamageRect { x: d.loc.x, y: d.loc.y, w: d.size.w, h: d.size.h }));
+    out.scratch_damage.extend(damage.iter().map(|d| DamageRect { x: d.loc.x, y: d.loc.y, w: d.size.w, h: d.size.h }));
 
     let target = out.pool.target_mut(index).ok_or_else(|| OutputError::Render("picked target is lent".into()))?;
     let (w, h) = target.size();
-    let needs_readback =
-        target.cpu_pixels().is_none() && out.sink.as_ref().is_some_and(|sink| sink.wants_cpu_pixels());
+    let needs_readback = target.cpu_pixels().is_none() && out.sink.as_ref().is_some_and(|sink| sink.wants_cpu_pixels());
     let mut readback = None;
     let (sync, states) = {
         let mut fb = r.bind_target(target).map_err(OutputError::Render)?;
@@ -589,7 +585,8 @@ where
         if let Some(mirror) = out.mirror.as_mut() {
             // Read back for the nested window (top-down RGBA on both renderers).
             let rect = Rectangle::from_size((w as i32, h as i32).into());
-            let map = r.copy_framebuffer(&fb, rect, Fourcc::Abgr8888).map_err(|e| OutputError::Render(format!("{e:?}")))?;
+            let map =
+                r.copy_framebuffer(&fb, rect, Fourcc::Abgr8888).map_err(|e| OutputError::Render(format!("{e:?}")))?;
             let bytes = r.map_texture(&map).map_err(|e| OutputError::Render(format!("{e:?}")))?;
             mirror.clear();
             mirror.extend_from_slice(bytes);

@@ -243,7 +243,11 @@ pub fn run_with(
     handle
         .insert_source(Timer::from_duration(Duration::from_millis(250)), |_, _, state: &mut State| {
             let running = state.children.reap();
-            if state.exit_with_apps && state.children.started > 0 && running == 0 && state.xwayland.queued_apps.is_empty() {
+            if state.exit_with_apps
+                && state.children.started > 0
+                && running == 0
+                && state.xwayland.queued_apps.is_empty()
+            {
                 info!("every app has exited; stopping");
                 state.loop_signal.stop();
             }

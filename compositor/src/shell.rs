@@ -206,9 +206,7 @@ pub fn refocus(state: &mut State, output: Option<OutputId>) {
 /// The surface under a global point and that surface's origin in global coordinates.
 pub fn surface_under(state: &State, pos: Point<f64, Logical>) -> Option<(WlSurface, Point<f64, Logical>)> {
     let (window, loc) = state.space.element_under(pos)?;
-    window
-        .surface_under(pos - loc.to_f64(), WindowSurfaceType::ALL)
-        .map(|(s, p)| (s, (p + loc).to_f64()))
+    window.surface_under(pos - loc.to_f64(), WindowSurfaceType::ALL).map(|(s, p)| (s, (p + loc).to_f64()))
 }
 
 /// The window owning the surface under `pos`.

@@ -5,6 +5,7 @@
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 
+use smithay::delegate_xwayland_shell;
 use smithay::desktop::Window;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Rectangle};
@@ -12,7 +13,6 @@ use smithay::wayland::selection::SelectionTarget;
 use smithay::wayland::xwayland_shell::{XWaylandShellHandler, XWaylandShellState};
 use smithay::xwayland::xwm::{Reorder, ResizeEdge, XwmId};
 use smithay::xwayland::{X11Surface, X11Wm, XWayland, XWaylandEvent, XwmHandler};
-use smithay::delegate_xwayland_shell;
 use tracing::{error, info, warn};
 
 use crate::state::State;
@@ -102,7 +102,8 @@ impl State {
         )
         .map_err(|e| XwaylandError::Spawn(e.to_string()))?;
         self.xwayland.starting = true;
-        let token = self.loop_handle
+        let token = self
+            .loop_handle
             .insert_source(xwayland, move |event, _, state: &mut State| match event {
                 XWaylandEvent::Ready { x11_socket, display_number } => {
                     state.xwayland_ready(x11_socket, display_number, client.clone());
@@ -127,7 +128,12 @@ impl State {
         self.xwayland.display = None;
     }
 
-    fn xwayland_ready(&mut self, socket: UnixStream, display_number: u32, client: smithay::reexports::wayland_server::Client) {
+    fn xwayland_ready(
+        &mut self,
+        socket: UnixStream,
+        display_number: u32,
+        client: smithay::reexports::wayland_server::Client,
+    ) {
         match X11Wm::start_wm(self.loop_handle.clone(), socket, client) {
             Ok(wm) => {
                 info!("Xwayland ready: DISPLAY=:{display_number}");
@@ -213,16 +219,22 @@ impl XwmHandler for State {
         _reorder: Option<Reorder>,
     ) {
         // Managed windows keep filling their output: answer with the current geometry.
-        let geo = match find_x11(self, &window).and_then(|w| {
-            crate::shell::window_output(&w).and_then(|id| crate::shell::output_rect(self, id))
-        }) {
+        let geo = match find_x11(self, &window)
+            .and_then(|w| crate::shell::window_output(&w).and_then(|id| crate::shell::output_rect(self, id)))
+        {
             Some(r) => r,
             None => window.geometry(),
         };
         let _ = window.configure(geo);
     }
 
-    fn configure_notify(&mut self, _xwm: XwmId, window: X11Surface, geometry: Rectangle<i32, Logical>, _above: Option<u32>) {
+    fn configure_notify(
+        &mut self,
+        _xwm: XwmId,
+        window: X11Surface,
+        geometry: Rectangle<i32, Logical>,
+        _above: Option<u32>,
+    ) {
         if window.is_override_redirect() {
             if let Some(w) = find_x11(self, &window) {
                 self.space.map_element(w, geometry.loc, false);
@@ -233,7 +245,14 @@ impl XwmHandler for State {
     fn resize_request(&mut self, _xwm: XwmId, _window: X11Surface, _button: u32, _edge: ResizeEdge) {}
     fn move_request(&mut self, _xwm: XwmId, _window: X11Surface, _button: u32) {}
 
-    fn send_selection(&mut self, _xwm: XwmId, _selection: SelectionTarget, _mime_type: String, _fd: std::os::fd::OwnedFd) {}
+    fn send_selection(
+        &mut self,
+        _xwm: XwmId,
+        _selection: SelectionTarget,
+        _mime_type: String,
+        _fd: std::os::fd::OwnedFd,
+    ) {
+    }
 }
 
 delegate_xwayland_shell!(State);

@@ -104,7 +104,8 @@ impl Nanors {
         // below have the C types declared in nanors' rs.h.
         unsafe {
             let lib = libloading::Library::new(&path).map_err(|e| format!("{path}: {e}"))?;
-            let init: libloading::Symbol<unsafe extern "C" fn()> = lib.get(b"reed_solomon_init").map_err(|e| e.to_string())?;
+            let init: libloading::Symbol<unsafe extern "C" fn()> =
+                lib.get(b"reed_solomon_init").map_err(|e| e.to_string())?;
             init();
             let new = **lib.get::<*const Option<NewFn>>(b"reed_solomon_new_fn").map_err(|e| e.to_string())?;
             let encode = **lib.get::<*const Option<EncFn>>(b"reed_solomon_encode_fn").map_err(|e| e.to_string())?;
@@ -126,7 +127,10 @@ struct Row {
 }
 
 fn print(rows: &[Row]) {
-    println!("| {:<58} | {:>8} | {:>10} | {:>7} | {:>10} | {:>9} |", "case", "GB/s", "memcpy GB/s", "of memcpy", "vs nanors", "allocs/call");
+    println!(
+        "| {:<58} | {:>8} | {:>10} | {:>7} | {:>10} | {:>9} |",
+        "case", "GB/s", "memcpy GB/s", "of memcpy", "vs nanors", "allocs/call"
+    );
     println!("|{:-<60}|{:->10}|{:->13}|{:->11}|{:->12}|{:->13}|", "", "", "", "", "", "");
     for r in rows {
         println!(
@@ -156,20 +160,38 @@ fn gf256_rows(nanors: Option<&Nanors>, rows: &mut Vec<Row>) {
                 let rs = (n.new)(d as c_int, p as c_int);
                 assert!(!rs.is_null(), "nanors refused {d}+{p}");
                 let mut ptrs: Vec<*mut u8> = shards.iter_mut().map(|s| s.as_mut_ptr()).collect();
-                let t = time(|| assert_eq!((n.encode)(rs, ptrs.as_mut_ptr(), (d + p) as c_int, len as c_int), 0), 0.15, 5);
+                let t =
+                    time(|| assert_eq!((n.encode)(rs, ptrs.as_mut_ptr(), (d + p) as c_int, len as c_int), 0), 0.15, 5);
                 nan_enc = Some(bytes / t / 1e9);
                 let mut marks = vec![0u8; d + p];
                 marks[..p.min(d)].fill(1);
                 let t = time(
-                    || assert_eq!((n.decode)(rs, ptrs.as_mut_ptr(), marks.as_mut_ptr(), (d + p) as c_int, len as c_int), 0),
+                    || {
+                        assert_eq!(
+                            (n.decode)(rs, ptrs.as_mut_ptr(), marks.as_mut_ptr(), (d + p) as c_int, len as c_int),
+                            0
+                        )
+                    },
                     0.15,
                     5,
                 );
                 nan_dec = Some(bytes / t / 1e9);
                 // (nanors' release frees with the library's allocator; one codec per shape is left as is.)
             }
-            rows.push(Row { what: format!("nanors (client) encode {d}+{p} x {len}"), gbps: nan_enc.unwrap_or(0.0), memcpy_gbps: memcpy, allocs: None, vs_nanors: None });
-            rows.push(Row { what: format!("nanors (client) reconstruct {d}+{p} x {len}, {} lost", p.min(d)), gbps: nan_dec.unwrap_or(0.0), memcpy_gbps: memcpy, allocs: None, vs_nanors: None });
+            rows.push(Row {
+                what: format!("nanors (client) encode {d}+{p} x {len}"),
+                gbps: nan_enc.unwrap_or(0.0),
+                memcpy_gbps: memcpy,
+                allocs: None,
+                vs_nanors: None,
+            });
+            rows.push(Row {
+                what: format!("nanors (client) reconstruct {d}+{p} x {len}, {} lost", p.min(d)),
+                gbps: nan_dec.unwrap_or(0.0),
+                memcpy_gbps: memcpy,
+                allocs: None,
+                vs_nanors: None,
+            });
         }
         for tier in gf256::Tier::ALL.into_iter().filter(|t| t.is_available()) {
             let rs = gf256::ReedSolomon::with_tier(d, p, tier).expect("codec");
@@ -208,12 +230,24 @@ fn gf65536_rows(rows: &mut Vec<Row>) {
             let rs = gf65536::ReedSolomon::with_backend(d, p, backend).expect("codec");
             let t = time(|| rs.encode(&mut shards).expect("encode"), 0.3, 3);
             let allocs = allocs_per_call(|| rs.encode(&mut shards).expect("encode"));
-            rows.push(Row { what: format!("lumen gf65536 {backend:?} encode {d}+{p} x {len}"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: Some(allocs), vs_nanors: None });
+            rows.push(Row {
+                what: format!("lumen gf65536 {backend:?} encode {d}+{p} x {len}"),
+                gbps: bytes / t / 1e9,
+                memcpy_gbps: memcpy,
+                allocs: Some(allocs),
+                vs_nanors: None,
+            });
             let mut present = vec![true; d + p];
             present[..p].fill(false);
             let t = time(|| rs.reconstruct(&mut shards, &present).expect("reconstruct"), 0.3, 3);
             let allocs = allocs_per_call(|| rs.reconstruct(&mut shards, &present).expect("reconstruct"));
-            rows.push(Row { what: format!("lumen gf65536 {backend:?} reconstruct {d}+{p}, {p} lost"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: Some(allocs), vs_nanors: None });
+            rows.push(Row {
+                what: format!("lumen gf65536 {backend:?} reconstruct {d}+{p}, {p} lost"),
+                gbps: bytes / t / 1e9,
+                memcpy_gbps: memcpy,
+                allocs: Some(allocs),
+                vs_nanors: None,
+            });
         }
 
         // leopard-codec, the other candidate: only its 8-bit field is implemented (≤ 256 shards).
@@ -230,13 +264,31 @@ fn gf65536_rows(rows: &mut Vec<Row>) {
     let memcpy = bytes / memcpy_time(&shards, d) / 1e9;
     let rs = gf65536::ReedSolomon::with_backend(d, p, gf65536::Backend::Crate).expect("codec");
     let t = time(|| rs.encode(&mut shards).expect("encode"), 0.15, 5);
-    rows.push(Row { what: format!("reed-solomon-simd (own engine) encode {d}+{p} x {len}"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: None, vs_nanors: None });
+    rows.push(Row {
+        what: format!("reed-solomon-simd (own engine) encode {d}+{p} x {len}"),
+        gbps: bytes / t / 1e9,
+        memcpy_gbps: memcpy,
+        allocs: None,
+        vs_nanors: None,
+    });
     let t = time(|| leopard_codec::encode(&mut shards, d).expect("leopard encode"), 0.15, 5);
-    rows.push(Row { what: format!("leopard-codec (8-bit Leopard) encode {d}+{p} x {len}"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: None, vs_nanors: None });
+    rows.push(Row {
+        what: format!("leopard-codec (8-bit Leopard) encode {d}+{p} x {len}"),
+        gbps: bytes / t / 1e9,
+        memcpy_gbps: memcpy,
+        allocs: None,
+        vs_nanors: None,
+    });
     let mut present = vec![true; d + p];
     present[..p].fill(false);
     let t = time(|| rs.reconstruct(&mut shards, &present).expect("reconstruct"), 0.15, 5);
-    rows.push(Row { what: format!("reed-solomon-simd (own engine) reconstruct {d}+{p}, {p} lost"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: None, vs_nanors: None });
+    rows.push(Row {
+        what: format!("reed-solomon-simd (own engine) reconstruct {d}+{p}, {p} lost"),
+        gbps: bytes / t / 1e9,
+        memcpy_gbps: memcpy,
+        allocs: None,
+        vs_nanors: None,
+    });
     let full = shards.clone();
     let mut work = full.clone();
     let t = time(
@@ -250,7 +302,13 @@ fn gf65536_rows(rows: &mut Vec<Row>) {
         0.15,
         5,
     );
-    rows.push(Row { what: format!("leopard-codec (8-bit Leopard) reconstruct {d}+{p}, {p} lost"), gbps: bytes / t / 1e9, memcpy_gbps: memcpy, allocs: None, vs_nanors: None });
+    rows.push(Row {
+        what: format!("leopard-codec (8-bit Leopard) reconstruct {d}+{p}, {p} lost"),
+        gbps: bytes / t / 1e9,
+        memcpy_gbps: memcpy,
+        allocs: None,
+        vs_nanors: None,
+    });
 }
 
 fn main() {

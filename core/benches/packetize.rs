@@ -40,11 +40,18 @@ fn measure(name: &str, bytes: usize, mut f: impl FnMut() -> usize) -> Row {
     }
     let el = t.elapsed().as_secs_f64();
     let allocs = counting_alloc::allocations() - a0;
-    Row { name: name.into(), bytes, datagrams, us_per_frame: el * 1e6 / n as f64, allocs_per_frame: allocs as f64 / n as f64 }
+    Row {
+        name: name.into(),
+        bytes,
+        datagrams,
+        us_per_frame: el * 1e6 / n as f64,
+        allocs_per_frame: allocs as f64 / n as f64,
+    }
 }
 
 fn main() {
-    let frames = [("1080p P-frame", 40_000usize), ("1080p IDR", 250_000), ("4K P-frame", 150_000), ("4K IDR", 1_000_000)];
+    let frames =
+        [("1080p P-frame", 40_000usize), ("1080p IDR", 250_000), ("4K P-frame", 150_000), ("4K IDR", 1_000_000)];
     let au: Vec<u8> = (0..1_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let params = VideoParams::DEFAULT;
     let mut rows = Vec::new();
@@ -119,7 +126,10 @@ fn main() {
         }));
     }
 
-    println!("{:<42} {:>9} {:>9} {:>11} {:>9} {:>13}", "case", "AU bytes", "datagrams", "µs/frame", "GB/s", "allocs/frame");
+    println!(
+        "{:<42} {:>9} {:>9} {:>11} {:>9} {:>13}",
+        "case", "AU bytes", "datagrams", "µs/frame", "GB/s", "allocs/frame"
+    );
     for r in &rows {
         let gbs = r.bytes as f64 / (r.us_per_frame * 1e-6) / 1e9;
         println!(

@@ -1,7 +1,6 @@
 //! Steady-state allocation check for both FEC fields and the C ABI: after the first call of a shape,
 //! `encode` and `reconstruct` must not touch the heap (counted per thread by a counting global allocator).
 
-
 use lumen_core::abi::fec::{lumen_fec_encode, lumen_fec_reconstruct, LUMEN_FEC_OK};
 use lumen_core::fec::{gf256, gf65536};
 
@@ -80,7 +79,10 @@ fn c_abi_steady_state_allocates_nothing() {
         // `present` holds d + p flags.
         unsafe {
             assert_eq!(lumen_fec_encode(field, d as u32, p as u32, len, ptrs.as_ptr()), LUMEN_FEC_OK);
-            assert_eq!(lumen_fec_reconstruct(field, d as u32, p as u32, len, ptrs.as_ptr(), present.as_ptr()), LUMEN_FEC_OK);
+            assert_eq!(
+                lumen_fec_reconstruct(field, d as u32, p as u32, len, ptrs.as_ptr(), present.as_ptr()),
+                LUMEN_FEC_OK
+            );
             let before = allocs();
             for _ in 0..3 {
                 assert_eq!(lumen_fec_encode(field, d as u32, p as u32, len, ptrs.as_ptr()), LUMEN_FEC_OK);

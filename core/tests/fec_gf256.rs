@@ -7,7 +7,8 @@ use lumen_core::fec::FecError;
 use proptest::prelude::*;
 
 fn shape() -> impl Strategy<Value = (usize, usize, usize)> {
-    (1usize..=200, 1usize..=60, 1usize..=700).prop_filter_map("≤255 shards", |(d, p, len)| (d + p <= MAX_SHARDS).then_some((d, p, len)))
+    (1usize..=200, 1usize..=60, 1usize..=700)
+        .prop_filter_map("≤255 shards", |(d, p, len)| (d + p <= MAX_SHARDS).then_some((d, p, len)))
 }
 
 fn block(d: usize, p: usize, len: usize, seed: u64) -> Vec<Vec<u8>> {

@@ -2,7 +2,6 @@
 //! control envelopes, decoding control messages and input packets, audio CBC, video GCM framing, RTSP
 //! framing and the lumen transport cipher, counted with this test binary's own counting allocator.
 
-
 use lumen_core::control::{envelope, ControlMessage};
 use lumen_core::crypto::{self, Aes128Gcm, AudioCipher, Direction, RemoteInputKey, TransportCipher, TransportNonce};
 use lumen_core::input::{self, InputEvent};
@@ -38,7 +37,14 @@ fn per_packet_paths_allocate_nothing() {
             let len = input::encode_into(&InputEvent::Scroll { amount: 120 }, &mut pkt).unwrap();
             decoded += u32::from(input::decode(&pkt[..len]).is_ok());
             // Host sends a control message.
-            let n = envelope::seal_message(&gcm, seq, Direction::HostToClient, &ControlMessage::Rumble { controller: 0, low_freq: 1, high_freq: 2 }, &mut pkt).unwrap();
+            let n = envelope::seal_message(
+                &gcm,
+                seq,
+                Direction::HostToClient,
+                &ControlMessage::Rumble { controller: 0, low_freq: 1, high_freq: 2 },
+                &mut pkt,
+            )
+            .unwrap();
             let (_, m) = envelope::open_message(&gcm, Direction::HostToClient, &mut pkt[..n]).unwrap();
             decoded += u32::from(matches!(m, ControlMessage::Rumble { high_freq: 2, .. }));
             // Audio, video, RTSP, transport.

@@ -1,7 +1,9 @@
 //! One test per gen-7 control message, built from the client's byte layout (moonlight-common-c
 //! `ControlStream.c`, `Video.h`), plus the encrypted envelope both ways.
 
-use lumen_core::control::{envelope, termination, types, ControlError, ControlMessage, FrameFecStatus, HdrMetadata, LossStats, Termination};
+use lumen_core::control::{
+    envelope, termination, types, ControlError, ControlMessage, FrameFecStatus, HdrMetadata, LossStats, Termination,
+};
 use lumen_core::crypto::{Aes128Gcm, Direction, RemoteInputKey};
 use lumen_core::input::{InputEvent, KeyAction, KeyFlags, Modifiers};
 use proptest::prelude::*;
@@ -38,7 +40,10 @@ fn start_and_idr_request() {
 #[test]
 fn periodic_ping() {
     // 8-byte payload: u16 LE 4, u32 LE 0, two bytes the client leaves unset.
-    assert_eq!(ControlMessage::decode(C2H, &msg(0x0200, &[4, 0, 0, 0, 0, 0, 0xAA, 0x55])).unwrap(), ControlMessage::PeriodicPing);
+    assert_eq!(
+        ControlMessage::decode(C2H, &msg(0x0200, &[4, 0, 0, 0, 0, 0, 0xAA, 0x55])).unwrap(),
+        ControlMessage::PeriodicPing
+    );
     check(C2H, &msg(0x0200, &[4, 0, 0, 0, 0, 0, 0, 0]), ControlMessage::PeriodicPing);
 }
 
@@ -55,7 +60,13 @@ fn loss_stats() {
     check(
         C2H,
         &msg(0x0201, &p),
-        ControlMessage::LossStats(LossStats { loss_count: 0, interval_ms: 50, unknown_1000: 1000, last_good_frame: 1234, tail: [0, 0, 0x14] }),
+        ControlMessage::LossStats(LossStats {
+            loss_count: 0,
+            interval_ms: 50,
+            unknown_1000: 1000,
+            last_good_frame: 1234,
+            tail: [0, 0, 0x14],
+        }),
     );
 }
 
@@ -107,14 +118,23 @@ fn input_data_carries_an_input_packet() {
     check(
         C2H,
         &msg(0x0206, &input),
-        ControlMessage::Input(InputEvent::Key { action: KeyAction::Down, vk: 0x41, modifiers: Modifiers::SHIFT, flags: KeyFlags(0) }),
+        ControlMessage::Input(InputEvent::Key {
+            action: KeyAction::Down,
+            vk: 0x41,
+            modifiers: Modifiers::SHIFT,
+            flags: KeyFlags(0),
+        }),
     );
     assert!(matches!(ControlMessage::decode(C2H, &msg(0x0206, &input[..9])), Err(ControlError::Input(_))));
 }
 
 #[test]
 fn termination_extended_and_short() {
-    check(H2C, &msg(0x0109, &[0x80, 0x03, 0x00, 0x23]), ControlMessage::Termination(Termination::Reason(termination::SERVER_TERMINATED_CLOSED)));
+    check(
+        H2C,
+        &msg(0x0109, &[0x80, 0x03, 0x00, 0x23]),
+        ControlMessage::Termination(Termination::Reason(termination::SERVER_TERMINATED_CLOSED)),
+    );
     check(H2C, &msg(0x0109, &[0x00, 0x01]), ControlMessage::Termination(Termination::Short(0x0100)));
     assert!(ControlMessage::decode(H2C, &msg(0x0109, &[1])).is_err());
 }
@@ -126,25 +146,39 @@ fn rumble_and_trigger_rumble() {
         &msg(0x010b, &[0, 0, 0, 0, 1, 0, 0xff, 0xff, 0x00, 0x80]),
         ControlMessage::Rumble { controller: 1, low_freq: 0xffff, high_freq: 0x8000 },
     );
-    check(H2C, &msg(0x5500, &[2, 0, 0x34, 0x12, 0, 1]), ControlMessage::RumbleTriggers { controller: 2, left: 0x1234, right: 0x0100 });
+    check(
+        H2C,
+        &msg(0x5500, &[2, 0, 0x34, 0x12, 0, 1]),
+        ControlMessage::RumbleTriggers { controller: 2, left: 0x1234, right: 0x0100 },
+    );
 }
 
 #[test]
 fn motion_event_and_rgb_led() {
-    check(H2C, &msg(0x5501, &[0, 0, 200, 0, 2]), ControlMessage::SetMotionEvent { controller: 0, report_rate_hz: 200, motion_type: 2 });
+    check(
+        H2C,
+        &msg(0x5501, &[0, 0, 200, 0, 2]),
+        ControlMessage::SetMotionEvent { controller: 0, report_rate_hz: 200, motion_type: 2 },
+    );
     check(H2C, &msg(0x5502, &[3, 0, 255, 128, 0]), ControlMessage::SetRgbLed { controller: 3, r: 255, g: 128, b: 0 });
 }
 
 #[test]
 fn type_0x5502_depends_on_direction() {
     // A 5-byte 0x5502 from the client is a truncated FEC status, not an LED message.
-    assert!(matches!(ControlMessage::decode(C2H, &msg(0x5502, &[3, 0, 255, 128, 0])), Err(ControlError::Truncated { .. })));
+    assert!(matches!(
+        ControlMessage::decode(C2H, &msg(0x5502, &[3, 0, 255, 128, 0])),
+        Err(ControlError::Truncated { .. })
+    ));
     // Host-only types from the client are unknown.
     assert_eq!(
         ControlMessage::decode(C2H, &msg(0x010b, &[0; 10])),
         Err(ControlError::UnknownType { ty: 0x010b, from: C2H })
     );
-    assert_eq!(ControlMessage::decode(H2C, &msg(0x0302, &[0, 0])), Err(ControlError::UnknownType { ty: 0x0302, from: H2C }));
+    assert_eq!(
+        ControlMessage::decode(H2C, &msg(0x0302, &[0, 0])),
+        Err(ControlError::UnknownType { ty: 0x0302, from: H2C })
+    );
 }
 
 #[test]
@@ -157,7 +191,14 @@ fn adaptive_triggers() {
     check(
         H2C,
         &msg(0x5503, &p),
-        ControlMessage::AdaptiveTriggers { controller: 1, event_flags: 0x0c, type_left: 0x21, type_right: 0x26, left, right },
+        ControlMessage::AdaptiveTriggers {
+            controller: 1,
+            event_flags: 0x0c,
+            type_left: 0x21,
+            type_right: 0x26,
+            left,
+            right,
+        },
     );
 }
 

@@ -77,8 +77,17 @@ fn mouse_absolute_with_reference_plane() {
 #[test]
 fn mouse_buttons_one_to_five() {
     // BUTTON_ACTION_PRESS 0x07 + 1 = 0x08, RELEASE 0x08 + 1 = 0x09 on gen 5+.
-    for (wire, b) in [(1, MouseButton::Left), (2, MouseButton::Middle), (3, MouseButton::Right), (4, MouseButton::X1), (5, MouseButton::X2)] {
-        assert_eq!(decode(&pkt(0x08, &[wire])).unwrap(), InputEvent::MouseButton { action: ButtonAction::Press, button: b });
+    for (wire, b) in [
+        (1, MouseButton::Left),
+        (2, MouseButton::Middle),
+        (3, MouseButton::Right),
+        (4, MouseButton::X1),
+        (5, MouseButton::X2),
+    ] {
+        assert_eq!(
+            decode(&pkt(0x08, &[wire])).unwrap(),
+            InputEvent::MouseButton { action: ButtonAction::Press, button: b }
+        );
         let up = decode(&pkt(0x09, &[wire])).unwrap();
         assert_eq!(up, InputEvent::MouseButton { action: ButtonAction::Release, button: b });
         round_trip(&up);
@@ -232,7 +241,15 @@ fn controller_touch_motion_battery() {
     let ev = decode(&pkt(0x5500_0005, &body)).unwrap();
     assert_eq!(
         ev,
-        InputEvent::ControllerTouch { controller: 1, event: TouchEventType::Down, touchpad: 0, pointer_id: 9, x: 0.5, y: 0.5, pressure: 1.0 }
+        InputEvent::ControllerTouch {
+            controller: 1,
+            event: TouchEventType::Down,
+            touchpad: 0,
+            pointer_id: 9,
+            x: 0.5,
+            y: 0.5,
+            pressure: 1.0
+        }
     );
     round_trip(&ev);
 
@@ -247,10 +264,16 @@ fn controller_touch_motion_battery() {
     assert!(matches!(decode(&pkt(0x5500_0006, &body)), Err(InputError::BadField { field: "motionType", .. })));
 
     let ev = decode(&pkt(0x5500_0007, &[15, 0x03, 80, 0])).unwrap();
-    assert_eq!(ev, InputEvent::ControllerBattery { controller: 15, state: BatteryState::Charging, percentage: Some(80) });
+    assert_eq!(
+        ev,
+        InputEvent::ControllerBattery { controller: 15, state: BatteryState::Charging, percentage: Some(80) }
+    );
     round_trip(&ev);
     let unknown = decode(&pkt(0x5500_0007, &[0, 0, 0xff, 0])).unwrap();
-    assert_eq!(unknown, InputEvent::ControllerBattery { controller: 0, state: BatteryState::Unknown, percentage: None });
+    assert_eq!(
+        unknown,
+        InputEvent::ControllerBattery { controller: 0, state: BatteryState::Unknown, percentage: None }
+    );
     assert!(decode(&pkt(0x5500_0007, &[0, 6, 0, 0])).is_err());
     assert!(decode(&pkt(0x5500_0007, &[0, 1, 101, 0])).is_err());
 }
@@ -288,19 +311,21 @@ fn arb_event() -> impl Strategy<Value = InputEvent> {
             .prop_map(|(x, y, ref_width, ref_height)| InputEvent::MousePosition { x, y, ref_width, ref_height }),
         any::<i16>().prop_map(|amount| InputEvent::Scroll { amount }),
         any::<i16>().prop_map(|amount| InputEvent::HScroll { amount }),
-        (0u8..16, any::<u16>(), any::<u32>(), any::<u8>(), any::<u8>(), any::<[i16; 4]>()).prop_map(|(c, m, b, l, r, s)| {
-            InputEvent::Gamepad(GamepadState {
-                controller: c,
-                active_mask: m,
-                buttons: b,
-                left_trigger: l,
-                right_trigger: r,
-                left_stick_x: s[0],
-                left_stick_y: s[1],
-                right_stick_x: s[2],
-                right_stick_y: s[3],
-            })
-        }),
+        (0u8..16, any::<u16>(), any::<u32>(), any::<u8>(), any::<u8>(), any::<[i16; 4]>()).prop_map(
+            |(c, m, b, l, r, s)| {
+                InputEvent::Gamepad(GamepadState {
+                    controller: c,
+                    active_mask: m,
+                    buttons: b,
+                    left_trigger: l,
+                    right_trigger: r,
+                    left_stick_x: s[0],
+                    left_stick_y: s[1],
+                    right_stick_x: s[2],
+                    right_stick_y: s[3],
+                })
+            }
+        ),
         (0u8..16, 0u8..8, any::<u8>(), any::<u32>(), finite.clone(), finite.clone(), finite).prop_map(
             |(controller, e, touchpad, pointer_id, x, y, pressure)| InputEvent::ControllerTouch {
                 controller,

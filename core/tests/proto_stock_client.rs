@@ -73,7 +73,8 @@ impl ClientCrypto {
             let create: CreateFn = *lib.get::<CreateFn>(b"PltCreateCryptoContext").expect("PltCreateCryptoContext");
             let encrypt: CryptFn = *lib.get::<CryptFn>(b"PltEncryptMessage").expect("PltEncryptMessage");
             let decrypt: CryptFn = *lib.get::<CryptFn>(b"PltDecryptMessage").expect("PltDecryptMessage");
-            let destroy: DestroyFn = *lib.get::<DestroyFn>(b"PltDestroyCryptoContext").expect("PltDestroyCryptoContext");
+            let destroy: DestroyFn =
+                *lib.get::<DestroyFn>(b"PltDestroyCryptoContext").expect("PltDestroyCryptoContext");
             let ctx = create();
             assert!(!ctx.is_null(), "PltCreateCryptoContext failed");
             Self { ctx, encrypt, decrypt, destroy, _lib: lib }
@@ -81,7 +82,15 @@ impl ClientCrypto {
     }
 
     /// The client's decryption; `None` when it rejects the input (bad tag or padding).
-    fn decrypt(&self, alg: c_int, flags: c_int, key: &[u8; 16], iv: &[u8], tag: Option<&[u8; 16]>, input: &[u8]) -> Option<Vec<u8>> {
+    fn decrypt(
+        &self,
+        alg: c_int,
+        flags: c_int,
+        key: &[u8; 16],
+        iv: &[u8],
+        tag: Option<&[u8; 16]>,
+        input: &[u8],
+    ) -> Option<Vec<u8>> {
         let mut key = *key;
         let mut iv = iv.to_vec();
         let mut tag = tag.copied();
@@ -209,7 +218,15 @@ fn host_opens_client_control_messages() {
     pkt.extend_from_slice(&ct);
     let (s, m) = envelope::open_message(&gcm, Direction::ClientToHost, &mut pkt).unwrap();
     assert_eq!(s, seq);
-    assert_eq!(m, ControlMessage::Input(InputEvent::Key { action: KeyAction::Down, vk: 0x41, modifiers: Modifiers(0), flags: KeyFlags(0) }));
+    assert_eq!(
+        m,
+        ControlMessage::Input(InputEvent::Key {
+            action: KeyAction::Down,
+            vk: 0x41,
+            modifiers: Modifiers(0),
+            flags: KeyFlags(0)
+        })
+    );
 }
 
 #[test]
@@ -227,7 +244,8 @@ fn client_decrypts_host_rtsp_replies() {
     iv[10] = b'H';
     iv[11] = b'R';
     let tag: [u8; 16] = buf[8..24].try_into().unwrap();
-    let plain = client.decrypt(ALGORITHM_AES_GCM, 0, &KEY, &iv, Some(&tag), &buf[24..]).expect("client rejects RTSP reply");
+    let plain =
+        client.decrypt(ALGORITHM_AES_GCM, 0, &KEY, &iv, Some(&tag), &buf[24..]).expect("client rejects RTSP reply");
     assert_eq!(&plain[..], &reply[..]);
 
     // And the other way: a request sealed the way sealRtspMessage does it.
@@ -257,7 +275,8 @@ fn client_decrypts_host_video_packets() {
     // VideoStream.c: ENC_VIDEO_HEADER { iv[12], frameNumber, tag[16] }, ciphertext after it.
     let tag: [u8; 16] = buf[16..32].try_into().unwrap();
     assert_eq!(u32::from_le_bytes(buf[12..16].try_into().unwrap()), 42);
-    let plain = client.decrypt(ALGORITHM_AES_GCM, 0, &KEY, &buf[..12], Some(&tag), &buf[32..]).expect("client rejects video");
+    let plain =
+        client.decrypt(ALGORITHM_AES_GCM, 0, &KEY, &buf[..12], Some(&tag), &buf[32..]).expect("client rejects video");
     assert_eq!(plain, packet);
     // A flipped ciphertext bit is rejected by the client too.
     let mut bad = buf.clone();

@@ -14,7 +14,10 @@ use lumen_core::control::{envelope, ControlMessage, FrameFecStatus, HdrMetadata,
 use lumen_core::crypto::{self, Aes128Gcm, AudioCipher, Direction, RemoteInputKey};
 use lumen_core::input::{self, *};
 use lumen_core::video::lumen::{LumenHeader, LumenPacketizer, LumenParams, LumenReassembler};
-use lumen_core::video::{FrameHeader, FrameMeta, FrameType, GcmVideo, PacketBatch, PacketHeader, VideoPacketizer, VideoParams, VideoReassembler};
+use lumen_core::video::{
+    FrameHeader, FrameMeta, FrameType, GcmVideo, PacketBatch, PacketHeader, VideoPacketizer, VideoParams,
+    VideoReassembler,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
@@ -228,8 +231,21 @@ fn sample_inputs() -> Vec<InputEvent> {
             right_stick_x: 5,
             right_stick_y: 6,
         }),
-        InputEvent::ControllerArrival { controller: 0, kind: ControllerType::Xbox, capabilities: ControllerCaps::RUMBLE, supported_buttons: 0xffff },
-        InputEvent::ControllerTouch { controller: 0, event: TouchEventType::Down, touchpad: 0, pointer_id: 2, x: 0.1, y: 0.9, pressure: 0.5 },
+        InputEvent::ControllerArrival {
+            controller: 0,
+            kind: ControllerType::Xbox,
+            capabilities: ControllerCaps::RUMBLE,
+            supported_buttons: 0xffff,
+        },
+        InputEvent::ControllerTouch {
+            controller: 0,
+            event: TouchEventType::Down,
+            touchpad: 0,
+            pointer_id: 2,
+            x: 0.1,
+            y: 0.9,
+            pressure: 0.5,
+        },
         InputEvent::ControllerMotion { controller: 2, motion: MotionType::Accel, x: 0.0, y: 9.8, z: 0.1 },
         InputEvent::ControllerBattery { controller: 3, state: BatteryState::Full, percentage: Some(100) },
         InputEvent::HapticsEnable { enabled: true },
@@ -251,7 +267,14 @@ fn sample_controls() -> Vec<ControlMessage> {
         ControlMessage::RumbleTriggers { controller: 0, left: 1, right: 2 },
         ControlMessage::SetMotionEvent { controller: 0, report_rate_hz: 100, motion_type: 1 },
         ControlMessage::SetRgbLed { controller: 0, r: 1, g: 2, b: 3 },
-        ControlMessage::AdaptiveTriggers { controller: 0, event_flags: 4, type_left: 1, type_right: 2, left: [1; 10], right: [2; 10] },
+        ControlMessage::AdaptiveTriggers {
+            controller: 0,
+            event_flags: 4,
+            type_left: 1,
+            type_right: 2,
+            left: [1; 10],
+            right: [2; 10],
+        },
         ControlMessage::HdrMode { enabled: true, metadata: Some(HdrMetadata::default()) },
     ]);
     v
@@ -342,7 +365,12 @@ fn mutated_valid_packets_through_their_decoders() {
     let mut counter = 1u64 << 32; // a different IV space from the reassembler's own GcmVideo
     for frame in 1..=120u32 {
         let len = rng.gen_range(1..au.len());
-        let meta = FrameMeta { frame_index: frame, frame_type: if frame % 30 == 1 { FrameType::Idr } else { FrameType::P }, host_latency: 5, rtp_timestamp: frame * 1500 };
+        let meta = FrameMeta {
+            frame_index: frame,
+            frame_type: if frame % 30 == 1 { FrameType::Idr } else { FrameType::P },
+            host_latency: 5,
+            rtp_timestamp: frame * 1500,
+        };
         p.packetize(&meta, &au[..len], &mut batch).unwrap();
         for i in 0..batch.len() {
             work.clear();

@@ -2,11 +2,12 @@
 //! AES-GCM), reassembling under loss, and audio packetize/receive allocate nothing per frame. Counted
 //! with a global counting allocator (this test binary's own); not a timing test.
 
-
 use lumen_core::audio::{AudioPacketizer, AudioReceiver};
 use lumen_core::crypto::{AudioCipher, RemoteInputKey};
 use lumen_core::video::lumen::{LumenPacketizer, LumenParams};
-use lumen_core::video::{FrameMeta, FrameType, GcmVideo, PacketBatch, Reassembled, VideoPacketizer, VideoParams, VideoReassembler};
+use lumen_core::video::{
+    FrameMeta, FrameType, GcmVideo, PacketBatch, Reassembled, VideoPacketizer, VideoParams, VideoReassembler,
+};
 
 use counting_alloc::counted;
 
@@ -30,7 +31,8 @@ fn steady_state_paths_allocate_nothing() {
     let mut run = |p: &mut VideoPacketizer, r: &mut VideoReassembler, batch: &mut PacketBatch| {
         for &len in &sizes {
             index += 1;
-            let meta = FrameMeta { frame_index: index, frame_type: FrameType::P, host_latency: 1, rtp_timestamp: index };
+            let meta =
+                FrameMeta { frame_index: index, frame_type: FrameType::P, host_latency: 1, rtp_timestamp: index };
             p.packetize(&meta, &big[..len], batch).unwrap();
             // Lose the first datagram of the frame (a data shard) to exercise recovery.
             for i in 1..batch.len() {

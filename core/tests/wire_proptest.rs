@@ -4,14 +4,21 @@
 
 use lumen_core::audio::{AudioEvent, AudioPacketizer, AudioReceiver};
 use lumen_core::video::lumen::{LumenPacketizer, LumenParams, LumenReassembler};
-use lumen_core::video::{FrameMeta, FrameType, PacketBatch, Reassembled, VideoPacketizer, VideoParams, VideoReassembler};
+use lumen_core::video::{
+    FrameMeta, FrameType, PacketBatch, Reassembled, VideoPacketizer, VideoParams, VideoReassembler,
+};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 fn meta(i: u32) -> FrameMeta {
-    FrameMeta { frame_index: i, frame_type: FrameType::P, host_latency: (i % 1000) as u16, rtp_timestamp: i.wrapping_mul(1500) }
+    FrameMeta {
+        frame_index: i,
+        frame_type: FrameType::P,
+        host_latency: (i % 1000) as u16,
+        rtp_timestamp: i.wrapping_mul(1500),
+    }
 }
 
 fn bytes(seed: u64, len: usize) -> Vec<u8> {

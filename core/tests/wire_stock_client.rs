@@ -139,12 +139,15 @@ fn stock_client_reassembles_lumen_video_and_audio() {
         let audio_duration: Symbol<*mut i32> = lib.get(b"AudioPacketDuration\0").unwrap();
         let init_depacketizer: Symbol<unsafe extern "C" fn(i32)> = lib.get(b"initializeVideoDepacketizer\0").unwrap();
         let rtpv_init: Symbol<unsafe extern "C" fn(*mut c_void)> = lib.get(b"RtpvInitializeQueue\0").unwrap();
-        let rtpv_add: Symbol<unsafe extern "C" fn(*mut c_void, *mut u8, i32, *mut u8) -> i32> = lib.get(b"RtpvAddPacket\0").unwrap();
+        let rtpv_add: Symbol<unsafe extern "C" fn(*mut c_void, *mut u8, i32, *mut u8) -> i32> =
+            lib.get(b"RtpvAddPacket\0").unwrap();
         let rtpa_init: Symbol<unsafe extern "C" fn(*mut c_void)> = lib.get(b"RtpaInitializeQueue\0").unwrap();
-        let rtpa_add: Symbol<unsafe extern "C" fn(*mut c_void, *mut u8, u16) -> i32> = lib.get(b"RtpaAddPacket\0").unwrap();
+        let rtpa_add: Symbol<unsafe extern "C" fn(*mut c_void, *mut u8, u16) -> i32> =
+            lib.get(b"RtpaAddPacket\0").unwrap();
         let create_ctx: Symbol<unsafe extern "C" fn() -> *mut c_void> = lib.get(b"PltCreateCryptoContext\0").unwrap();
         let decrypt: Symbol<DecryptFn> = lib.get(b"PltDecryptMessage\0").unwrap();
-        let rtpa_get: Symbol<unsafe extern "C" fn(*mut c_void, u16, *mut u16) -> *mut u8> = lib.get(b"RtpaGetQueuedPacket\0").unwrap();
+        let rtpa_get: Symbol<unsafe extern "C" fn(*mut c_void, u16, *mut u16) -> *mut u8> =
+            lib.get(b"RtpaGetQueuedPacket\0").unwrap();
 
         // A Sunshine-era host (7.1.431; 4th field 0 keeps the Sunshine-only control messages, which need a
         // live control stream, switched off) streaming AV1, whose depacketizer path returns exact bytes.
@@ -175,7 +178,12 @@ fn stock_client_reassembles_lumen_video_and_audio() {
                 _ => rng.gen_range(1_000..60_000),
             };
             let au: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
-            let meta = FrameMeta { frame_index: i, frame_type: if i == 1 { FrameType::Idr } else { FrameType::P }, host_latency: 0, rtp_timestamp: i * 1500 };
+            let meta = FrameMeta {
+                frame_index: i,
+                frame_type: if i == 1 { FrameType::Idr } else { FrameType::P },
+                host_latency: 0,
+                rtp_timestamp: i * 1500,
+            };
             let shape = p.packetize(&meta, &au, &mut batch).unwrap();
             // Per block: lose up to its parity (data shards included), reorder inside the block.
             let mut at = 0;
@@ -212,7 +220,10 @@ fn stock_client_reassembles_lumen_video_and_audio() {
                         buf,
                         &mut out_len,
                     );
-                    assert!(ok && out_len as usize == shard, "the client failed to decrypt video datagram {k} of frame {i}");
+                    assert!(
+                        ok && out_len as usize == shard,
+                        "the client failed to decrypt video datagram {k} of frame {i}"
+                    );
                     to_host_order(std::slice::from_raw_parts_mut(buf, shard));
                     if rtpv_add(vq, buf, shard as i32, buf.add(shard)) != 0 {
                         free(buf.cast()); // rejected: still ours
@@ -259,7 +270,10 @@ fn stock_client_reassembles_lumen_video_and_audio() {
             // Lose two of the six datagrams of every block that has its FEC (after the first few blocks).
             let in_block = n % 4;
             for (j, d) in batch.iter().enumerate() {
-                let lose = n >= 16 && ((in_block == 1 && j == 0) || (in_block == 3 && j == 0 && (n / 4) % 2 == 0) || (in_block == 3 && j == 2 && (n / 4) % 2 == 1));
+                let lose = n >= 16
+                    && ((in_block == 1 && j == 0)
+                        || (in_block == 3 && j == 0 && (n / 4) % 2 == 0)
+                        || (in_block == 3 && j == 2 && (n / 4) % 2 == 1));
                 if lose {
                     continue;
                 }

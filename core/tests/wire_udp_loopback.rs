@@ -12,11 +12,12 @@ use std::os::fd::AsRawFd;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use lumen_core::pacing::{Pacer, PacerConfig};
 use lumen_core::crypto::{video as encvideo, Aes128Gcm};
+use lumen_core::pacing::{Pacer, PacerConfig};
 use lumen_core::video::lumen::{LumenHeader, LumenPacketizer, LumenParams, LumenReassembler};
 use lumen_core::video::{
-    FrameMeta, FrameType, GcmVideo, PacketBatch, PacketHeader, Reassembled, VideoPacketizer, VideoParams, VideoReassembler,
+    FrameMeta, FrameType, GcmVideo, PacketBatch, PacketHeader, Reassembled, VideoPacketizer, VideoParams,
+    VideoReassembler,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -145,7 +146,12 @@ fn moonlight_encrypted_frames_over_udp_with_loss() {
     let mut injected_ok = 0;
     for i in 1..=frames {
         let au = frame(i, &mut rng);
-        let meta = FrameMeta { frame_index: i, frame_type: if i % 30 == 1 { FrameType::Idr } else { FrameType::P }, host_latency: 5, rtp_timestamp: i * 1500 };
+        let meta = FrameMeta {
+            frame_index: i,
+            frame_type: if i % 30 == 1 { FrameType::Idr } else { FrameType::P },
+            host_latency: 5,
+            rtp_timestamp: i * 1500,
+        };
         let shape = p.packetize(&meta, &au, &mut batch).unwrap();
         // The last frame goes through untouched so the receiver knows where the stream ends.
         let keep: Vec<bool> = (0..batch.len()).map(|_| i == frames || !ch.lose()).collect();
@@ -161,15 +167,24 @@ fn moonlight_encrypted_frames_over_udp_with_loss() {
         send_paced(&tx, &mut pacer, epoch, &batch, &keep);
     }
     let (got, arrived) = receiver.join().unwrap();
-    assert!(injected_ok < frames as usize && injected_ok > 100, "the loss model should lose some frames and keep most: {injected_ok} of {frames}");
+    assert!(
+        injected_ok < frames as usize && injected_ok > 100,
+        "the loss model should lose some frames and keep most: {injected_ok} of {frames}"
+    );
     assert_eq!(got.len(), sent.len());
     let mut delivered = 0;
     for ((gi, gdata), (i, blocks, au)) in got.iter().zip(&sent) {
         assert_eq!(gi, i);
-        let recoverable = blocks.iter().enumerate().all(|(b, &data)| {
-            arrived.iter().filter(|(f, blk, _)| f == i && *blk as usize == b).count() >= data
-        });
-        assert_eq!(gdata.is_some(), recoverable, "frame {i}: delivered {} but recoverable {recoverable}", gdata.is_some());
+        let recoverable = blocks
+            .iter()
+            .enumerate()
+            .all(|(b, &data)| arrived.iter().filter(|(f, blk, _)| f == i && *blk as usize == b).count() >= data);
+        assert_eq!(
+            gdata.is_some(),
+            recoverable,
+            "frame {i}: delivered {} but recoverable {recoverable}",
+            gdata.is_some()
+        );
         if let Some(d) = gdata {
             assert!(d == au, "frame {i} bytes differ");
             delivered += 1;
@@ -218,7 +233,10 @@ fn lumen_gf16_frames_over_udp_with_loss() {
         send_paced(&tx, &mut pacer, epoch, &batch, &keep);
     }
     let (got, arrived) = receiver.join().unwrap();
-    assert!(injected_ok < frames as usize && injected_ok > 40, "{injected_ok} of {frames} frames survive the injected loss");
+    assert!(
+        injected_ok < frames as usize && injected_ok > 40,
+        "{injected_ok} of {frames} frames survive the injected loss"
+    );
     let expected: Vec<(u32, Vec<u8>)> = sent
         .into_iter()
         .filter(|(i, data, _)| arrived.iter().filter(|(f, _)| f == i).count() >= *data)

@@ -45,7 +45,11 @@ impl ColourSpace {
 impl Range {
     /// Moonlight's `colorRange` field: 0 limited, 1 full.
     pub fn from_moonlight(v: u32) -> Self {
-        if v == 1 { Range::Full } else { Range::Limited }
+        if v == 1 {
+            Range::Full
+        } else {
+            Range::Limited
+        }
     }
 }
 
@@ -223,7 +227,11 @@ mod tests {
         for y in 0..h {
             for x in 0..w {
                 let p = &mut data[y * stride + x * 4..y * stride + x * 4 + 4];
-                if x == 0 { p.copy_from_slice(&[0, 0, 255, 0]) } else { p.copy_from_slice(&[255, 0, 0, 0]) }
+                if x == 0 {
+                    p.copy_from_slice(&[0, 0, 255, 0])
+                } else {
+                    p.copy_from_slice(&[255, 0, 0, 0])
+                }
             }
         }
         let src = CpuPixels { data: &data, width: 3, height: 3, stride, format: PixelFormat::Bgrx };

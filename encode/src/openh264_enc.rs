@@ -109,7 +109,9 @@ impl Encoder for OpenH264Encoder {
     fn encode(&mut self, frame: &Frame<'_>, out: &mut AccessUnit) -> Result<(), EncodeError> {
         let started = Instant::now();
         let FramePixels::Cpu(px) = frame.pixels else {
-            return Err(EncodeError::BadFrame("the software encoder takes CPU frames; read GPU targets back first".into()));
+            return Err(EncodeError::BadFrame(
+                "the software encoder takes CPU frames; read GPU targets back first".into(),
+            ));
         };
         px.validate()?;
         if px.width != self.cfg.width || px.height != self.cfg.height {

@@ -42,7 +42,11 @@ pub const BOX: u32 = 96;
 #[inline(always)]
 fn tri(v: u32) -> u8 {
     let v = v & 511;
-    if v < 256 { v as u8 } else { (511 - v) as u8 }
+    if v < 256 {
+        v as u8
+    } else {
+        (511 - v) as u8
+    }
 }
 
 /// The moving test pattern (BGRX pixels).
@@ -82,7 +86,11 @@ impl TestPattern {
                 for (x, px) in row.chunks_exact_mut(4).enumerate() {
                     let i = x as u32 / COUNTER_BLOCK;
                     let v = if i < COUNTER_BITS {
-                        if (n >> (COUNTER_BITS - 1 - i)) & 1 == 1 { 255 } else { 0 }
+                        if (n >> (COUNTER_BITS - 1 - i)) & 1 == 1 {
+                            255
+                        } else {
+                            0
+                        }
                     } else {
                         128
                     };
@@ -109,7 +117,13 @@ impl TestPattern {
 
     /// The pixels of the last rendered frame.
     pub fn pixels(&self) -> CpuPixels<'_> {
-        CpuPixels { data: &self.buf, width: self.width, height: self.height, stride: self.width as usize * 4, format: PixelFormat::Bgrx }
+        CpuPixels {
+            data: &self.buf,
+            width: self.width,
+            height: self.height,
+            stride: self.width as usize * 4,
+            format: PixelFormat::Bgrx,
+        }
     }
 }
 

@@ -46,7 +46,10 @@ fn render_node_detection_rejects_non_drm_devices() {
     assert!(!is_drm_node(std::path::Path::new("/nonexistent/renderD128")));
     match render_node() {
         Some(p) => assert!(is_drm_node(&p) && p.to_string_lossy().contains("renderD")),
-        None => assert!(!std::path::Path::new("/dev/dri/renderD128").exists() || !is_drm_node(std::path::Path::new("/dev/dri/renderD128"))),
+        None => assert!(
+            !std::path::Path::new("/dev/dri/renderD128").exists()
+                || !is_drm_node(std::path::Path::new("/dev/dri/renderD128"))
+        ),
     }
 }
 
@@ -54,6 +57,14 @@ fn render_node_detection_rejects_non_drm_devices() {
 fn dmabuf_import_of_a_bad_fd_is_an_error() {
     use lumen_encode::gpu::gles::Dmabuf;
     let gles = Gles::new().expect("surfaceless EGL");
-    let d = Dmabuf { fd: -1, width: 64, height: 64, fourcc: u32::from_le_bytes(*b"AR24"), offset: 0, stride: 256, modifier: 0 };
+    let d = Dmabuf {
+        fd: -1,
+        width: 64,
+        height: 64,
+        fourcc: u32::from_le_bytes(*b"AR24"),
+        offset: 0,
+        stride: 256,
+        modifier: 0,
+    };
     assert!(gles.import_dmabuf(&d).is_err());
 }

@@ -53,7 +53,9 @@ fn unsupported_device_is_a_session_fallback_naming_the_status() {
 
 #[test]
 fn missing_library_and_empty_codec_lists_fall_back() {
-    let s = decide(Ok("GPU".into()), || Err(GpuError::Load { library: "libnvidia-encode.so.1", reason: "not found".into() }));
+    let s = decide(Ok("GPU".into()), || {
+        Err(GpuError::Load { library: "libnvidia-encode.so.1", reason: "not found".into() })
+    });
     assert!(matches!(s, GpuSupport::Software { reason: FallbackReason::NvencLibrary(_), .. }));
     let s = decide(Ok("GPU".into()), || Ok(NvencCaps { codecs: vec![], max_api: (13, 0) }));
     assert!(matches!(s, GpuSupport::Software { reason: FallbackReason::NoCodecs, .. }));

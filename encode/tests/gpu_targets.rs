@@ -34,7 +34,10 @@ fn gl_texture_target_without_cuda_fails_cleanly() {
         }
         // Without CUDA (CI): the error names what is missing and nothing stays registered.
         Err(e) => assert!(
-            matches!(e, GpuError::NoCudaDriver | GpuError::Load { .. } | GpuError::MissingSymbol { .. } | GpuError::Cuda { .. }),
+            matches!(
+                e,
+                GpuError::NoCudaDriver | GpuError::Load { .. } | GpuError::MissingSymbol { .. } | GpuError::Cuda { .. }
+            ),
             "unexpected error: {e}"
         ),
     }

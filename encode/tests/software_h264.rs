@@ -5,7 +5,9 @@ use lumen_encode::colour::Yuv420;
 use lumen_encode::openh264_enc::{OpenH264Encoder, Speed};
 use lumen_encode::quality::psnr;
 use lumen_encode::source::read_counter;
-use lumen_encode::{AccessUnit, Codec, ColourSpace, Encoder, EncoderConfig, FrameKind, FrameSource, Range, TestPattern};
+use lumen_encode::{
+    AccessUnit, Codec, ColourSpace, Encoder, EncoderConfig, FrameKind, FrameSource, Range, TestPattern,
+};
 use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
 
@@ -115,8 +117,18 @@ fn live_bitrate_change_needs_no_idr_and_lowers_the_rate() {
             rng ^= rng << 17;
             *d = (*s as i32 + (rng & 31) as i32 - 16).clamp(0, 255) as u8;
         }
-        let px = lumen_encode::CpuPixels { data: &noisy, width: 640, height: 360, stride: 640 * 4, format: lumen_encode::PixelFormat::Bgrx };
-        let frame = lumen_encode::Frame { pixels: lumen_encode::FramePixels::Cpu(px), index: i, ready_at: std::time::Instant::now() };
+        let px = lumen_encode::CpuPixels {
+            data: &noisy,
+            width: 640,
+            height: 360,
+            stride: 640 * 4,
+            format: lumen_encode::PixelFormat::Bgrx,
+        };
+        let frame = lumen_encode::Frame {
+            pixels: lumen_encode::FramePixels::Cpu(px),
+            index: i,
+            ready_at: std::time::Instant::now(),
+        };
         enc.encode(&frame, &mut au).unwrap();
         if i > 0 {
             assert_ne!(au.kind, Some(FrameKind::Idr), "frame {i}: no IDR from a bitrate change");

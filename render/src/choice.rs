@@ -5,17 +5,17 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use smithay::backend::allocator::dmabuf::AsDmabuf;
 use smithay::backend::allocator::gbm::{GbmAllocator, GbmBufferFlags, GbmDevice};
 use smithay::backend::allocator::{Allocator, Fourcc, Modifier};
-use smithay::backend::allocator::dmabuf::AsDmabuf;
 use smithay::backend::drm::{DrmDeviceFd, DrmNode, NodeType};
 use smithay::backend::egl::native::EGLSurfacelessDisplay;
 use smithay::backend::egl::{EGLContext, EGLDevice, EGLDisplay};
 use smithay::backend::renderer::gles::{GlesRenderer, GlesTexture};
 use smithay::backend::renderer::pixman::PixmanRenderer;
 use smithay::backend::renderer::{Bind, Offscreen};
-use smithay::utils::{Buffer as BufferCoords, Size};
 use smithay::utils::DeviceFd;
+use smithay::utils::{Buffer as BufferCoords, Size};
 use tracing::{info, warn};
 
 use crate::target::{Target, TargetError};
@@ -128,11 +128,10 @@ impl Renderer {
             }
             Renderer::Gles(g) => {
                 if let Some(alloc) = g.gbm.as_mut() {
-                    let modifiers: Vec<Modifier> = Bind::<smithay::backend::allocator::dmabuf::Dmabuf>::supported_formats(&g.renderer)
-                        .map(|set| {
-                            set.iter().filter(|f| f.code == Fourcc::Xrgb8888).map(|f| f.modifier).collect()
-                        })
-                        .unwrap_or_default();
+                    let modifiers: Vec<Modifier> =
+                        Bind::<smithay::backend::allocator::dmabuf::Dmabuf>::supported_formats(&g.renderer)
+                            .map(|set| set.iter().filter(|f| f.code == Fourcc::Xrgb8888).map(|f| f.modifier).collect())
+                            .unwrap_or_default();
                     let mods = if modifiers.is_empty() { vec![Modifier::Linear] } else { modifiers };
                     let bo = alloc
                         .create_buffer(w as u32, h as u32, Fourcc::Xrgb8888, &mods)
@@ -140,8 +139,9 @@ impl Renderer {
                     let dmabuf = bo.export().map_err(|e| err(e.to_string()))?;
                     Ok(Target::Dmabuf(dmabuf))
                 } else {
-                    let tex: GlesTexture = Offscreen::<GlesTexture>::create_buffer(&mut g.renderer, Fourcc::Abgr8888, size)
-                        .map_err(|e| err(e.to_string()))?;
+                    let tex: GlesTexture =
+                        Offscreen::<GlesTexture>::create_buffer(&mut g.renderer, Fourcc::Abgr8888, size)
+                            .map_err(|e| err(e.to_string()))?;
                     Ok(Target::GlTexture(tex))
                 }
             }
@@ -221,11 +221,7 @@ fn gles_gbm() -> Result<GlesGpu, String> {
 }
 
 fn gles_on_node(path: &Path) -> Result<GlesGpu, String> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| format!("open: {e}"))?;
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(path).map_err(|e| format!("open: {e}"))?;
     // Validate before trusting GBM: GbmDevice::new accepts any fd (Mesa falls back to software).
     let node = DrmNode::from_file(&file).map_err(|e| format!("not a DRM node: {e}"))?;
     if node.ty() != NodeType::Render {

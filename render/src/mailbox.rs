@@ -33,10 +33,8 @@ pub struct MailboxReceiver {
 
 /// A connected sink/receiver pair.
 pub fn mailbox() -> (MailboxSink, MailboxReceiver) {
-    let shared = Arc::new(Shared {
-        slot: Mutex::new(State { frame: None, replaced: 0, closed: false }),
-        ready: Condvar::new(),
-    });
+    let shared =
+        Arc::new(Shared { slot: Mutex::new(State { frame: None, replaced: 0, closed: false }), ready: Condvar::new() });
     (MailboxSink { shared: shared.clone() }, MailboxReceiver { shared })
 }
 
@@ -77,11 +75,8 @@ impl MailboxReceiver {
     /// Wait up to `timeout` for a frame. `None` on timeout or when the sink is gone.
     pub fn take_timeout(&self, timeout: Duration) -> Option<Frame> {
         let guard = self.shared.slot.lock().ok()?;
-        let (mut st, _) = self
-            .shared
-            .ready
-            .wait_timeout_while(guard, timeout, |st| st.frame.is_none() && !st.closed)
-            .ok()?;
+        let (mut st, _) =
+            self.shared.ready.wait_timeout_while(guard, timeout, |st| st.frame.is_none() && !st.closed).ok()?;
         st.frame.take()
     }
 

@@ -35,10 +35,8 @@ impl TargetPool {
     /// A pool of `targets` (all created up front by the caller, all of one size and format).
     pub fn new(targets: Vec<Target>) -> Self {
         let (tx, rx) = sync_channel(targets.len().max(1));
-        let slots = targets
-            .into_iter()
-            .map(|t| Slot { target: Some(t), damage: Vec::with_capacity(16), frame: 0 })
-            .collect();
+        let slots =
+            targets.into_iter().map(|t| Slot { target: Some(t), damage: Vec::with_capacity(16), frame: 0 }).collect();
         TargetPool { slots, tx, rx, frame: 0 }
     }
 
@@ -69,12 +67,8 @@ impl TargetPool {
     /// and buffer age (0 = unknown content, redraw everything).
     pub fn pick(&mut self) -> Option<(u32, usize)> {
         self.reclaim();
-        let (i, slot) = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.target.is_some())
-            .max_by_key(|(_, s)| s.frame)?;
+        let (i, slot) =
+            self.slots.iter().enumerate().filter(|(_, s)| s.target.is_some()).max_by_key(|(_, s)| s.frame)?;
         let age = if slot.frame == 0 { 0 } else { (self.frame + 1 - slot.frame) as usize };
         Some((i as u32, age))
     }

@@ -103,7 +103,13 @@ mod tests {
         assert_eq!(b.pixels().data.as_ptr(), ptr, "the pooled buffer is reused");
         assert_eq!(pool.idle(), 0);
         drop(b);
-        assert!(matches!(pool.fill::<()>(4, 2, |b| { b.push(1); Ok(()) }), Err(ReadbackError::Size { got: 1, want: 32 })));
+        assert!(matches!(
+            pool.fill::<()>(4, 2, |b| {
+                b.push(1);
+                Ok(())
+            }),
+            Err(ReadbackError::Size { got: 1, want: 32 })
+        ));
         assert!(matches!(pool.fill(4, 2, |_| Err("gl")), Err(ReadbackError::Fill("gl"))));
         assert_eq!(pool.idle(), 1, "a failed readback still returns its buffer");
     }

@@ -42,12 +42,7 @@ impl Target {
                 // lives as long as `img`. The image is owned by exactly one pool slot or lease and only the
                 // renderer, through `&mut Target`, ever writes it, so no write can overlap this `&self` borrow.
                 let data = unsafe { std::slice::from_raw_parts(img.data() as *const u8, len) };
-                Some(CpuPixels {
-                    data,
-                    width: img.width() as u32,
-                    height: img.height() as u32,
-                    stride: img.stride(),
-                })
+                Some(CpuPixels { data, width: img.width() as u32, height: img.height() as u32, stride: img.stride() })
             }
             _ => None,
         }

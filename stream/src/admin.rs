@@ -76,7 +76,9 @@ pub fn answer(state: &HostState, req: AdminRequest) -> Value {
             Ok(None) => json!({"ok": false, "error": format!("no paired client with id {id:?}")}),
             Err(e) => json!({"ok": false, "error": e.to_string()}),
         },
-        AdminRequest::Rename { name, .. } if name.trim().is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) => {
+        AdminRequest::Rename { name, .. }
+            if name.trim().is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) =>
+        {
             json!({"ok": false, "error": "a client name is 1 to 128 printable characters"})
         }
         AdminRequest::Rename { id, name } => match lock(&state.clients).rename(&id, &name) {
@@ -126,13 +128,12 @@ pub async fn serve(state: Arc<HostState>, listener: UnixListener) {
     }
 }
 
-
-
 /// Sends one request to the host running with `state_dir` and returns its reply.
 pub fn request(state_dir: &Path, req: &AdminRequest) -> anyhow::Result<Value> {
     let path = socket_path(state_dir);
-    let mut s = std::os::unix::net::UnixStream::connect(&path)
-        .with_context(|| format!("cannot reach a running lumen-session at {} (is it running with this --state-dir?)", path.display()))?;
+    let mut s = std::os::unix::net::UnixStream::connect(&path).with_context(|| {
+        format!("cannot reach a running lumen-session at {} (is it running with this --state-dir?)", path.display())
+    })?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut line = serde_json::to_string(req)?;
     line.push('\n');

@@ -79,7 +79,8 @@ impl AppConfig {
         let file = match config {
             None => ConfigFile::default(),
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Io { path: p.to_owned(), source })?;
+                let text =
+                    std::fs::read_to_string(p).map_err(|source| ConfigError::Io { path: p.to_owned(), source })?;
                 toml::from_str(&text).map_err(|e| ConfigError::Parse { path: p.to_owned(), reason: e.to_string() })?
             }
         };
@@ -88,7 +89,10 @@ impl AppConfig {
         for e in file.app {
             if e.name.trim().is_empty() || apps.iter().any(|a| a.name.eq_ignore_ascii_case(&e.name)) {
                 let path = config.map(Path::to_path_buf).unwrap_or_default();
-                return Err(ConfigError::Parse { path, reason: format!("app name {:?} is empty or used twice", e.name) });
+                return Err(ConfigError::Parse {
+                    path,
+                    reason: format!("app name {:?} is empty or used twice", e.name),
+                });
             }
             apps.push(App { id: next_id, name: e.name, cmd: e.cmd, image: e.image });
             next_id += 1;
@@ -120,7 +124,9 @@ pub fn box_art(app: &App) -> Vec<u8> {
     if let Some(p) = &app.image {
         match std::fs::read(p) {
             Ok(bytes) => return bytes,
-            Err(e) => tracing::warn!(app = %app.name, image = %p.display(), error = %e, "app image unreadable; generating one"),
+            Err(e) => {
+                tracing::warn!(app = %app.name, image = %p.display(), error = %e, "app image unreadable; generating one")
+            }
         }
     }
     generated_png(&app.name)

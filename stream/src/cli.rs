@@ -86,7 +86,8 @@ fn admin_call(state_dir: &std::path::Path, req: AdminRequest) -> anyhow::Result<
 pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -146,7 +147,11 @@ pub fn run_admin(state_dir: &std::path::Path, cmd: &Command) -> anyhow::Result<(
         }
         Command::Unpair { id } => {
             let v = admin_call(state_dir, AdminRequest::Unpair { id: id.clone() })?;
-            println!("unpaired {} ({})", v["removed"]["id"].as_str().unwrap_or(""), v["removed"]["name"].as_str().unwrap_or(""));
+            println!(
+                "unpaired {} ({})",
+                v["removed"]["id"].as_str().unwrap_or(""),
+                v["removed"]["name"].as_str().unwrap_or("")
+            );
             Ok(())
         }
         Command::Rename { id, name } => {

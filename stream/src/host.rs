@@ -188,9 +188,13 @@ pub async fn run_until(opts: HostOptions, stop: impl std::future::Future<Output 
     let (state, mut end_rx) = build_state(&opts)?;
     let p = state.ports;
     let bind = |port| SocketAddr::new(opts.bind, port);
-    let http = tokio::net::TcpListener::bind(bind(p.http)).await.with_context(|| format!("binding HTTP port {}", p.http))?;
-    let https = tokio::net::TcpListener::bind(bind(p.https)).await.with_context(|| format!("binding HTTPS port {}", p.https))?;
-    let rtsp = tokio::net::TcpListener::bind(bind(p.rtsp)).await.with_context(|| format!("binding RTSP port {}", p.rtsp))?;
+    let http =
+        tokio::net::TcpListener::bind(bind(p.http)).await.with_context(|| format!("binding HTTP port {}", p.http))?;
+    let https = tokio::net::TcpListener::bind(bind(p.https))
+        .await
+        .with_context(|| format!("binding HTTPS port {}", p.https))?;
+    let rtsp =
+        tokio::net::TcpListener::bind(bind(p.rtsp)).await.with_context(|| format!("binding RTSP port {}", p.rtsp))?;
     let admin = crate::admin::bind(&state.state_dir)?;
     let tls = crate::nvhttp::tls::server_config(&state.identity)?;
 

@@ -57,10 +57,10 @@ impl HostIdentity {
         let cert_path = dir.join(CERT_FILE);
         let id_path = dir.join(ID_FILE);
         if key_path.exists() && cert_path.exists() && id_path.exists() {
-            let key_pem = fs::read_to_string(&key_path)
-                .map_err(|source| StoreError::Io { path: key_path.clone(), source })?;
-            let cert_pem = fs::read_to_string(&cert_path)
-                .map_err(|source| StoreError::Io { path: cert_path.clone(), source })?;
+            let key_pem =
+                fs::read_to_string(&key_path).map_err(|source| StoreError::Io { path: key_path.clone(), source })?;
+            let cert_pem =
+                fs::read_to_string(&cert_path).map_err(|source| StoreError::Io { path: cert_path.clone(), source })?;
             let unique_id = fs::read_to_string(&id_path)
                 .map_err(|source| StoreError::Io { path: id_path.clone(), source })?
                 .trim()
@@ -93,11 +93,11 @@ impl HostIdentity {
     }
 
     fn assemble(key: RsaPrivateKey, cert_pem: String, unique_id: String) -> Result<Self, IdentityError> {
-        let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
-            .map_err(|e| IdentityError::Cert(e.to_string()))?;
+        let (_, pem) =
+            x509_parser::pem::parse_x509_pem(cert_pem.as_bytes()).map_err(|e| IdentityError::Cert(e.to_string()))?;
         let cert_der = pem.contents.clone();
-        let cert_signature = crate::pairing::certificate_signature(&cert_der)
-            .map_err(|e| IdentityError::Cert(e.to_string()))?;
+        let cert_signature =
+            crate::pairing::certificate_signature(&cert_der).map_err(|e| IdentityError::Cert(e.to_string()))?;
         let key_pkcs8_der = key.to_pkcs8_der().map_err(|e| IdentityError::Key(e.to_string()))?.as_bytes().to_vec();
         if unique_id.is_empty() {
             return Err(IdentityError::Cert("empty uniqueid".into()));

@@ -23,8 +23,15 @@ impl Announcer {
         let tag: String = unique_id.chars().filter(char::is_ascii_alphanumeric).take(8).collect();
         let instance = format!("{label}-{}", tag.to_ascii_lowercase());
         let host = format!("{instance}.local.");
-        let info = ServiceInfo::new(SERVICE_TYPE, &instance, &host, "", http_port, None::<std::collections::HashMap<String, String>>)?
-            .enable_addr_auto();
+        let info = ServiceInfo::new(
+            SERVICE_TYPE,
+            &instance,
+            &host,
+            "",
+            http_port,
+            None::<std::collections::HashMap<String, String>>,
+        )?
+        .enable_addr_auto();
         let fullname = info.get_fullname().to_owned();
         daemon.register(info)?;
         tracing::info!(instance, port = http_port, "announcing {SERVICE_TYPE} over mDNS");

@@ -137,11 +137,17 @@ pub fn validate_stage1(salt: &[u8], client_cert_pem_bytes: &[u8]) -> Result<(), 
 
 impl PairingAttempt {
     /// Stage 1: `salt` (16 bytes), the owner's PIN, and `clientcert` (hex of the client's PEM) decoded.
-    pub fn begin(salt: &[u8], pin: &str, client_cert_pem_bytes: &[u8], device_name: &str) -> Result<Self, PairingError> {
+    pub fn begin(
+        salt: &[u8],
+        pin: &str,
+        client_cert_pem_bytes: &[u8],
+        device_name: &str,
+    ) -> Result<Self, PairingError> {
         if salt.len() != 16 {
             return Err(PairingError::Malformed("salt (must be 16 bytes)"));
         }
-        let pem_text = std::str::from_utf8(client_cert_pem_bytes).map_err(|_| PairingError::Malformed("client certificate PEM"))?;
+        let pem_text = std::str::from_utf8(client_cert_pem_bytes)
+            .map_err(|_| PairingError::Malformed("client certificate PEM"))?;
         let (_, pem) = x509_parser::pem::parse_x509_pem(pem_text.as_bytes())
             .map_err(|e| PairingError::BadCertificate(e.to_string()))?;
         let der = pem.contents;
@@ -202,7 +208,9 @@ impl PairingAttempt {
         }
         let (secret, sig) = data.split_at(16);
         let sig = Signature::try_from(sig).map_err(|_| PairingError::BadSignature)?;
-        VerifyingKey::<Sha256>::new(self.client_key.clone()).verify(secret, &sig).map_err(|_| PairingError::BadSignature)?;
+        VerifyingKey::<Sha256>::new(self.client_key.clone())
+            .verify(secret, &sig)
+            .map_err(|_| PairingError::BadSignature)?;
         let expected = sha256(&[&self.server_challenge, &self.client_cert_signature, secret]);
         self.expect = Expect::Done;
         if self.client_hash.as_deref() != Some(&expected[..]) {
@@ -289,7 +297,8 @@ impl PairingGate {
             let extra = (self.consecutive_failures - self.policy.max_failures).min(6);
             let lock = self.policy.lockout.checked_mul(1u32 << extra).unwrap_or(Duration::from_secs(86_400 * 365));
             // A configured lockout too long to represent locks for as long as an Instant can reach.
-            let until = now.checked_add(lock).or_else(|| now.checked_add(Duration::from_secs(86_400 * 365))).unwrap_or(now);
+            let until =
+                now.checked_add(lock).or_else(|| now.checked_add(Duration::from_secs(86_400 * 365))).unwrap_or(now);
             self.locked_until = Some(until);
             return Some(until);
         }
@@ -375,7 +384,8 @@ mod tests {
 
     #[test]
     fn rate_limit_locks_after_max_failures() {
-        let mut g = PairingGate::new(PairingPolicy { max_failures: 2, lockout: Duration::from_secs(10), ..Default::default() });
+        let mut g =
+            PairingGate::new(PairingPolicy { max_failures: 2, lockout: Duration::from_secs(10), ..Default::default() });
         let now = Instant::now();
         assert_eq!(g.record_failure(now), None);
         let until = g.record_failure(now).unwrap();
@@ -390,7 +400,10 @@ mod tests {
     #[test]
     fn malformed_inputs_are_errors() {
         assert!(PairingAttempt::begin(&[0; 15], "1234", b"x", "d").is_err());
-        assert!(matches!(PairingAttempt::begin(&[0; 16], "1234", b"not a pem", "d"), Err(PairingError::BadCertificate(_))));
+        assert!(matches!(
+            PairingAttempt::begin(&[0; 16], "1234", b"not a pem", "d"),
+            Err(PairingError::BadCertificate(_))
+        ));
         assert!(ecb_decrypt(&[0; 16], &[1, 2, 3]).is_err());
         assert!(validate_pin("12a4").is_err() && validate_pin("123").is_err() && validate_pin("0000").is_ok());
     }

@@ -49,7 +49,13 @@ pub struct LiveSession {
 }
 
 impl LiveSession {
-    pub fn new(generation: u64, launch: LaunchRecord, client_ip: IpAddr, client_id: String, media_ports: MediaPorts) -> Self {
+    pub fn new(
+        generation: u64,
+        launch: LaunchRecord,
+        client_ip: IpAddr,
+        client_id: String,
+        media_ports: MediaPorts,
+    ) -> Self {
         LiveSession {
             generation,
             launch,

@@ -83,7 +83,9 @@ async fn https_get(client: &Paired, port: u16, path: &str) -> String {
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let connector = tokio_rustls::TlsConnector::from(client.tls.clone());
     let mut s = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
     let mut out = Vec::new();
     // The server may close without close_notify; what arrived is the reply.
     let _ = s.read_to_end(&mut out).await;
@@ -92,7 +94,11 @@ async fn https_get(client: &Paired, port: u16, path: &str) -> String {
 
 async fn rtsp(port: u16, cseq: u32, head: &str, body: &str) -> String {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let extra = if body.is_empty() { String::new() } else { format!("Content-type: application/sdp\r\nContent-length: {}\r\n", body.len()) };
+    let extra = if body.is_empty() {
+        String::new()
+    } else {
+        format!("Content-type: application/sdp\r\nContent-length: {}\r\n", body.len())
+    };
     s.write_all(format!("{head} RTSP/1.0\r\nCSeq: {cseq}\r\n{extra}\r\n{body}").as_bytes()).await.unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.unwrap();
@@ -126,7 +132,9 @@ fn free_ports() -> (Ports, TcpListener, TcpListener) {
     for _ in 0..200 {
         let base = 20_000 + (rand_u16() % 40_000);
         let p = Ports::from_base(base).unwrap();
-        let (Ok(https), Ok(rtsp)) = (TcpListener::bind(("127.0.0.1", p.https)), TcpListener::bind(("127.0.0.1", p.rtsp))) else {
+        let (Ok(https), Ok(rtsp)) =
+            (TcpListener::bind(("127.0.0.1", p.https)), TcpListener::bind(("127.0.0.1", p.rtsp)))
+        else {
             continue;
         };
         if [p.video, p.control, p.audio].iter().all(|&u| UdpSocket::bind(("0.0.0.0", u)).is_ok()) {
@@ -157,7 +165,8 @@ impl Write for Logs {
 fn a_second_client_gets_busy_unless_it_resumes() {
     let logs = Logs::default();
     let w = logs.clone();
-    let _ = tracing_subscriber::fmt().with_env_filter("info").with_ansi(false).with_writer(move || w.clone()).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter("info").with_ansi(false).with_writer(move || w.clone()).try_init();
     let dir = tempfile::tempdir().unwrap();
     let (ports, https_l, rtsp_l) = free_ports();
     let opts = HostOptions {
@@ -185,7 +194,10 @@ fn a_second_client_gets_busy_unless_it_resumes() {
             tokio::net::TcpListener::from_std(https_l).unwrap(),
             tls,
         ));
-        tokio::spawn(lumen_stream::rtsp::server::serve(state.clone(), tokio::net::TcpListener::from_std(rtsp_l).unwrap()));
+        tokio::spawn(lumen_stream::rtsp::server::serve(
+            state.clone(),
+            tokio::net::TcpListener::from_std(rtsp_l).unwrap(),
+        ));
 
         let launch = "/launch?uniqueid=0123456789ABCDEF&appid=1&mode=640x360x60&additionalStates=1&sops=0\
                       &rikey=000102030405060708090a0b0c0d0e0f&rikeyid=7&localAudioPlayMode=0&surroundAudioInfo=196610";

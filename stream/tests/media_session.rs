@@ -147,8 +147,9 @@ fn media_session_streams_video_audio_and_takes_input() {
         .unwrap();
 
     // Control stream.
-    let mut host = Host::new(UdpSocket::bind("127.0.0.1:0").unwrap(), HostSettings { peer_limit: 1, ..Default::default() })
-        .unwrap();
+    let mut host =
+        Host::new(UdpSocket::bind("127.0.0.1:0").unwrap(), HostSettings { peer_limit: 1, ..Default::default() })
+            .unwrap();
     host.connect(SocketAddr::from(([127, 0, 0, 1], cport)), 2, 0).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut connected = false;
@@ -328,8 +329,9 @@ fn vanished_client_ends_the_session() {
         })
         .unwrap();
     // The client connects the control stream, then dies without a word.
-    let mut host = Host::new(UdpSocket::bind("127.0.0.1:0").unwrap(), HostSettings { peer_limit: 1, ..Default::default() })
-        .unwrap();
+    let mut host =
+        Host::new(UdpSocket::bind("127.0.0.1:0").unwrap(), HostSettings { peer_limit: 1, ..Default::default() })
+            .unwrap();
     host.connect(SocketAddr::from(([127, 0, 0, 1], cport)), 2, 0).unwrap();
     let t = Instant::now();
     while t.elapsed() < Duration::from_millis(500) {

@@ -65,7 +65,8 @@ impl Scene {
             });
             windows.push((win, (w / 10 + i as i32 * w / 8, h / 10 + i as i32 * h / 8)));
         }
-        let square = buffer(256, 256, |x, y| if (x / 32 + y / 32) % 2 == 0 { [255, 255, 255, 255] } else { [0, 0, 0, 255] });
+        let square =
+            buffer(256, 256, |x, y| if (x / 32 + y / 32) % 2 == 0 { [255, 255, 255, 255] } else { [0, 0, 0, 255] });
         Scene { background, windows, square, w, h }
     }
 
@@ -77,8 +78,16 @@ impl Scene {
         let mut out = Vec::new();
         let sx = ((frame * 16) as i32) % (self.w - 256);
         let mk = |r: &mut R, b: &MemoryRenderBuffer, (x, y): (i32, i32)| {
-            MemoryRenderBufferRenderElement::from_buffer(r, (x as f64, y as f64), b, None, None, None, Kind::Unspecified)
-                .map_err(|e| anyhow::anyhow!("{e:?}"))
+            MemoryRenderBufferRenderElement::from_buffer(
+                r,
+                (x as f64, y as f64),
+                b,
+                None,
+                None,
+                None,
+                Kind::Unspecified,
+            )
+            .map_err(|e| anyhow::anyhow!("{e:?}"))
         };
         out.push(mk(r, &self.square, (sx, self.h - 300))?);
         for (b, loc) in self.windows.iter().rev() {
@@ -110,7 +119,12 @@ fn mean(v: &[Duration]) -> f64 {
     v.iter().map(|d| d.as_secs_f64() * 1e3).sum::<f64>() / v.len().max(1) as f64
 }
 
-fn run<R>(r: &mut R, target: &mut Target, scene: &Scene, frames: usize) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)>
+fn run<R>(
+    r: &mut R,
+    target: &mut Target,
+    scene: &Scene,
+    frames: usize,
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)>
 where
     R: SRenderer + ImportMem + BindTarget,
     R::TextureId: Texture + Send + Clone + 'static,
@@ -150,7 +164,9 @@ fn bench(choice: RendererChoice, scene: &Scene, frames: usize) -> anyhow::Result
             let mut tracker = OutputDamageTracker::new((scene.w, scene.h), 1.0, Transform::Normal);
             let elements = scene.elements(r, 0)?;
             let mut fb = r.bind_target(&mut target).map_err(|e| anyhow::anyhow!(e))?;
-            tracker.render_output(r, &mut fb, 0, &elements, [0.0, 0.0, 0.0, 1.0]).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            tracker
+                .render_output(r, &mut fb, 0, &elements, [0.0, 0.0, 0.0, 1.0])
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             drop(fb);
             let t0 = Instant::now();
             let px = target.cpu_pixels().context("pixman target has CPU pixels")?;

@@ -129,15 +129,25 @@ fn main() -> anyhow::Result<()> {
 
 /// The host half: apps and demo in the session, the Moonlight host until a signal or the compositor's end,
 /// then the compositor is stopped through its handle.
-fn serve(args: &Args, resolved: host::choice::Resolved, handle: CompositorHandle, socket: String, done_rx: Done)
-    -> anyhow::Result<()> {
+fn serve(
+    args: &Args,
+    resolved: host::choice::Resolved,
+    handle: CompositorHandle,
+    socket: String,
+    done_rx: Done,
+) -> anyhow::Result<()> {
     let result = serve_host(args, resolved, &handle, socket, done_rx);
     let _ = handle.stop();
     result
 }
 
-fn serve_host(args: &Args, resolved: host::choice::Resolved, handle: &CompositorHandle, socket: String,
-    done_rx: Done) -> anyhow::Result<()> {
+fn serve_host(
+    args: &Args,
+    resolved: host::choice::Resolved,
+    handle: &CompositorHandle,
+    socket: String,
+    done_rx: Done,
+) -> anyhow::Result<()> {
     println!("WAYLAND_DISPLAY={socket}");
     for app in &args.desktop_apps {
         handle.launch_app(app.clone()).context("launching a desktop app")?;
@@ -172,9 +182,7 @@ fn serve_host(args: &Args, resolved: host::choice::Resolved, handle: &Compositor
         match done_rx.await {
             Ok(Ok(())) => tracing::info!("the compositor stopped: shutting the host down"),
             Ok(Err(msg)) => *failed2.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg),
-            Err(_) => {
-                *failed2.lock().unwrap_or_else(|e| e.into_inner()) = Some("the compositor thread died".into())
-            }
+            Err(_) => *failed2.lock().unwrap_or_else(|e| e.into_inner()) = Some("the compositor thread died".into()),
         }
     }));
     drop(rt);

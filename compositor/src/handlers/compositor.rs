@@ -12,8 +12,8 @@ use smithay::wayland::fractional_scale::{with_fractional_scale, FractionalScaleH
 use smithay::wayland::shm::{ShmHandler, ShmState};
 use smithay::xwayland::XWaylandClientData;
 use smithay::{
-    delegate_commit_timing, delegate_compositor, delegate_fifo, delegate_fractional_scale, delegate_presentation, delegate_shm,
-    delegate_single_pixel_buffer, delegate_viewporter,
+    delegate_commit_timing, delegate_compositor, delegate_fifo, delegate_fractional_scale, delegate_presentation,
+    delegate_shm, delegate_single_pixel_buffer, delegate_viewporter,
 };
 
 use crate::state::{ClientState, State};

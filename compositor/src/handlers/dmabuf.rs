@@ -40,9 +40,7 @@ pub fn create_global(state: &mut State) {
     if let Some(node) = node {
         match DmabufFeedbackBuilder::new(node.dev_id(), formats.clone()).build() {
             Ok(feedback) => {
-                let g = state
-                    .dmabuf_state
-                    .create_global_with_default_feedback::<State>(&state.dh, &feedback);
+                let g = state.dmabuf_state.create_global_with_default_feedback::<State>(&state.dh, &feedback);
                 tracing::info!(%node, formats = formats.len(), "linux-dmabuf v4 with feedback");
                 state.dmabuf_global = Some(g);
                 return;

@@ -21,7 +21,12 @@ impl PointerConstraintsHandler for State {
         }
     }
 
-    fn cursor_position_hint(&mut self, surface: &WlSurface, pointer: &PointerHandle<Self>, location: Point<f64, Logical>) {
+    fn cursor_position_hint(
+        &mut self,
+        surface: &WlSurface,
+        pointer: &PointerHandle<Self>,
+        location: Point<f64, Logical>,
+    ) {
         let active = with_pointer_constraint(surface, pointer, |c| c.is_some_and(|c| c.is_active()));
         if active {
             if let Some(origin) = self.surface_origin(surface) {

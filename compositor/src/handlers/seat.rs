@@ -14,8 +14,7 @@ use smithay::wayland::selection::primary_selection::{
 use smithay::wayland::selection::SelectionHandler;
 use smithay::wayland::tablet_manager::TabletSeatHandler;
 use smithay::{
-    delegate_cursor_shape, delegate_data_device, delegate_primary_selection, delegate_seat,
-    delegate_tablet_manager,
+    delegate_cursor_shape, delegate_data_device, delegate_primary_selection, delegate_seat, delegate_tablet_manager,
 };
 
 use crate::state::State;

@@ -6,7 +6,9 @@ use smithay::reexports::wayland_server::protocol::{wl_output, wl_seat, wl_surfac
 use smithay::utils::Serial;
 use smithay::wayland::shell::xdg::decoration::XdgDecorationHandler;
 use smithay::wayland::shell::xdg::{PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState};
-use smithay::wayland::xdg_activation::{XdgActivationHandler, XdgActivationState, XdgActivationToken, XdgActivationTokenData};
+use smithay::wayland::xdg_activation::{
+    XdgActivationHandler, XdgActivationState, XdgActivationToken, XdgActivationTokenData,
+};
 use smithay::{delegate_xdg_activation, delegate_xdg_decoration, delegate_xdg_shell};
 
 use crate::state::State;
@@ -91,7 +93,12 @@ impl XdgActivationHandler for State {
         &mut self.xdg_activation_state
     }
 
-    fn request_activation(&mut self, _token: XdgActivationToken, token_data: XdgActivationTokenData, surface: WlSurface) {
+    fn request_activation(
+        &mut self,
+        _token: XdgActivationToken,
+        token_data: XdgActivationTokenData,
+        surface: WlSurface,
+    ) {
         if token_data.timestamp.elapsed().as_secs() < 10 {
             crate::shell::activate_surface(self, &surface);
         }

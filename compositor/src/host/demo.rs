@@ -64,7 +64,8 @@ pub fn run(runtime_dir: &Path, socket: &str) -> Result<(), DemoError> {
                 buf.destroy();
                 pool.destroy();
             }
-            let fd = rustix::fs::memfd_create("lumen-demo", rustix::fs::MemfdFlags::CLOEXEC).map_err(std::io::Error::from)?;
+            let fd = rustix::fs::memfd_create("lumen-demo", rustix::fs::MemfdFlags::CLOEXEC)
+                .map_err(std::io::Error::from)?;
             let f = File::from(fd);
             let len = width as usize * height as usize * 4;
             f.set_len(len as u64)?;
@@ -116,7 +117,14 @@ fn draw(px: &mut [u8], w: usize, h: usize, n: u32) {
 }
 
 impl Dispatch<wl_registry::WlRegistry, ()> for Demo {
-    fn event(st: &mut Self, reg: &wl_registry::WlRegistry, ev: wl_registry::Event, _: &(), _: &Connection, qh: &QueueHandle<Self>) {
+    fn event(
+        st: &mut Self,
+        reg: &wl_registry::WlRegistry,
+        ev: wl_registry::Event,
+        _: &(),
+        _: &Connection,
+        qh: &QueueHandle<Self>,
+    ) {
         if let wl_registry::Event::Global { name, interface, version } = ev {
             match interface.as_str() {
                 "wl_compositor" => st.compositor = Some(reg.bind(name, version.min(4), qh, ())),
@@ -129,7 +137,14 @@ impl Dispatch<wl_registry::WlRegistry, ()> for Demo {
 }
 
 impl Dispatch<xdg_wm_base::XdgWmBase, ()> for Demo {
-    fn event(_: &mut Self, wm: &xdg_wm_base::XdgWmBase, ev: xdg_wm_base::Event, _: &(), _: &Connection, _: &QueueHandle<Self>) {
+    fn event(
+        _: &mut Self,
+        wm: &xdg_wm_base::XdgWmBase,
+        ev: xdg_wm_base::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
         if let xdg_wm_base::Event::Ping { serial } = ev {
             wm.pong(serial);
         }
@@ -137,7 +152,14 @@ impl Dispatch<xdg_wm_base::XdgWmBase, ()> for Demo {
 }
 
 impl Dispatch<xdg_surface::XdgSurface, ()> for Demo {
-    fn event(st: &mut Self, s: &xdg_surface::XdgSurface, ev: xdg_surface::Event, _: &(), _: &Connection, _: &QueueHandle<Self>) {
+    fn event(
+        st: &mut Self,
+        s: &xdg_surface::XdgSurface,
+        ev: xdg_surface::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
         if let xdg_surface::Event::Configure { serial } = ev {
             s.ack_configure(serial);
             st.configured = true;
@@ -146,9 +168,18 @@ impl Dispatch<xdg_surface::XdgSurface, ()> for Demo {
 }
 
 impl Dispatch<xdg_toplevel::XdgToplevel, ()> for Demo {
-    fn event(st: &mut Self, _: &xdg_toplevel::XdgToplevel, ev: xdg_toplevel::Event, _: &(), _: &Connection, _: &QueueHandle<Self>) {
+    fn event(
+        st: &mut Self,
+        _: &xdg_toplevel::XdgToplevel,
+        ev: xdg_toplevel::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
         match ev {
-            xdg_toplevel::Event::Configure { width, height, .. } if width > 0 && height > 0 => st.size = (width, height),
+            xdg_toplevel::Event::Configure { width, height, .. } if width > 0 && height > 0 => {
+                st.size = (width, height)
+            }
             xdg_toplevel::Event::Close => st.closed = true,
             _ => {}
         }
@@ -156,7 +187,14 @@ impl Dispatch<xdg_toplevel::XdgToplevel, ()> for Demo {
 }
 
 impl Dispatch<wl_callback::WlCallback, ()> for Demo {
-    fn event(st: &mut Self, _: &wl_callback::WlCallback, ev: wl_callback::Event, _: &(), _: &Connection, _: &QueueHandle<Self>) {
+    fn event(
+        st: &mut Self,
+        _: &wl_callback::WlCallback,
+        ev: wl_callback::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
         if let wl_callback::Event::Done { .. } = ev {
             st.frame_due = true;
         }
@@ -168,7 +206,15 @@ impl Dispatch<wl_shm::WlShm, ()> for Demo {
 }
 
 impl Dispatch<wl_buffer::WlBuffer, ()> for Demo {
-    fn event(_: &mut Self, _: &wl_buffer::WlBuffer, _: wl_buffer::Event, _: &(), _: &Connection, _: &QueueHandle<Self>) {}
+    fn event(
+        _: &mut Self,
+        _: &wl_buffer::WlBuffer,
+        _: wl_buffer::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+    }
 }
 
 wayland_client::delegate_noop!(Demo: ignore wl_compositor::WlCompositor);

@@ -114,7 +114,8 @@ impl MediaPlane for SessionPlane {
         opts.encoder = self.opts.resolved.encoder.clone();
         let (output, mailbox) = match self.opts.video_source {
             VideoSource::TestPattern => {
-                opts.input_sink = Arc::new(SeatInput::new(self.handle.clone(), None, Some(self.base.input_sink.clone())));
+                opts.input_sink =
+                    Arc::new(SeatInput::new(self.handle.clone(), None, Some(self.base.input_sink.clone())));
                 (None, None)
             }
             VideoSource::Desktop => {

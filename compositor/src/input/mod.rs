@@ -13,7 +13,9 @@ use lumen_core::input::{
     ButtonAction, InputEvent, KeyAction, Modifiers, MouseButton, PenEvent, ToolType, TouchEvent, TouchEventType,
 };
 use lumen_render::OutputId;
-use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState, TabletToolCapabilities, TabletToolDescriptor, TabletToolType};
+use smithay::backend::input::{
+    Axis, AxisSource, ButtonState, KeyState, TabletToolCapabilities, TabletToolDescriptor, TabletToolType,
+};
 use smithay::input::keyboard::{FilterResult, Keycode};
 use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent, RelativeMotionEvent};
 use smithay::input::touch::{DownEvent, MotionEvent as TouchMotionEvent, UpEvent};
@@ -57,7 +59,14 @@ impl InputState {
 fn is_modifier(code: u32) -> bool {
     matches!(
         code,
-        vk::LEFTSHIFT | vk::RIGHTSHIFT | vk::LEFTCTRL | vk::RIGHTCTRL | vk::LEFTALT | vk::RIGHTALT | vk::LEFTMETA | vk::RIGHTMETA
+        vk::LEFTSHIFT
+            | vk::RIGHTSHIFT
+            | vk::LEFTCTRL
+            | vk::RIGHTCTRL
+            | vk::LEFTALT
+            | vk::RIGHTALT
+            | vk::LEFTMETA
+            | vk::RIGHTMETA
     )
 }
 
@@ -151,7 +160,8 @@ impl State {
             let stroke = self.input.text.as_ref().and_then(|t| t.stroke(ch));
             match stroke {
                 Some(s) => {
-                    let shift_held = self.input.held.contains(&vk::LEFTSHIFT) || self.input.held.contains(&vk::RIGHTSHIFT);
+                    let shift_held =
+                        self.input.held.contains(&vk::LEFTSHIFT) || self.input.held.contains(&vk::RIGHTSHIFT);
                     let press_shift = s.shift && !shift_held;
                     let release_shift = !s.shift && shift_held;
                     let held_shifts: Vec<u32> =
@@ -302,10 +312,8 @@ impl State {
             return;
         }
         let time = self.time_ms();
-        let frame = AxisFrame::new(time)
-            .source(AxisSource::Wheel)
-            .value(axis, f64::from(v120) * 15.0 / 120.0)
-            .v120(axis, v120);
+        let frame =
+            AxisFrame::new(time).source(AxisSource::Wheel).value(axis, f64::from(v120) * 15.0 / 120.0).v120(axis, v120);
         ptr.axis(self, frame);
         ptr.frame(self);
     }

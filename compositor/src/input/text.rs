@@ -37,7 +37,9 @@ impl TextKeymap {
                 }
                 for sym in keymap.key_get_syms_by_level(code, 0, level) {
                     let cp = xkb::keysym_to_utf32(*sym);
-                    if let Some(ch) = char::from_u32(cp).filter(|c| cp != 0 && !c.is_control() || *c == '\n' || *c == '\t') {
+                    if let Some(ch) =
+                        char::from_u32(cp).filter(|c| cp != 0 && !c.is_control() || *c == '\n' || *c == '\t')
+                    {
                         map.entry(ch).or_insert(KeyStroke { evdev: kc - 8, shift: level & 1 == 1, altgr: level >= 2 });
                     }
                 }

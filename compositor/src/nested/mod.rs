@@ -80,17 +80,21 @@ pub fn start(state: &mut State, config: &NestedConfig) -> Result<OutputId, Neste
         winit::init_from_attributes::<GlesRenderer>(attrs).map_err(|e| NestedError::Window(e.to_string()))?;
     // The window manager may not give the size that was asked for: the output follows the real size.
     let size = backend.window_size();
-    let mode = OutputMode {
-        width: size.w.max(1) as u32,
-        height: size.h.max(1) as u32,
-        refresh_mhz: config.mode.refresh_mhz,
-    };
+    let mode =
+        OutputMode { width: size.w.max(1) as u32, height: size.h.max(1) as u32, refresh_mhz: config.mode.refresh_mhz };
     let id = state.alloc_output_id();
     state.create_output(id, mode, None)?;
     if let Some(out) = state.outputs.get_mut(&id) {
         out.mirror = Some(Vec::with_capacity((mode.width * mode.height * 4) as usize));
     }
-    state.nested = Some(Nested { output: id, backend, texture: None, refresh_mhz: mode.refresh_mhz, presented: 0, present_ns_total: 0 });
+    state.nested = Some(Nested {
+        output: id,
+        backend,
+        texture: None,
+        refresh_mhz: mode.refresh_mhz,
+        presented: 0,
+        present_ns_total: 0,
+    });
     state
         .loop_handle
         .insert_source(winit_loop, |event, _, state: &mut State| on_event(state, event))

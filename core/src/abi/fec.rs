@@ -65,9 +65,10 @@ thread_local! {
 
 fn code(e: &FecError) -> i32 {
     match e {
-        FecError::TooManyShards { .. } | FecError::NoDataShards | FecError::NoParityShards | FecError::ShardCount { .. } => {
-            LUMEN_FEC_ERR_SHARD_COUNT
-        }
+        FecError::TooManyShards { .. }
+        | FecError::NoDataShards
+        | FecError::NoParityShards
+        | FecError::ShardCount { .. } => LUMEN_FEC_ERR_SHARD_COUNT,
         FecError::ShardLength { .. } => LUMEN_FEC_ERR_SHARD_LENGTH,
         FecError::Unrecoverable { .. } => LUMEN_FEC_ERR_UNRECOVERABLE,
         FecError::TierUnavailable(_) | FecError::Codec(_) => LUMEN_FEC_ERR_INTERNAL,

@@ -11,7 +11,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use super::config::*;
 use crate::video::lumen::{LumenHeader, LumenPacketizer, LumenReassembler};
 use crate::video::{
-    FrameMeta, FrameType, GcmVideo, PacketBatch, PushOutcome, Reassembled, VideoError, VideoPacketizer, VideoReassembler,
+    FrameMeta, FrameType, GcmVideo, PacketBatch, PushOutcome, Reassembled, VideoError, VideoPacketizer,
+    VideoReassembler,
 };
 
 /// `lumen_receiver_push`: stored, frame not complete yet.
@@ -126,9 +127,11 @@ pub unsafe extern "C" fn lumen_receiver_new(cfg: *const LumenConfig) -> *mut Lum
                 }
                 Rx::Moonlight(Box::new(r))
             }
-            LUMEN_FEC_FIELD_LUMEN if cfg.encrypted == 0 => {
-                Rx::Lumen { r: Box::new(LumenReassembler::new(cfg.lumen_params()?).ok()?), ready: None, buf: Vec::new() }
-            }
+            LUMEN_FEC_FIELD_LUMEN if cfg.encrypted == 0 => Rx::Lumen {
+                r: Box::new(LumenReassembler::new(cfg.lumen_params()?).ok()?),
+                ready: None,
+                buf: Vec::new(),
+            },
             _ => return None,
         };
         Some(Box::into_raw(Box::new(LumenReceiver { rx, last: Vec::new(), has_last: false })))
@@ -293,7 +296,9 @@ pub unsafe extern "C" fn lumen_sender_new(cfg: *const LumenConfig) -> *mut Lumen
                 }
                 Tx::Moonlight(Box::new(p))
             }
-            LUMEN_FEC_FIELD_LUMEN if cfg.encrypted == 0 => Tx::Lumen(Box::new(LumenPacketizer::new(cfg.lumen_params()?).ok()?)),
+            LUMEN_FEC_FIELD_LUMEN if cfg.encrypted == 0 => {
+                Tx::Lumen(Box::new(LumenPacketizer::new(cfg.lumen_params()?).ok()?))
+            }
             _ => return None,
         };
         Some(Box::into_raw(Box::new(LumenSender { tx, batch: PacketBatch::new() })))
@@ -336,10 +341,17 @@ pub unsafe extern "C" fn lumen_sender_packetize(
     // SAFETY: live packetizer and `au_len` readable bytes (contract).
     let (s, au) = unsafe { (&mut *s, if au_len == 0 { &[][..] } else { core::slice::from_raw_parts(au, au_len) }) };
     guard(|| {
-        let Ok(frame_type) = u8::try_from(frame_type).map_err(|_| ()).and_then(|t| FrameType::from_byte(t).map_err(|_| ())) else {
+        let Ok(frame_type) =
+            u8::try_from(frame_type).map_err(|_| ()).and_then(|t| FrameType::from_byte(t).map_err(|_| ()))
+        else {
             return LUMEN_WIRE_ERR_RANGE;
         };
-        let meta = FrameMeta { frame_index, frame_type, host_latency: host_latency.min(u32::from(u16::MAX)) as u16, rtp_timestamp };
+        let meta = FrameMeta {
+            frame_index,
+            frame_type,
+            host_latency: host_latency.min(u32::from(u16::MAX)) as u16,
+            rtp_timestamp,
+        };
         let r = match &mut s.tx {
             Tx::Moonlight(p) => p.packetize(&meta, au, &mut s.batch).map(|_| ()),
             Tx::Lumen(p) => p.packetize(&meta, au, &mut s.batch).map(|_| ()),
@@ -356,7 +368,12 @@ pub unsafe extern "C" fn lumen_sender_packetize(
 /// # Safety
 /// `s` must be null or a live packetizer; `data` and `len` must be null or writable.
 #[no_mangle]
-pub unsafe extern "C" fn lumen_sender_datagram(s: *const LumenSender, index: u32, data: *mut *const u8, len: *mut usize) -> i32 {
+pub unsafe extern "C" fn lumen_sender_datagram(
+    s: *const LumenSender,
+    index: u32,
+    data: *mut *const u8,
+    len: *mut usize,
+) -> i32 {
     if s.is_null() || data.is_null() || len.is_null() {
         return LUMEN_WIRE_ERR_NULL;
     }

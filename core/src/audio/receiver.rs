@@ -84,7 +84,8 @@ impl Block {
             *p |= r;
         }
         let [b0, b1, b2, b3, b4, b5] = &mut self.bufs;
-        let mut shards = [&mut b0[..len], &mut b1[..len], &mut b2[..len], &mut b3[..len], &mut b4[..len], &mut b5[..len]];
+        let mut shards =
+            [&mut b0[..len], &mut b1[..len], &mut b2[..len], &mut b3[..len], &mut b4[..len], &mut b5[..len]];
         if !gf::reconstruct(&mut shards, present) {
             return 0;
         }
@@ -167,7 +168,15 @@ impl AudioReceiver {
             lens: [0; TOTAL],
             bufs: [[0u8; MAX_SHARD_LEN]; TOTAL],
         }));
-        Self { cipher, duration_ms, blocks, next: None, highest: None, plain: Box::new([0u8; MAX_SHARD_LEN]), stats: AudioStats::default() }
+        Self {
+            cipher,
+            duration_ms,
+            blocks,
+            next: None,
+            highest: None,
+            plain: Box::new([0u8; MAX_SHARD_LEN]),
+            stats: AudioStats::default(),
+        }
     }
 
     /// Counters so far.
@@ -292,7 +301,16 @@ impl AudioReceiver {
             }
             if live && b.has_data(idx) {
                 let ts = b.base_ts.wrapping_add(idx as u32 * self.duration_ms);
-                emit(&self.cipher, &mut self.plain, &mut self.stats, seq, ts, b.recovered[idx], &b.bufs[idx][..b.lens[idx]], sink);
+                emit(
+                    &self.cipher,
+                    &mut self.plain,
+                    &mut self.stats,
+                    seq,
+                    ts,
+                    b.recovered[idx],
+                    &b.bufs[idx][..b.lens[idx]],
+                    sink,
+                );
             } else {
                 self.stats.lost += 1;
                 sink(AudioEvent::Lost { seq });

@@ -8,7 +8,9 @@
 use anyhow::Result;
 use clap::Parser;
 use lumen_core::video::lumen::{LumenPacketizer, LumenParams, LumenReassembler};
-use lumen_core::video::{FrameMeta, FrameType, PacketBatch, Reassembled, VideoPacketizer, VideoParams, VideoReassembler};
+use lumen_core::video::{
+    FrameMeta, FrameType, PacketBatch, Reassembled, VideoPacketizer, VideoParams, VideoReassembler,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -54,7 +56,14 @@ struct Channel {
 
 impl Channel {
     fn random(pct: f64, seed: u64) -> Self {
-        Self { name: format!("random {pct}%"), rng: StdRng::seed_from_u64(seed), p_gb: 0.0, p_bg: 1.0, p_good: pct / 100.0, bad: false }
+        Self {
+            name: format!("random {pct}%"),
+            rng: StdRng::seed_from_u64(seed),
+            p_gb: 0.0,
+            p_bg: 1.0,
+            p_good: pct / 100.0,
+            bad: false,
+        }
     }
 
     fn burst(pct: f64, mean_len: f64, seed: u64) -> Self {
@@ -91,8 +100,18 @@ struct Profile {
 
 fn profile(name: &str) -> Option<Profile> {
     match name {
-        "1080p" => Some(Profile { name: "1080p60 20 Mbit/s", mean_frame: 20_000_000 / 8 / 60, idr_frame: 250_000, idr_every: 120 }),
-        "4k" => Some(Profile { name: "4K60 80 Mbit/s", mean_frame: 80_000_000 / 8 / 60, idr_frame: 1_000_000, idr_every: 120 }),
+        "1080p" => Some(Profile {
+            name: "1080p60 20 Mbit/s",
+            mean_frame: 20_000_000 / 8 / 60,
+            idr_frame: 250_000,
+            idr_every: 120,
+        }),
+        "4k" => Some(Profile {
+            name: "4K60 80 Mbit/s",
+            mean_frame: 80_000_000 / 8 / 60,
+            idr_frame: 1_000_000,
+            idr_every: 120,
+        }),
         _ => None,
     }
 }
@@ -100,13 +119,15 @@ fn profile(name: &str) -> Option<Profile> {
 /// Frame sizes: P-frames ±40 % around the mean, an IDR every `idr_every` frames.
 fn frame_sizes(p: &Profile, n: u32, rng: &mut StdRng) -> Vec<usize> {
     (1..=n)
-        .map(|i| {
-            if i % p.idr_every == 1 {
-                p.idr_frame
-            } else {
-                (p.mean_frame as f64 * rng.gen_range(0.6..1.4)) as usize
-            }
-        })
+        .map(
+            |i| {
+                if i % p.idr_every == 1 {
+                    p.idr_frame
+                } else {
+                    (p.mean_frame as f64 * rng.gen_range(0.6..1.4)) as usize
+                }
+            },
+        )
         .collect()
 }
 
@@ -141,7 +162,8 @@ fn print_row(profile: &str, field: &str, fec: u16, ch: &Channel, t: &Tally) {
 fn run_moonlight(p: &Profile, sizes: &[usize], fec: u16, channels: &mut [Channel], seed: u64) -> Result<Vec<Tally>> {
     let params = VideoParams { packet_size: 1392, fec_percentage: u8::try_from(fec)?, min_fec_packets: 2 };
     let mut tx = VideoPacketizer::new(params)?;
-    let mut rxs: Vec<VideoReassembler> = channels.iter().map(|_| VideoReassembler::new(params)).collect::<Result<_, _>>()?;
+    let mut rxs: Vec<VideoReassembler> =
+        channels.iter().map(|_| VideoReassembler::new(params)).collect::<Result<_, _>>()?;
     let mut tallies: Vec<Tally> = channels.iter().map(|_| Tally::new()).collect();
     let mut delivered = vec![vec![false; sizes.len() + 1]; channels.len()];
     let mut rng = StdRng::seed_from_u64(seed);
@@ -149,7 +171,12 @@ fn run_moonlight(p: &Profile, sizes: &[usize], fec: u16, channels: &mut [Channel
     let mut batch = PacketBatch::new();
     for (k, &len) in sizes.iter().enumerate() {
         let i = k as u32 + 1;
-        let meta = FrameMeta { frame_index: i, frame_type: if i % p.idr_every == 1 { FrameType::Idr } else { FrameType::P }, host_latency: 0, rtp_timestamp: i * 1500 };
+        let meta = FrameMeta {
+            frame_index: i,
+            frame_type: if i % p.idr_every == 1 { FrameType::Idr } else { FrameType::P },
+            host_latency: 0,
+            rtp_timestamp: i * 1500,
+        };
         tx.packetize(&meta, &content[..len], &mut batch)?;
         for (c, ch) in channels.iter_mut().enumerate() {
             for d in batch.iter() {
@@ -178,7 +205,8 @@ fn run_moonlight(p: &Profile, sizes: &[usize], fec: u16, channels: &mut [Channel
 fn run_lumen(p: &Profile, sizes: &[usize], fec: u16, channels: &mut [Channel], seed: u64) -> Result<Vec<Tally>> {
     let params = LumenParams::for_datagram(1392, fec, 2)?;
     let mut tx = LumenPacketizer::new(params)?;
-    let mut rxs: Vec<LumenReassembler> = channels.iter().map(|_| LumenReassembler::new(params)).collect::<Result<_, _>>()?;
+    let mut rxs: Vec<LumenReassembler> =
+        channels.iter().map(|_| LumenReassembler::new(params)).collect::<Result<_, _>>()?;
     let mut tallies: Vec<Tally> = channels.iter().map(|_| Tally::new()).collect();
     let mut delivered = vec![vec![false; sizes.len() + 1]; channels.len()];
     let mut rng = StdRng::seed_from_u64(seed);
@@ -233,13 +261,17 @@ fn main() -> Result<()> {
                 if moonlight && fec > 255 {
                     continue;
                 }
-                let mut channels: Vec<Channel> = args
-                    .random
-                    .iter()
-                    .enumerate()
-                    .map(|(k, &l)| Channel::random(l, args.seed ^ ((k as u64 + 1) * 0x9E37)))
-                    .chain(args.burst.iter().enumerate().map(|(k, &l)| Channel::burst(l, args.burst_len, args.seed ^ ((k as u64 + 101) * 0x9E37))))
-                    .collect();
+                let mut channels: Vec<Channel> =
+                    args.random
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &l)| Channel::random(l, args.seed ^ ((k as u64 + 1) * 0x9E37)))
+                        .chain(
+                            args.burst.iter().enumerate().map(|(k, &l)| {
+                                Channel::burst(l, args.burst_len, args.seed ^ ((k as u64 + 101) * 0x9E37))
+                            }),
+                        )
+                        .collect();
                 let tallies = if moonlight {
                     run_moonlight(&p, &sizes, fec, &mut channels, args.seed)?
                 } else {

@@ -93,7 +93,11 @@ pub fn seal_message(
 
 /// Verifies and decrypts a whole envelope packet in place. Returns the sequence number, the inner type
 /// and the inner payload (a slice of `buf`).
-pub fn open_in_place<'b>(cipher: &Aes128Gcm, from: Direction, buf: &'b mut [u8]) -> Result<(u32, u16, &'b [u8]), ControlError> {
+pub fn open_in_place<'b>(
+    cipher: &Aes128Gcm,
+    from: Direction,
+    buf: &'b mut [u8],
+) -> Result<(u32, u16, &'b [u8]), ControlError> {
     let r = open_inner(cipher, from, buf);
     if let Err(e) = &r {
         tracing::debug!(error = %e, ?from, "rejecting encrypted control packet");
@@ -101,7 +105,11 @@ pub fn open_in_place<'b>(cipher: &Aes128Gcm, from: Direction, buf: &'b mut [u8])
     r
 }
 
-fn open_inner<'b>(cipher: &Aes128Gcm, from: Direction, buf: &'b mut [u8]) -> Result<(u32, u16, &'b [u8]), ControlError> {
+fn open_inner<'b>(
+    cipher: &Aes128Gcm,
+    from: Direction,
+    buf: &'b mut [u8],
+) -> Result<(u32, u16, &'b [u8]), ControlError> {
     let h = parse_header(buf)?;
     let mut tag = [0u8; GCM_TAG_LEN];
     tag.copy_from_slice(&buf[HEADER_LEN..OVERHEAD]);
@@ -115,7 +123,11 @@ fn open_inner<'b>(cipher: &Aes128Gcm, from: Direction, buf: &'b mut [u8]) -> Res
 }
 
 /// Opens an envelope and decodes the message inside.
-pub fn open_message(cipher: &Aes128Gcm, from: Direction, buf: &mut [u8]) -> Result<(u32, ControlMessage), ControlError> {
+pub fn open_message(
+    cipher: &Aes128Gcm,
+    from: Direction,
+    buf: &mut [u8],
+) -> Result<(u32, ControlMessage), ControlError> {
     let (seq, ty, payload) = open_in_place(cipher, from, buf)?;
     Ok((seq, ControlMessage::decode_payload(from, ty, payload)?))
 }

@@ -306,7 +306,11 @@ impl ControlMessage {
             }
             (Direction::HostToClient, SET_MOTION_EVENT) => {
                 need(payload, MOTION_EVENT_PAYLOAD)?;
-                ControlMessage::SetMotionEvent { controller: r.u16le()?, report_rate_hz: r.u16le()?, motion_type: r.u8()? }
+                ControlMessage::SetMotionEvent {
+                    controller: r.u16le()?,
+                    report_rate_hz: r.u16le()?,
+                    motion_type: r.u8()?,
+                }
             }
             (Direction::HostToClient, SET_RGB_LED) => {
                 need(payload, RGB_LED_PAYLOAD)?;
@@ -328,7 +332,11 @@ impl ControlMessage {
                 let enabled = r.u8()? != 0;
                 let metadata = if payload.len() >= HDR_PAYLOAD {
                     Some(HdrMetadata {
-                        display_primaries: [(r.u16le()?, r.u16le()?), (r.u16le()?, r.u16le()?), (r.u16le()?, r.u16le()?)],
+                        display_primaries: [
+                            (r.u16le()?, r.u16le()?),
+                            (r.u16le()?, r.u16le()?),
+                            (r.u16le()?, r.u16le()?),
+                        ],
                         white_point: (r.u16le()?, r.u16le()?),
                         max_display_luminance: r.u16le()?,
                         min_display_luminance: r.u16le()?,

@@ -65,13 +65,17 @@ impl TransportCipher {
     }
 
     /// Verifies and decrypts `buf` in place with raw nonce bytes.
-    pub fn open_in_place_raw(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &[u8; 16]) -> Result<(), CryptoError> {
-        self.inner
-            .decrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf, Tag::from_slice(tag))
-            .map_err(|_| {
-                tracing::debug!(len = buf.len(), "ChaCha20-Poly1305 tag mismatch");
-                CryptoError::AuthenticationFailed
-            })
+    pub fn open_in_place_raw(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), CryptoError> {
+        self.inner.decrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf, Tag::from_slice(tag)).map_err(|_| {
+            tracing::debug!(len = buf.len(), "ChaCha20-Poly1305 tag mismatch");
+            CryptoError::AuthenticationFailed
+        })
     }
 
     /// Encrypts `buf` in place under `nonce`, authenticating `aad`; returns the tag.
@@ -80,7 +84,13 @@ impl TransportCipher {
     }
 
     /// Verifies and decrypts `buf` in place under `nonce`.
-    pub fn open_in_place(&self, nonce: TransportNonce, aad: &[u8], buf: &mut [u8], tag: &[u8; 16]) -> Result<(), CryptoError> {
+    pub fn open_in_place(
+        &self,
+        nonce: TransportNonce,
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), CryptoError> {
         self.open_in_place_raw(&nonce.to_bytes(), aad, buf, tag)
     }
 }

@@ -48,7 +48,12 @@ impl Aes128Gcm {
     }
 
     /// Verifies `tag` and decrypts `buf` in place (no associated data). On failure `buf` is unspecified.
-    pub fn open_in_place(&self, iv: &[u8; GCM_IV_LEN], buf: &mut [u8], tag: &[u8; GCM_TAG_LEN]) -> Result<(), CryptoError> {
+    pub fn open_in_place(
+        &self,
+        iv: &[u8; GCM_IV_LEN],
+        buf: &mut [u8],
+        tag: &[u8; GCM_TAG_LEN],
+    ) -> Result<(), CryptoError> {
         self.open_in_place_aad(iv, &[], buf, tag)
     }
 
@@ -60,11 +65,9 @@ impl Aes128Gcm {
         buf: &mut [u8],
         tag: &[u8; GCM_TAG_LEN],
     ) -> Result<(), CryptoError> {
-        self.inner
-            .decrypt_in_place_detached(Nonce::from_slice(iv), aad, buf, Tag::from_slice(tag))
-            .map_err(|_| {
-                tracing::debug!(len = buf.len(), "AES-GCM tag mismatch");
-                CryptoError::AuthenticationFailed
-            })
+        self.inner.decrypt_in_place_detached(Nonce::from_slice(iv), aad, buf, Tag::from_slice(tag)).map_err(|_| {
+            tracing::debug!(len = buf.len(), "AES-GCM tag mismatch");
+            CryptoError::AuthenticationFailed
+        })
     }
 }

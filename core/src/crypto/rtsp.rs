@@ -72,7 +72,11 @@ pub fn seal_in_place(
 
 /// Opens a framed message in place. `buf` must hold exactly one whole message; `direction` is the
 /// sender's. Returns the header and the range of `buf` that now holds the plaintext.
-pub fn open_in_place(cipher: &Aes128Gcm, direction: Direction, buf: &mut [u8]) -> Result<(Header, Range<usize>), CryptoError> {
+pub fn open_in_place(
+    cipher: &Aes128Gcm,
+    direction: Direction,
+    buf: &mut [u8],
+) -> Result<(Header, Range<usize>), CryptoError> {
     let header = parse_header(buf)?;
     if buf.len() != header.total_len() {
         tracing::warn!(have = buf.len(), want = header.total_len(), "encrypted RTSP length mismatch");

@@ -137,7 +137,8 @@ fn decode_inner(buf: &[u8]) -> Result<InputEvent, InputError> {
         MOUSE_BUTTON_DOWN | MOUSE_BUTTON_UP => {
             need_body(body, MOUSE_BUTTON_BODY)?;
             let b = r.u8()?;
-            let button = MouseButton::from_wire(b).ok_or(InputError::BadField { field: "button", value: u32::from(b) })?;
+            let button =
+                MouseButton::from_wire(b).ok_or(InputError::BadField { field: "button", value: u32::from(b) })?;
             let action = if magic == MOUSE_BUTTON_DOWN { ButtonAction::Press } else { ButtonAction::Release };
             InputEvent::MouseButton { action, button }
         }

@@ -109,7 +109,8 @@ impl Pacer {
         let start = now_ns.max(self.next_start_ns);
         let burst = self.cfg.burst_packets;
         let burst_bits = (burst * datagram_len * 8) as u128;
-        let mut interval = if self.cfg.rate_bps == 0 { 0 } else { (burst_bits * 1_000_000_000 / self.cfg.rate_bps as u128) as u64 };
+        let mut interval =
+            if self.cfg.rate_bps == 0 { 0 } else { (burst_bits * 1_000_000_000 / self.cfg.rate_bps as u128) as u64 };
         let bursts = packets.div_ceil(burst) as u64;
         if self.cfg.frame_budget_ns > 0 && bursts > 0 && interval * bursts > self.cfg.frame_budget_ns {
             interval = self.cfg.frame_budget_ns / bursts;

@@ -93,7 +93,9 @@ pub struct FecInfo {
 impl FecInfo {
     /// Packs the fields as the client unpacks them.
     pub const fn to_u32(self) -> u32 {
-        ((self.shard_index as u32 & 0x3FF) << 12) | ((self.data_shards as u32 & 0x3FF) << 22) | ((self.percentage as u32) << 4)
+        ((self.shard_index as u32 & 0x3FF) << 12)
+            | ((self.data_shards as u32 & 0x3FF) << 22)
+            | ((self.percentage as u32) << 4)
     }
 
     /// Unpacks a raw `fecInfo` value.
@@ -188,7 +190,8 @@ impl PacketHeader {
 /// `fecInfo` stay zero until [`write_post_fec`].
 pub fn write_pre_fec(d: &mut [u8], stream_packet_index: u32, frame_index: u32, flags: u8, multi_fec_blocks: u8) {
     d[..RTP_HEADER_LEN].fill(0);
-    d[off::STREAM_PACKET_INDEX..off::STREAM_PACKET_INDEX + 4].copy_from_slice(&(stream_packet_index << 8).to_le_bytes());
+    d[off::STREAM_PACKET_INDEX..off::STREAM_PACKET_INDEX + 4]
+        .copy_from_slice(&(stream_packet_index << 8).to_le_bytes());
     d[off::FRAME_INDEX..off::FRAME_INDEX + 4].copy_from_slice(&frame_index.to_le_bytes());
     d[off::FLAGS] = flags;
     d[off::EXTRA_FLAGS] = 0;

@@ -159,7 +159,12 @@ impl LumenPacketizer {
     }
 
     /// Packetizes one access unit into `out`; returns (data, parity) shard counts.
-    pub fn packetize(&mut self, meta: &FrameMeta, au: &[u8], out: &mut PacketBatch) -> Result<(usize, usize), VideoError> {
+    pub fn packetize(
+        &mut self,
+        meta: &FrameMeta,
+        au: &[u8],
+        out: &mut PacketBatch,
+    ) -> Result<(usize, usize), VideoError> {
         let (data, parity) = self.params.shape(au.len())?;
         let au_len = u32::try_from(au.len()).map_err(|_| VideoError::FrameTooLarge { bytes: au.len() })?;
         let sl = self.params.shard_len;
@@ -219,7 +224,10 @@ pub struct LumenReassembler {
 
 impl core::fmt::Debug for LumenReassembler {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("LumenReassembler").field("params", &self.params).field("current", &self.current).finish_non_exhaustive()
+        f.debug_struct("LumenReassembler")
+            .field("params", &self.params)
+            .field("current", &self.current)
+            .finish_non_exhaustive()
     }
 }
 
@@ -298,7 +306,8 @@ impl LumenReassembler {
         if missing > 0 {
             let mut table = recycle(core::mem::take(&mut self.scratch));
             table.extend(self.buf.chunks_exact_mut(sl));
-            let r = self.codecs.get(data, h.parity_shards as usize).and_then(|rs| rs.reconstruct(&mut table, &self.have));
+            let r =
+                self.codecs.get(data, h.parity_shards as usize).and_then(|rs| rs.reconstruct(&mut table, &self.have));
             self.scratch = recycle(table);
             r?;
         }

@@ -129,7 +129,8 @@ impl VideoPacketizer {
                 r?;
             }
             for x in 0..total {
-                let fec = FecInfo { shard_index: x as u16, data_shards: block.data as u16, percentage: block.percentage };
+                let fec =
+                    FecInfo { shard_index: x as u16, data_shards: block.data as u16, percentage: block.percentage };
                 let slot = out.slot_mut(slot_base + x);
                 let seq = first_packet.wrapping_add(x as u32) as u16;
                 write_post_fec(&mut slot[prefix..], seq, meta.rtp_timestamp, meta.frame_index, mfb, fec);
@@ -176,7 +177,8 @@ mod tests {
             assert_eq!((h.block_index, h.last_block_index), (0, 0));
             if i < 3 {
                 assert_eq!(h.stream_packet_index, i as u32);
-                let want = FLAG_CONTAINS_PIC_DATA | if i == 0 { FLAG_SOF } else { 0 } | if i == 2 { FLAG_EOF } else { 0 };
+                let want =
+                    FLAG_CONTAINS_PIC_DATA | if i == 0 { FLAG_SOF } else { 0 } | if i == 2 { FLAG_EOF } else { 0 };
                 assert_eq!(h.flags, want);
                 assert_eq!(&d[1..2], &[0]);
                 assert_eq!(&d[8..16], &[0; 8]);
@@ -225,7 +227,9 @@ mod tests {
     #[test]
     fn encrypted_datagrams_carry_the_prefix() {
         let key = [3u8; 16];
-        let mut p = VideoPacketizer::new(VideoParams::DEFAULT).unwrap().with_sealer(Box::new(super::super::GcmVideo::new(&key)));
+        let mut p = VideoPacketizer::new(VideoParams::DEFAULT)
+            .unwrap()
+            .with_sealer(Box::new(super::super::GcmVideo::new(&key)));
         let mut b = PacketBatch::new();
         p.packetize(&meta(9, FrameType::P), &[1, 2, 3], &mut b).unwrap();
         assert_eq!(p.datagram_len(), 1440);

@@ -10,9 +10,7 @@ use std::collections::VecDeque;
 
 use super::crypt::VideoOpener;
 use super::fec::{recycle, ShardTable};
-use super::header::{
-    FrameHeader, FrameType, PacketHeader, FLAG_EOF, FLAG_SOF, FRAME_HEADER_LEN, PACKET_HEADER_LEN,
-};
+use super::header::{FrameHeader, FrameType, PacketHeader, FLAG_EOF, FLAG_SOF, FRAME_HEADER_LEN, PACKET_HEADER_LEN};
 use super::shape::{VideoParams, MAX_FEC_BLOCKS};
 use super::VideoError;
 use crate::fec::gf256::CodecCache;
@@ -364,15 +362,21 @@ impl VideoReassembler {
 
     /// Declares every unfinished frame up to the newest one seen lost (end of stream).
     pub fn flush(&mut self) {
-        let newest = self
-            .slots
-            .iter()
-            .filter(|s| s.active && !s.ready)
-            .map(|s| s.frame_index)
-            .reduce(|a, b| if at_or_before(a, b) { b } else { a });
+        let newest = self.slots.iter().filter(|s| s.active && !s.ready).map(|s| s.frame_index).reduce(|a, b| {
+            if at_or_before(a, b) {
+                b
+            } else {
+                a
+            }
+        });
         if let Some(n) = newest {
             let first = self.last_done.map_or(
-                self.slots.iter().filter(|s| s.active && !s.ready).map(|s| s.frame_index).reduce(|a, b| if at_or_before(a, b) { a } else { b }).unwrap_or(n),
+                self.slots
+                    .iter()
+                    .filter(|s| s.active && !s.ready)
+                    .map(|s| s.frame_index)
+                    .reduce(|a, b| if at_or_before(a, b) { a } else { b })
+                    .unwrap_or(n),
                 |d| d.wrapping_add(1),
             );
             for s in &mut self.slots {
@@ -491,7 +495,12 @@ mod tests {
     }
 
     fn meta(i: u32) -> FrameMeta {
-        FrameMeta { frame_index: i, frame_type: if i % 5 == 1 { FrameType::Idr } else { FrameType::P }, host_latency: 7, rtp_timestamp: i * 1500 }
+        FrameMeta {
+            frame_index: i,
+            frame_type: if i % 5 == 1 { FrameType::Idr } else { FrameType::P },
+            host_latency: 7,
+            rtp_timestamp: i * 1500,
+        }
     }
 
     fn collect(r: &mut VideoReassembler, out: &mut Vec<(u32, Vec<u8>)>, lost: &mut Vec<(u32, u32)>) {

@@ -17,8 +17,8 @@ use lumen_encode::colour::Yuv420;
 use lumen_encode::openh264_enc::{OpenH264Encoder, Speed};
 use lumen_encode::quality::psnr;
 use lumen_encode::{
-    AccessUnit, Codec, ColourSpace, CpuPixels, Encoder, EncoderConfig, Frame, FrameKind, FramePixels, PixelFormat, Range,
-    TestPattern,
+    AccessUnit, Codec, ColourSpace, CpuPixels, Encoder, EncoderConfig, Frame, FrameKind, FramePixels, PixelFormat,
+    Range, TestPattern,
 };
 use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
@@ -144,15 +144,13 @@ fn main() -> anyhow::Result<()> {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (w, h, kbps) in [(1280u32, 720u32, 10_000u32), (1920, 1080, 20_000)] {
-        for (speed, content) in
-            [
-                (Speed::Fast, Content::Pattern),
-                (Speed::Medium, Content::Pattern),
-                (Speed::FastTwoThreads, Content::Pattern),
-                (Speed::Fast, Content::Noisy),
-                (Speed::FastTwoThreads, Content::Noisy),
-            ]
-        {
+        for (speed, content) in [
+            (Speed::Fast, Content::Pattern),
+            (Speed::Medium, Content::Pattern),
+            (Speed::FastTwoThreads, Content::Pattern),
+            (Speed::Fast, Content::Noisy),
+            (Speed::FastTwoThreads, Content::Noisy),
+        ] {
             let mut r = run(w, h, kbps, speed, content, frames)?;
             let mean = r.enc.iter().sum::<f64>() / r.enc.len().max(1) as f64;
             println!(

@@ -170,7 +170,11 @@ fn correctness(gles: &Gles, conv: &Converter, stream: &Stream, w: u32, h: u32, f
         if err > 1 {
             ck.failures += 1;
         }
-        println!("| {w}x{h} | GL pass (no CUDA) | {} | {err} | {} |", fmt_conv(&c), if err <= 1 { "ok" } else { "FAIL" });
+        println!(
+            "| {w}x{h} | GL pass (no CUDA) | {} | {err} | {} |",
+            fmt_conv(&c),
+            if err <= 1 { "ok" } else { "FAIL" }
+        );
         gles.destroy_target(pass.target);
     }
     gles.destroy_target(target);
@@ -226,7 +230,12 @@ fn bench(
     frames: usize,
     warmup: usize,
 ) -> Result<Stats> {
-    let c = Conversion { order: SourceOrder::Rgba, format: PixelFormat::Nv12, matrix: Matrix::Bt709, range: Range::Limited };
+    let c = Conversion {
+        order: SourceOrder::Rgba,
+        format: PixelFormat::Nv12,
+        matrix: Matrix::Bt709,
+        range: Range::Limited,
+    };
     let coeffs = c.coeffs();
     let targets = [gles.target(w, h)?, gles.target(w, h)?];
     let n_out = if v == Variant::GlMapBatch2 { 2 } else { 1 };
@@ -243,7 +252,11 @@ fn bench(
         _ => Vec::new(),
     };
     let mut set = if regs.is_empty() { None } else { Some(MapSet::new(&regs.iter().collect::<Vec<_>>())?) };
-    let image = if matches!(v, Variant::Egl | Variant::EglFence | Variant::CudaOnly | Variant::EglIdle) { Some(gles.egl_image(&targets[0])?) } else { None };
+    let image = if matches!(v, Variant::Egl | Variant::EglFence | Variant::CudaOnly | Variant::EglIdle) {
+        Some(gles.egl_image(&targets[0])?)
+    } else {
+        None
+    };
     // SAFETY: the image outlives the registration (destroyed after it below).
     let egl_reg = match &image {
         Some(i) => Some(unsafe { Registered::egl_image(i.as_ptr())? }),
@@ -361,7 +374,15 @@ fn bench(
 }
 
 /// GPU time of the conversion kernel alone (timing events around it), median over `n` launches.
-fn kernel_time(conv: &Converter, stream: &Stream, gles: &Gles, w: u32, h: u32, format: PixelFormat, n: usize) -> Result<f64> {
+fn kernel_time(
+    conv: &Converter,
+    stream: &Stream,
+    gles: &Gles,
+    w: u32,
+    h: u32,
+    format: PixelFormat,
+    n: usize,
+) -> Result<f64> {
     let target = gles.target(w, h)?;
     gles.draw(&target, 1);
     gles.finish();
@@ -449,7 +470,17 @@ fn main() -> Result<()> {
     println!("|---|---|---|---|---|---|---|");
     for &(w, h) in &sizes {
         let mut naive_p99 = None;
-        for v in [Variant::Naive, Variant::GlMap, Variant::GlMapBatch2, Variant::Egl, Variant::EglFence, Variant::CudaOnly, Variant::Unrelated, Variant::EglIdle, Variant::GlPass] {
+        for v in [
+            Variant::Naive,
+            Variant::GlMap,
+            Variant::GlMapBatch2,
+            Variant::Egl,
+            Variant::EglFence,
+            Variant::CudaOnly,
+            Variant::Unrelated,
+            Variant::EglIdle,
+            Variant::GlPass,
+        ] {
             let s = bench(v, &gles, &dev, &conv, &stream, w, h, args.frames, args.warmup)?;
             if v == Variant::Naive {
                 naive_p99 = Some(s.p99);
@@ -464,7 +495,9 @@ fn main() -> Result<()> {
 
     println!("\n## NVENC\n");
     match nvenc::probe_session(&dev) {
-        Ok(caps) => println!("NVENC session opened: codecs {:?}, API {}.{}", caps.codecs, caps.max_api.0, caps.max_api.1),
+        Ok(caps) => {
+            println!("NVENC session opened: codecs {:?}, API {}.{}", caps.codecs, caps.max_api.0, caps.max_api.1)
+        }
         Err(e) => println!("NVENC unusable here: {e} → the host falls back to the software encoder"),
     }
     let cfg = lumen_encode::EncoderConfig {
@@ -499,7 +532,9 @@ mod pool_mode {
     use lumen_encode::gpu::{counters, frame_pool, Conversion, Matrix, PixelFormat, Range, SourceOrder};
     use lumen_render::smithay::backend::allocator::Fourcc;
     use lumen_render::smithay::backend::renderer::damage::OutputDamageTracker;
-    use lumen_render::smithay::backend::renderer::element::memory::{MemoryRenderBuffer, MemoryRenderBufferRenderElement};
+    use lumen_render::smithay::backend::renderer::element::memory::{
+        MemoryRenderBuffer, MemoryRenderBufferRenderElement,
+    };
     use lumen_render::smithay::backend::renderer::element::Kind;
     use lumen_render::smithay::backend::renderer::gles::GlesRenderer;
     use lumen_render::smithay::backend::renderer::ExportMem;
@@ -534,7 +569,8 @@ mod pool_mode {
 
     impl Scene {
         fn new(w: i32, h: i32) -> Scene {
-            let background = buffer(w, h, |x, y| [(x * 255 / w) as u8, (y * 255 / h) as u8, ((x ^ y) & 0xff) as u8, 255]);
+            let background =
+                buffer(w, h, |x, y| [(x * 255 / w) as u8, (y * 255 / h) as u8, ((x ^ y) & 0xff) as u8, 255]);
             let windows = (0..4)
                 .map(|i| {
                     let (ww, wh) = (w * 2 / 5, h * 2 / 5);
@@ -548,14 +584,27 @@ mod pool_mode {
                     (win, (w / 10 + i as i32 * w / 8, h / 10 + i as i32 * h / 8))
                 })
                 .collect();
-            let square = buffer(128, 128, |x, y| if (x / 16 + y / 16) % 2 == 0 { [255, 255, 255, 255] } else { [0, 0, 0, 255] });
+            let square =
+                buffer(128, 128, |x, y| if (x / 16 + y / 16) % 2 == 0 { [255, 255, 255, 255] } else { [0, 0, 0, 255] });
             Scene { background, windows, square, w, h }
         }
 
-        fn elements(&self, r: &mut GlesRenderer, frame: usize) -> Result<Vec<MemoryRenderBufferRenderElement<GlesRenderer>>> {
+        fn elements(
+            &self,
+            r: &mut GlesRenderer,
+            frame: usize,
+        ) -> Result<Vec<MemoryRenderBufferRenderElement<GlesRenderer>>> {
             let mk = |r: &mut GlesRenderer, b: &MemoryRenderBuffer, (x, y): (i32, i32)| {
-                MemoryRenderBufferRenderElement::from_buffer(r, (x as f64, y as f64), b, None, None, None, Kind::Unspecified)
-                    .map_err(|e| anyhow!("render element: {e:?}"))
+                MemoryRenderBufferRenderElement::from_buffer(
+                    r,
+                    (x as f64, y as f64),
+                    b,
+                    None,
+                    None,
+                    None,
+                    Kind::Unspecified,
+                )
+                .map_err(|e| anyhow!("render element: {e:?}"))
             };
             let sx = ((frame * 16) as i32) % (self.w - 128).max(1);
             let mut out = vec![mk(r, &self.square, (sx, (self.h - 160).max(0)))?];
@@ -579,7 +628,8 @@ mod pool_mode {
 
     impl Output {
         fn new(renderer: &mut Renderer, id: OutputId, w: u32, h: u32) -> Result<Output> {
-            let targets = (0..POOL).map(|_| renderer.create_target(w as i32, h as i32)).collect::<Result<Vec<_>, _>>()?;
+            let targets =
+                (0..POOL).map(|_| renderer.create_target(w as i32, h as i32)).collect::<Result<Vec<_>, _>>()?;
             if !matches!(targets[0], Target::GlTexture(_)) {
                 bail!("the renderer made no GL texture targets (kind {})", renderer.kind());
             }
@@ -656,7 +706,12 @@ mod pool_mode {
         warmup: usize,
     ) -> Result<Stats> {
         let (w, h) = (scene.w as u32, scene.h as u32);
-        let c = Conversion { order: SourceOrder::Rgba, format: PixelFormat::Nv12, matrix: Matrix::Bt709, range: Range::Limited };
+        let c = Conversion {
+            order: SourceOrder::Rgba,
+            format: PixelFormat::Nv12,
+            matrix: Matrix::Bt709,
+            range: Range::Limited,
+        };
         let coeffs = c.coeffs();
         let mut out = Output::new(renderer, id, w, h)?;
         let r = gles(renderer)?;
@@ -716,7 +771,8 @@ mod pool_mode {
                     fpool.release(s)?;
                 }
                 Variant::Registered => {
-                    let (tex, _) = registry.texture(frame.output, frame.target_index()).context("target not registered")?;
+                    let (tex, _) =
+                        registry.texture(frame.output, frame.target_index()).context("target not registered")?;
                     let s = fpool.acquire()?;
                     conv.from_texture(stream, tex, &coeffs, fpool.get(&s))?;
                     done.record(stream)?;
@@ -745,7 +801,14 @@ mod pool_mode {
 
     /// Renders the scene through the pool, converts each target through its once-made registration and
     /// compares with the CPU reference of the pixels read back from the same target.
-    fn correctness(renderer: &mut Renderer, conv: &Converter, stream: &Stream, w: u32, h: u32, id: OutputId) -> Result<usize> {
+    fn correctness(
+        renderer: &mut Renderer,
+        conv: &Converter,
+        stream: &Stream,
+        w: u32,
+        h: u32,
+        id: OutputId,
+    ) -> Result<usize> {
         let scene = Scene::new(w as i32, h as i32);
         let mut out = Output::new(renderer, id, w, h)?;
         let r = gles(renderer)?;

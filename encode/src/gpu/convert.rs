@@ -51,7 +51,13 @@ impl Converter {
 
     /// Queues the conversion of the texture's full `dst.width()`×`dst.height()` area into `dst`.
     /// The texture's array must be at least that large and stay valid until the work completes.
-    pub fn from_texture(&self, stream: &Stream, src: &TextureObject, coeffs: &Coeffs, dst: &PitchedBuffer) -> GpuResult<()> {
+    pub fn from_texture(
+        &self,
+        stream: &Stream,
+        src: &TextureObject,
+        coeffs: &Coeffs,
+        dst: &PitchedBuffer,
+    ) -> GpuResult<()> {
         let mut tex = src.raw();
         let mut out = dst.device_ptr();
         let mut pitch = dst.pitch() as u32;

@@ -154,7 +154,7 @@ impl Event {
     pub fn new(timing: bool) -> GpuResult<Event> {
         let mut raw = ptr::null_mut();
         let flags = if timing { 0 } else { 2 }; // CU_EVENT_DISABLE_TIMING
-        // SAFETY: out-pointer valid.
+                                                // SAFETY: out-pointer valid.
         check(unsafe { sys::cuEventCreate(&mut raw, flags) }, "cuEventCreate")?;
         Ok(Event { raw })
     }
@@ -425,7 +425,12 @@ impl RgbaBuffer {
     pub fn upload(&self, data: &[u8], stride: usize, stream: &Stream) -> GpuResult<()> {
         let row = self.width as usize * 4;
         if stride < row || data.len() < stride * (self.height as usize - 1) + row {
-            return Err(GpuError::Invalid(format!("{} bytes at stride {stride} for {}x{}", data.len(), self.width, self.height)));
+            return Err(GpuError::Invalid(format!(
+                "{} bytes at stride {stride} for {}x{}",
+                data.len(),
+                self.width,
+                self.height
+            )));
         }
         // SAFETY: zeroed is a valid CUDA_MEMCPY2D (null pointers, zero sizes) before the fields are set.
         let mut c: sys::CUDA_MEMCPY2D = unsafe { MaybeUninit::zeroed().assume_init() };

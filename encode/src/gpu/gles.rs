@@ -221,8 +221,9 @@ impl Gles {
         let egl = unsafe { egl::DynamicInstance::<egl::EGL1_5>::load_required() }
             .map_err(|e| gl_err("load libEGL.so.1", e))?;
         // SAFETY: EGL_DEFAULT_DISPLAY with the surfaceless platform takes no native display.
-        let display = unsafe { egl.get_platform_display(PLATFORM_SURFACELESS_MESA, egl::DEFAULT_DISPLAY, &[egl::ATTRIB_NONE]) }
-            .map_err(|e| gl_err("eglGetPlatformDisplay(surfaceless)", e))?;
+        let display =
+            unsafe { egl.get_platform_display(PLATFORM_SURFACELESS_MESA, egl::DEFAULT_DISPLAY, &[egl::ATTRIB_NONE]) }
+                .map_err(|e| gl_err("eglGetPlatformDisplay(surfaceless)", e))?;
         egl.initialize(display).map_err(|e| gl_err("eglInitialize", e))?;
         egl.bind_api(egl::OPENGL_ES_API).map_err(|e| gl_err("eglBindAPI", e))?;
         let attrs = [egl::RENDERABLE_TYPE, egl::OPENGL_ES3_BIT, egl::SURFACE_TYPE, 0, egl::NONE];
@@ -253,7 +254,11 @@ impl Gles {
     pub fn describe(&self) -> String {
         // SAFETY: string queries on the current context.
         unsafe {
-            format!("{} / {}", self.gl.get_parameter_string(glow::RENDERER), self.gl.get_parameter_string(glow::VERSION))
+            format!(
+                "{} / {}",
+                self.gl.get_parameter_string(glow::RENDERER),
+                self.gl.get_parameter_string(glow::VERSION)
+            )
         }
     }
 
@@ -353,7 +358,13 @@ impl Gles {
         // SAFETY: the client buffer is the texture name of the current context, as EGL_GL_TEXTURE_2D wants.
         let image = unsafe {
             let buf = egl::ClientBuffer::from_ptr(target.texture_name() as usize as *mut c_void);
-            self.egl.create_image(self.display, self.context, egl::GL_TEXTURE_2D as egl::Enum, buf, &[GL_TEXTURE_LEVEL, 0, egl::ATTRIB_NONE])
+            self.egl.create_image(
+                self.display,
+                self.context,
+                egl::GL_TEXTURE_2D as egl::Enum,
+                buf,
+                &[GL_TEXTURE_LEVEL, 0, egl::ATTRIB_NONE],
+            )
         }
         .map_err(|e| gl_err("eglCreateImage(GL_TEXTURE_2D)", e))?;
         Ok(EglImage { image })
@@ -399,7 +410,13 @@ impl Gles {
         // EGL during the call (it dups what it keeps).
         let image = unsafe {
             let ctx = egl::Context::from_ptr(egl::NO_CONTEXT);
-            self.egl.create_image(self.display, ctx, LINUX_DMA_BUF, egl::ClientBuffer::from_ptr(std::ptr::null_mut()), &attrs)
+            self.egl.create_image(
+                self.display,
+                ctx,
+                LINUX_DMA_BUF,
+                egl::ClientBuffer::from_ptr(std::ptr::null_mut()),
+                &attrs,
+            )
         }
         .map_err(|e| gl_err("eglCreateImage(EGL_LINUX_DMA_BUF_EXT)", e))?;
         Ok(EglImage { image })

@@ -61,9 +61,9 @@ fn fns() -> GpuResult<&'static InteropFns> {
         // SAFETY: the symbol types match cudaGL.h/cudaEGL.h; the library is kept alive in the struct.
         unsafe {
             let sym = |name: &'static str| -> GpuResult<*const c_void> {
-                let s: libloading::Symbol<*const c_void> = lib
-                    .get(format!("{name}\0").as_bytes())
-                    .map_err(|e| GpuError::MissingSymbol { library: "libcuda.so.1", symbol: name, reason: e.to_string() })?;
+                let s: libloading::Symbol<*const c_void> = lib.get(format!("{name}\0").as_bytes()).map_err(|e| {
+                    GpuError::MissingSymbol { library: "libcuda.so.1", symbol: name, reason: e.to_string() }
+                })?;
                 Ok(*s)
             };
             let gl = sym("cuGraphicsGLRegisterImage")?;
@@ -128,7 +128,10 @@ impl Registered {
     pub unsafe fn egl_image(image: *mut c_void) -> GpuResult<Registered> {
         let f = fns()?;
         let mut raw = ptr::null_mut();
-        check((f.egl_register_image)(&mut raw, image, CU_GRAPHICS_REGISTER_FLAGS_READ_ONLY), "cuGraphicsEGLRegisterImage")?;
+        check(
+            (f.egl_register_image)(&mut raw, image, CU_GRAPHICS_REGISTER_FLAGS_READ_ONLY),
+            "cuGraphicsEGLRegisterImage",
+        )?;
         counters::registration();
         Ok(Registered { raw, kind: ResourceKind::EglImage })
     }
@@ -209,7 +212,10 @@ impl MapSet {
         let h = *self.handles.get(i).ok_or_else(|| GpuError::Invalid(format!("no resource {i} in map set")))?;
         let mut arr = ptr::null_mut();
         // SAFETY: resource mapped above; out-pointer valid.
-        check(unsafe { sys::cuGraphicsSubResourceGetMappedArray(&mut arr, h, 0, 0) }, "cuGraphicsSubResourceGetMappedArray")?;
+        check(
+            unsafe { sys::cuGraphicsSubResourceGetMappedArray(&mut arr, h, 0, 0) },
+            "cuGraphicsSubResourceGetMappedArray",
+        )?;
         Ok(arr)
     }
 
@@ -221,7 +227,9 @@ impl MapSet {
         self.mapped = false;
         // SAFETY: resources mapped by `map`.
         check(
-            unsafe { sys::cuGraphicsUnmapResources(self.handles.len() as u32, self.handles.as_mut_ptr(), stream.raw()) },
+            unsafe {
+                sys::cuGraphicsUnmapResources(self.handles.len() as u32, self.handles.as_mut_ptr(), stream.raw())
+            },
             "cuGraphicsUnmapResources",
         )
     }

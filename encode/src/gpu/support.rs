@@ -81,10 +81,7 @@ impl GpuSupport {
 
 /// Turns the probe's steps into the verdict (pure, so the fallback logic is testable without a GPU).
 /// `cuda` is the opened device's name or the error; `nvenc` runs only when CUDA works.
-pub fn decide(
-    cuda: Result<String, GpuError>,
-    nvenc: impl FnOnce() -> Result<NvencCaps, GpuError>,
-) -> GpuSupport {
+pub fn decide(cuda: Result<String, GpuError>, nvenc: impl FnOnce() -> Result<NvencCaps, GpuError>) -> GpuSupport {
     let device = match cuda {
         Ok(d) => d,
         Err(GpuError::NoCudaDriver) => {

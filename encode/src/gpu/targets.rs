@@ -74,9 +74,12 @@ impl TargetRegistry {
     pub fn target_created(&mut self, output: OutputId, index: u32, target: &Target) -> GpuResult<()> {
         if matches!(target, Target::Cpu(_)) {
             tracing::debug!(%output, index, "CPU render target: not registered (upload path)");
-            return Err(GpuError::Invalid(format!("output {output} target {index} is a CPU image: nothing to register")));
+            return Err(GpuError::Invalid(format!(
+                "output {output} target {index} is a CPU image: nothing to register"
+            )));
         }
-        let display = self.egl.get_current_display().ok_or_else(|| gl_err("target_created", "no current EGL display"))?;
+        let display =
+            self.egl.get_current_display().ok_or_else(|| gl_err("target_created", "no current EGL display"))?;
         let order = match target {
             Target::Dmabuf(_) => SourceOrder::Bgra,
             _ => SourceOrder::Rgba,
@@ -89,7 +92,13 @@ impl TargetRegistry {
                 // SAFETY: the client buffer is a texture name of the current context, as EGL_GL_TEXTURE_2D wants.
                 unsafe {
                     let buf = egl::ClientBuffer::from_ptr(name as usize as *mut c_void);
-                    self.egl.create_image(display, context, egl::GL_TEXTURE_2D as egl::Enum, buf, &[GL_TEXTURE_LEVEL, 0, egl::ATTRIB_NONE])
+                    self.egl.create_image(
+                        display,
+                        context,
+                        egl::GL_TEXTURE_2D as egl::Enum,
+                        buf,
+                        &[GL_TEXTURE_LEVEL, 0, egl::ATTRIB_NONE],
+                    )
                 }
                 .map_err(|e| gl_err("eglCreateImage(GL_TEXTURE_2D)", e))?
             }
@@ -124,12 +133,20 @@ impl TargetRegistry {
                 // during the call.
                 unsafe {
                     let ctx = egl::Context::from_ptr(egl::NO_CONTEXT);
-                    self.egl.create_image(display, ctx, LINUX_DMA_BUF, egl::ClientBuffer::from_ptr(std::ptr::null_mut()), &attrs)
+                    self.egl.create_image(
+                        display,
+                        ctx,
+                        LINUX_DMA_BUF,
+                        egl::ClientBuffer::from_ptr(std::ptr::null_mut()),
+                        &attrs,
+                    )
                 }
                 .map_err(|e| gl_err("eglCreateImage(EGL_LINUX_DMA_BUF_EXT)", e))?
             }
             Target::Cpu(_) => {
-                return Err(GpuError::Invalid(format!("output {output} target {index} is a CPU image: nothing to register")))
+                return Err(GpuError::Invalid(format!(
+                    "output {output} target {index} is a CPU image: nothing to register"
+                )))
             }
         };
         let registered = (|| {

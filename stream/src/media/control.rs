@@ -106,7 +106,11 @@ impl Socket for GuardedSocket {
     }
 }
 
-pub fn spawn(shared: Arc<Shared>, setup: ControlSetup, host_rx: Receiver<HostMessage>) -> anyhow::Result<JoinHandle<()>> {
+pub fn spawn(
+    shared: Arc<Shared>,
+    setup: ControlSetup,
+    host_rx: Receiver<HostMessage>,
+) -> anyhow::Result<JoinHandle<()>> {
     let sock = UdpSocket::bind(SocketAddr::new(unspecified(setup.client_ip), setup.port))?;
     Ok(std::thread::Builder::new().name("lumen-control".into()).spawn(move || {
         if let Err(e) = run(&shared, setup, sock, host_rx) {
@@ -151,7 +155,12 @@ impl LossControl {
             if self.bad_windows >= 2 {
                 let new = (cur * 4 / 5).max(self.initial / 4).max(500);
                 if new < cur {
-                    tracing::warn!(loss_pct = ratio * 100.0, from = cur, to = new, "sustained video loss: lowering bitrate");
+                    tracing::warn!(
+                        loss_pct = ratio * 100.0,
+                        from = cur,
+                        to = new,
+                        "sustained video loss: lowering bitrate"
+                    );
                     shared.bitrate_kbps.store(new, Ordering::Relaxed);
                 }
                 self.bad_windows = 0;
@@ -265,7 +274,10 @@ fn run(shared: &Shared, setup: ControlSetup, sock: UdpSocket, host_rx: Receiver<
                 shared.end(EndReason::ClientGone);
                 return Ok(());
             }
-            Some(_) if now_ms.saturating_sub(shared.last_heard_ms.load(Ordering::Relaxed)) > SILENCE_LIMIT.as_millis() as u64 => {
+            Some(_)
+                if now_ms.saturating_sub(shared.last_heard_ms.load(Ordering::Relaxed))
+                    > SILENCE_LIMIT.as_millis() as u64 =>
+            {
                 tracing::warn!("control: client silent for {:?}; ending the session", SILENCE_LIMIT);
                 shared.end(EndReason::ClientGone);
                 return Ok(());

@@ -2,8 +2,8 @@
 //! owns the session's threads (video encoder and sender, audio, control) and frees everything when
 //! stopped or when the client goes away.
 
-use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 

@@ -94,7 +94,10 @@ impl BatchSender {
                 let end = (at + seg * GSO_MAX_SEGMENTS).min(buf.len()).min(at + (65_000 / seg) * seg);
                 match self.send_gso(&buf[at..end], seg) {
                     Ok(()) => at = end,
-                    Err(e) if at == 0 && matches!(e.raw_os_error(), Some(libc::EIO | libc::EINVAL | libc::ENOPROTOOPT)) => {
+                    Err(e)
+                        if at == 0
+                            && matches!(e.raw_os_error(), Some(libc::EIO | libc::EINVAL | libc::ENOPROTOOPT)) =>
+                    {
                         tracing::info!(error = %e, "UDP GSO unavailable; using sendmmsg");
                         self.gso = false;
                         return self.send_each(buf.chunks_exact(seg));
@@ -258,7 +261,11 @@ pub fn wait_readable(sock: &UdpSocket, timeout: std::time::Duration) -> io::Resu
     match n {
         n if n < 0 => {
             let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted { Ok(false) } else { Err(e) }
+            if e.kind() == io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            }
         }
         0 => Ok(false),
         _ => Ok(fds.revents & libc::POLLIN != 0),

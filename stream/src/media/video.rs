@@ -84,7 +84,9 @@ pub(crate) fn wait_for_ping(shared: &Shared, sock: &UdpSocket, client_ip: IpAddr
                 tracing::info!(%from, what, "client ping: media flows to this address");
                 return Some(from);
             }
-            Ok((n, from)) => tracing::warn!(%from, len = n, what, "ignoring unexpected datagram while waiting for ping"),
+            Ok((n, from)) => {
+                tracing::warn!(%from, len = n, what, "ignoring unexpected datagram while waiting for ping")
+            }
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
             Err(e) => {
                 tracing::warn!(error = %e, what, "recv while waiting for ping");

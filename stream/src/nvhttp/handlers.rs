@@ -49,7 +49,10 @@ fn ok(reply: XmlReply) -> Resp {
 fn unauthorized(conn: &ConnInfo, path: &str) -> Resp {
     tracing::warn!(peer = %conn.peer, path, tls = conn.tls, has_cert = conn.client_der.is_some(),
         "refusing a request from an unpaired client");
-    xml(StatusCode::UNAUTHORIZED, XmlReply::error(401, "The client is not authorized. Certificate verification failed."))
+    xml(
+        StatusCode::UNAUTHORIZED,
+        XmlReply::error(401, "The client is not authorized. Certificate verification failed."),
+    )
 }
 
 fn bad_request(msg: &str) -> Resp {
@@ -153,7 +156,8 @@ async fn pair(state: &Arc<HostState>, conn: &ConnInfo, q: &Query<'_>, paired: Op
             .and_then(|c| attempt.client_pairing_secret(&c))
         {
             Ok(()) => {
-                let (name, pem, der) = (attempt.device_name.clone(), attempt.client_cert_pem.clone(), attempt.client_cert_der.clone());
+                let (name, pem, der) =
+                    (attempt.device_name.clone(), attempt.client_cert_pem.clone(), attempt.client_cert_der.clone());
                 gate.record_success();
                 drop(gate);
                 return match lock(&state.clients).add(&name, &pem, &der, now_unix()) {
@@ -178,8 +182,11 @@ async fn pair(state: &Arc<HostState>, conn: &ConnInfo, q: &Query<'_>, paired: Op
         Err(e) => {
             tracing::warn!(peer = %conn.peer, error = %e, "pairing failed");
             if let Some(until) = gate.record_failure(Instant::now()) {
-                tracing::warn!(failures = gate.failures(), locked_for_secs = (until - Instant::now()).as_secs(),
-                    "pairing rate-limited: too many failed attempts");
+                tracing::warn!(
+                    failures = gate.failures(),
+                    locked_for_secs = (until - Instant::now()).as_secs(),
+                    "pairing rate-limited: too many failed attempts"
+                );
             }
             not_paired()
         }
@@ -213,7 +220,10 @@ async fn pair_stage1(state: &Arc<HostState>, conn: &ConnInfo, q: &Query<'_>, dev
                 let stale = old.started.elapsed() > gate.policy.attempt_timeout;
                 tracing::warn!(device = old.device_name, stale, "an unfinished pairing attempt was abandoned");
                 if let Some(until) = gate.record_failure(now) {
-                    tracing::warn!(locked_for_secs = (until - now).as_secs(), "pairing rate-limited: too many failed attempts");
+                    tracing::warn!(
+                        locked_for_secs = (until - now).as_secs(),
+                        "pairing rate-limited: too many failed attempts"
+                    );
                     return not_paired();
                 }
             }
@@ -222,7 +232,9 @@ async fn pair_stage1(state: &Arc<HostState>, conn: &ConnInfo, q: &Query<'_>, dev
                     Ok(a) => {
                         tracing::info!(peer = %conn.peer, device, "pairing started (stage 1)");
                         gate.attempt = Some(a);
-                        ok(XmlReply::ok().field("paired", 1).field("plaincert", hex::encode(state.identity.cert_pem.as_bytes())))
+                        ok(XmlReply::ok()
+                            .field("paired", 1)
+                            .field("plaincert", hex::encode(state.identity.cert_pem.as_bytes())))
                     }
                     Err(e) => {
                         tracing::warn!(peer = %conn.peer, error = %e, "pairing stage 1 rejected");
@@ -249,8 +261,11 @@ fn unpair(state: &HostState, conn: &ConnInfo, paired: Option<PairedClient>) -> R
     if gate.attempt.is_some() {
         tracing::warn!(peer = %conn.peer, "pairing failed: the client aborted the attempt (wrong PIN?)");
         if let Some(until) = gate.record_failure(Instant::now()) {
-            tracing::warn!(failures = gate.failures(), locked_for_secs = (until - Instant::now()).as_secs(),
-                "pairing rate-limited: too many failed attempts");
+            tracing::warn!(
+                failures = gate.failures(),
+                locked_for_secs = (until - Instant::now()).as_secs(),
+                "pairing rate-limited: too many failed attempts"
+            );
         }
     }
     drop(gate);
@@ -331,7 +346,8 @@ fn launch(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClie
     let encrypted = record.wants_encrypted_rtsp();
     tracing::info!(app = %app.name, mode = format!("{}x{}x{}", record.width, record.height, record.fps),
         client = client.id, "app launched");
-    *slot = Some(LiveSession::new(state.next_generation(), record, conn.peer.ip(), client.id.clone(), state.media_ports()));
+    *slot =
+        Some(LiveSession::new(state.next_generation(), record, conn.peer.ip(), client.id.clone(), state.media_ports()));
     ok(XmlReply::ok().field("sessionUrl0", session_url(state, conn, encrypted)).field("gamesession", 1))
 }
 

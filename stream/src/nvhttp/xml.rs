@@ -56,7 +56,10 @@ impl XmlReply {
     /// The document text.
     pub fn render(&self) -> String {
         let msg = self.message.as_deref().map(|m| format!(" status_message=\"{}\"", escape(m))).unwrap_or_default();
-        format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<root status_code=\"{}\"{msg}>{}</root>\n", self.status, self.body)
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<root status_code=\"{}\"{msg}>{}</root>\n",
+            self.status, self.body
+        )
     }
 }
 

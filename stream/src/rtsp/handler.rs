@@ -59,8 +59,14 @@ pub fn handle(state: &HostState, peer: IpAddr, local: IpAddr, req: &Request, enc
         }
         "ANNOUNCE" => match crate::sdp::parse_announce(&req.body) {
             Ok(config) => {
-                tracing::info!(width = config.width, height = config.height, fps = config.fps,
-                    bitrate_kbps = config.bitrate_kbps, codec = config.codec.name(), "stream configured (ANNOUNCE)");
+                tracing::info!(
+                    width = config.width,
+                    height = config.height,
+                    fps = config.fps,
+                    bitrate_kbps = config.bitrate_kbps,
+                    codec = config.codec.name(),
+                    "stream configured (ANNOUNCE)"
+                );
                 live.config = Some(config);
                 live.rtsp_steps.push(RtspStep::Announce);
                 reply(200, "OK")

@@ -79,7 +79,8 @@ pub fn parse_request(buf: &[u8]) -> Result<Parsed, RtspError> {
     let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let first = lines.next().unwrap_or("");
     let mut parts = first.split(' ').filter(|p| !p.is_empty());
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(RtspError::BadRequestLine(cut(first)));
     };
     if !method.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') || !version.starts_with("RTSP/") {

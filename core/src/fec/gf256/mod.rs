@@ -142,7 +142,11 @@ impl ReedSolomon {
     /// as missing: its contents are ignored and, for a data shard, overwritten with the recovered bytes.
     /// Missing parity shards are not rebuilt. Fails with [`FecError::Unrecoverable`] when more data
     /// shards are missing than parity shards are present.
-    pub fn reconstruct<S: AsRef<[u8]> + AsMut<[u8]>>(&self, shards: &mut [S], present: &[bool]) -> Result<(), FecError> {
+    pub fn reconstruct<S: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        shards: &mut [S],
+        present: &[bool],
+    ) -> Result<(), FecError> {
         let total = self.data + self.parity;
         if present.len() != total {
             return fail(FecError::ShardCount { expected: total, got: present.len() });
@@ -189,8 +193,8 @@ impl ReedSolomon {
             return fail(FecError::Unrecoverable { missing: nm, parity: parity_present });
         }
         let cols = self.data; // nk known data + nm parity inputs
-        // The decode matrix lives on the stack; small blocks (audio, short frames) use a small buffer so
-        // the call does not pay for clearing the largest possible matrix.
+                              // The decode matrix lives on the stack; small blocks (audio, short frames) use a small buffer so
+                              // the call does not pay for clearing the largest possible matrix.
         let mut small = [0u8; SMALL_DECODE_COEFS];
         let mut large;
         let coefs: &mut [u8] = if nm * cols <= SMALL_DECODE_COEFS {

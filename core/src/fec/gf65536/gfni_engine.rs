@@ -90,10 +90,7 @@ fn coef(m: &[u64; 4]) -> Coef {
 #[target_feature(enable = "avx512f,avx512bw,gfni")]
 fn mulv(v: __m512i, c: Coef) -> __m512i {
     let swapped = _mm512_shuffle_i64x2::<0x4E>(v, v);
-    _mm512_xor_si512(
-        _mm512_gf2p8affine_epi64_epi8::<0>(v, c.m1),
-        _mm512_gf2p8affine_epi64_epi8::<0>(swapped, c.m2),
-    )
+    _mm512_xor_si512(_mm512_gf2p8affine_epi64_epi8::<0>(v, c.m1), _mm512_gf2p8affine_epi64_epi8::<0>(swapped, c.m2))
 }
 
 /// FFT butterfly in registers: `x ^= y·c` (skipped for c = 0), then `y ^= x`.
@@ -131,7 +128,15 @@ fn st(p: &mut [u8; 64], v: __m512i) {
 }
 
 #[target_feature(enable = "avx512f,avx512bw,gfni")]
-fn two_layers(data: &mut ShardsRefMut, pos: usize, dist: usize, c01: Option<Coef>, c23: Option<Coef>, c02: Option<Coef>, inverse: bool) {
+fn two_layers(
+    data: &mut ShardsRefMut,
+    pos: usize,
+    dist: usize,
+    c01: Option<Coef>,
+    c23: Option<Coef>,
+    c02: Option<Coef>,
+    inverse: bool,
+) {
     let (s0, s1, s2, s3) = data.dist4_mut(pos, dist);
     for (((a, b), c), d) in s0.iter_mut().zip(s1.iter_mut()).zip(s2.iter_mut()).zip(s3.iter_mut()) {
         let (mut v0, mut v1, mut v2, mut v3) = (ld(a), ld(b), ld(c), ld(d));
@@ -291,8 +296,11 @@ mod tests {
     #[test]
     fn parity_and_recovery_match_the_crate_engines() {
         let Some(g) = Gfni::new() else { return };
-        for &(d, p, len) in &[(1usize, 1usize, 64usize), (3, 7, 128), (100, 20, 64), (1000, 100, 192), (37, 200, 64), (4000, 400, 64)] {
-            let shards: Vec<Vec<u8>> = (0..d).map(|s| (0..len).map(|b| (s * 7919 + b * 31 + (s >> 3)) as u8).collect()).collect();
+        for &(d, p, len) in
+            &[(1usize, 1usize, 64usize), (3, 7, 128), (100, 20, 64), (1000, 100, 192), (37, 200, 64), (4000, 400, 64)]
+        {
+            let shards: Vec<Vec<u8>> =
+                (0..d).map(|s| (0..len).map(|b| (s * 7919 + b * 31 + (s >> 3)) as u8).collect()).collect();
             let want = encode(NoSimd::new(), d, p, &shards);
             assert_eq!(encode(DefaultEngine::new(), d, p, &shards), want);
             let got = encode(g, d, p, &shards);

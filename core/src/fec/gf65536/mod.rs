@@ -156,7 +156,12 @@ impl ReedSolomon {
         Self::with_workspace(data_shards, parity_shards, backend, Arc::default())
     }
 
-    fn with_workspace(data_shards: usize, parity_shards: usize, backend: Backend, work: Arc<Workspace>) -> Result<Self, FecError> {
+    fn with_workspace(
+        data_shards: usize,
+        parity_shards: usize,
+        backend: Backend,
+        work: Arc<Workspace>,
+    ) -> Result<Self, FecError> {
         if !backend.is_available() {
             return fail(FecError::TierUnavailable("gf65536 gfni512"));
         }
@@ -194,7 +199,10 @@ impl ReedSolomon {
         }
         let len = shards[0].as_ref().len();
         if len == 0 || len % SHARD_ALIGN != 0 {
-            return fail(FecError::ShardLength { len, reason: "GF(2^16) shards must be a non-zero multiple of 64 bytes" });
+            return fail(FecError::ShardLength {
+                len,
+                reason: "GF(2^16) shards must be a non-zero multiple of 64 bytes",
+            });
         }
         if let Some(s) = shards.iter().find(|s| s.as_ref().len() != len) {
             return fail(FecError::ShardLength { len: s.as_ref().len(), reason: "shards differ in length" });
@@ -233,7 +241,11 @@ impl ReedSolomon {
 
     /// Rebuilds the missing *data* shards in place (`present[i] == false` marks shard `i` missing; missing
     /// parity shards are not rebuilt). [`FecError::Unrecoverable`] when fewer than `data` shards are present.
-    pub fn reconstruct<S: AsRef<[u8]> + AsMut<[u8]>>(&self, shards: &mut [S], present: &[bool]) -> Result<(), FecError> {
+    pub fn reconstruct<S: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        shards: &mut [S],
+        present: &[bool],
+    ) -> Result<(), FecError> {
         let total = self.data + self.parity;
         if present.len() != total {
             return fail(FecError::ShardCount { expected: total, got: present.len() });

@@ -219,7 +219,13 @@ impl NvencEncoder {
         })?;
         // SAFETY: versioned preset struct of the right size; GUIDs by value as the header declares.
         let s = unsafe {
-            get(session.raw(), codec_guid(cfg.codec), ffi::PRESET_P1, ffi::TUNING_ULTRA_LOW_LATENCY, preset.as_mut_ptr())
+            get(
+                session.raw(),
+                codec_guid(cfg.codec),
+                ffi::PRESET_P1,
+                ffi::TUNING_ULTRA_LOW_LATENCY,
+                preset.as_mut_ptr(),
+            )
         };
         if s != 0 {
             return Err(super::nvenc_err("nvEncGetEncodePresetConfigEx", s, session.last_error()));
@@ -293,7 +299,13 @@ impl NvencEncoder {
 
     /// The zero-copy entry: converts the render target behind `src` (registered once, texture object
     /// cached by the caller) straight into a registered input buffer and encodes it.
-    pub fn encode_texture(&mut self, src: &TextureObject, order: SourceOrder, index: u64, out: &mut AccessUnit) -> GpuResult<()> {
+    pub fn encode_texture(
+        &mut self,
+        src: &TextureObject,
+        order: SourceOrder,
+        index: u64,
+        out: &mut AccessUnit,
+    ) -> GpuResult<()> {
         let start = Instant::now();
         let slot = self.pool.acquire()?;
         let coeffs = self.conversion(order).coeffs();
@@ -307,7 +319,12 @@ impl NvencEncoder {
     }
 
     /// Encodes a registered render target (the GPU frame input): size-checked, then as `encode_texture`.
-    pub fn encode_target(&mut self, target: &crate::gpu::targets::GpuTarget<'_>, index: u64, out: &mut AccessUnit) -> GpuResult<()> {
+    pub fn encode_target(
+        &mut self,
+        target: &crate::gpu::targets::GpuTarget<'_>,
+        index: u64,
+        out: &mut AccessUnit,
+    ) -> GpuResult<()> {
         if target.width != self.cfg.width || target.height != self.cfg.height {
             tracing::warn!(w = target.width, h = target.height, "GPU target size differs from the encoder's");
             return Err(GpuError::Invalid(format!(
@@ -319,7 +336,12 @@ impl NvencEncoder {
     }
 
     fn conversion(&self, order: SourceOrder) -> Conversion {
-        Conversion { order, format: self.opts.format, matrix: self.cfg.colour_space.into(), range: self.cfg.range.into() }
+        Conversion {
+            order,
+            format: self.opts.format,
+            matrix: self.cfg.colour_space.into(),
+            range: self.cfg.range.into(),
+        }
     }
 
     /// Map → encode (ordered after the conversion on the shared stream) → lock (blocks until coded) → copy
@@ -395,11 +417,19 @@ impl NvencEncoder {
         for _ in 0..depth {
             let mut bs = Params::<{ ffi::bitstream::SIZE }>::zeroed();
             bs.set_u32(ffi::bitstream::VERSION, ffi::CREATE_BITSTREAM_BUFFER_VER);
-            match self.session.call(self.session.fns().create_bitstream_buffer, "nvEncCreateBitstreamBuffer", bs.as_mut_ptr()) {
+            match self.session.call(
+                self.session.fns().create_bitstream_buffer,
+                "nvEncCreateBitstreamBuffer",
+                bs.as_mut_ptr(),
+            ) {
                 Ok(()) => outputs.push(bs.ptr_at(ffi::bitstream::BUFFER)),
                 Err(e) => {
                     for b in outputs {
-                        let _ = self.session.call(self.session.fns().destroy_bitstream_buffer, "nvEncDestroyBitstreamBuffer", b);
+                        let _ = self.session.call(
+                            self.session.fns().destroy_bitstream_buffer,
+                            "nvEncDestroyBitstreamBuffer",
+                            b,
+                        );
                     }
                     return Err(e);
                 }
@@ -418,12 +448,21 @@ impl NvencEncoder {
             Ok(r) => r,
             Err(e) => {
                 for b in outputs {
-                    let _ = self.session.call(self.session.fns().destroy_bitstream_buffer, "nvEncDestroyBitstreamBuffer", b);
+                    let _ = self.session.call(
+                        self.session.fns().destroy_bitstream_buffer,
+                        "nvEncDestroyBitstreamBuffer",
+                        b,
+                    );
                 }
                 return Err(e);
             }
         };
-        self.pipeline = Some(Pipeline { ring: OutputRing::new(depth)?, inputs: (0..depth).map(|_| None).collect(), outputs, retrieval });
+        self.pipeline = Some(Pipeline {
+            ring: OutputRing::new(depth)?,
+            inputs: (0..depth).map(|_| None).collect(),
+            outputs,
+            retrieval,
+        });
         Ok(())
     }
 
@@ -470,7 +509,10 @@ impl NvencEncoder {
     /// unmapped and returned to the pool. `Ok(false)`: nothing finished yet (only without `wait`).
     pub fn retrieve(&mut self, wait: bool, out: &mut AccessUnit) -> GpuResult<bool> {
         let unmap_in = self.session.fns().unmap_input_resource;
-        let p = self.pipeline.as_mut().ok_or_else(|| GpuError::Invalid("retrieve needs enable_retrieval_thread first".into()))?;
+        let p = self
+            .pipeline
+            .as_mut()
+            .ok_or_else(|| GpuError::Invalid("retrieve needs enable_retrieval_thread first".into()))?;
         if p.ring.in_flight() == 0 {
             return Ok(false);
         }
@@ -535,7 +577,11 @@ unsafe impl Send for LockCtx {}
 
 impl LockCtx {
     fn call(&self, f: ffi::EncFn, name: &'static str, arg: *mut c_void) -> GpuResult<()> {
-        let f = f.ok_or(GpuError::MissingSymbol { library: "libnvidia-encode.so.1", symbol: name, reason: "null in function list".into() })?;
+        let f = f.ok_or(GpuError::MissingSymbol {
+            library: "libnvidia-encode.so.1",
+            symbol: name,
+            reason: "null in function list".into(),
+        })?;
         // SAFETY: `arg` is the struct or handle the entry point takes; the session is open (see Send above).
         let s = unsafe { f(self.encoder, arg) };
         if s != 0 {
@@ -546,7 +592,8 @@ impl LockCtx {
 
     fn lock_copy(&mut self, output: usize, buf: &mut Vec<u8>) -> GpuResult<FrameKind> {
         use ffi::lock;
-        let bitstream = *self.outputs.get(output).ok_or_else(|| GpuError::Invalid(format!("output buffer {output}")))?;
+        let bitstream =
+            *self.outputs.get(output).ok_or_else(|| GpuError::Invalid(format!("output buffer {output}")))?;
         self.params.clear();
         self.params.set_u32(lock::VERSION, ffi::LOCK_BITSTREAM_VER);
         self.params.set_ptr(lock::OUTPUT_BITSTREAM, bitstream);
@@ -606,7 +653,13 @@ impl Encoder for NvencEncoder {
         let coeffs = self.conversion(px.format.into()).coeffs();
         // SAFETY: the staging buffer holds the whole frame at its pitch and outlives the queued work.
         let r = unsafe {
-            self.converter.from_pitched(&self.stream, staging.device_ptr(), staging.pitch(), &coeffs, self.pool.get(&slot))
+            self.converter.from_pitched(
+                &self.stream,
+                staging.device_ptr(),
+                staging.pitch(),
+                &coeffs,
+                self.pool.get(&slot),
+            )
         }
         .and_then(|_| self.encode_slot(slot.index(), frame.index, out));
         self.pool.release(slot).map_err(lib_err)?;

@@ -41,11 +41,14 @@ pub struct Guid {
 }
 
 /// NV_ENC_CODEC_H264_GUID {6BC82762-4E63-4ca4-AA85-1E50F321F6BF}.
-pub const CODEC_H264: Guid = Guid { data1: 0x6bc8_2762, data2: 0x4e63, data3: 0x4ca4, data4: [0xaa, 0x85, 0x1e, 0x50, 0xf3, 0x21, 0xf6, 0xbf] };
+pub const CODEC_H264: Guid =
+    Guid { data1: 0x6bc8_2762, data2: 0x4e63, data3: 0x4ca4, data4: [0xaa, 0x85, 0x1e, 0x50, 0xf3, 0x21, 0xf6, 0xbf] };
 /// NV_ENC_CODEC_HEVC_GUID {790CDC88-4522-4d7b-9425-BDA9975F7603}.
-pub const CODEC_HEVC: Guid = Guid { data1: 0x790c_dc88, data2: 0x4522, data3: 0x4d7b, data4: [0x94, 0x25, 0xbd, 0xa9, 0x97, 0x5f, 0x76, 0x03] };
+pub const CODEC_HEVC: Guid =
+    Guid { data1: 0x790c_dc88, data2: 0x4522, data3: 0x4d7b, data4: [0x94, 0x25, 0xbd, 0xa9, 0x97, 0x5f, 0x76, 0x03] };
 /// NV_ENC_CODEC_AV1_GUID {0A352289-0AA7-4759-862D-5D15CD16D254}.
-pub const CODEC_AV1: Guid = Guid { data1: 0x0a35_2289, data2: 0x0aa7, data3: 0x4759, data4: [0x86, 0x2d, 0x5d, 0x15, 0xcd, 0x16, 0xd2, 0x54] };
+pub const CODEC_AV1: Guid =
+    Guid { data1: 0x0a35_2289, data2: 0x0aa7, data3: 0x4759, data4: [0x86, 0x2d, 0x5d, 0x15, 0xcd, 0x16, 0xd2, 0x54] };
 
 type Fp = Option<unsafe extern "C" fn()>;
 /// The common shape `NVENCSTATUS f(void *encoder, void *arg)` (struct pointer or handle argument).
@@ -177,7 +180,8 @@ pub fn status_name(s: Status) -> &'static str {
 }
 
 /// NV_ENC_PRESET_P1_GUID {FC0A8D3E-45F8-4CF8-80C7-298871590EBF}: fastest preset.
-pub const PRESET_P1: Guid = Guid { data1: 0xfc0a_8d3e, data2: 0x45f8, data3: 0x4cf8, data4: [0x80, 0xc7, 0x29, 0x88, 0x71, 0x59, 0x0e, 0xbf] };
+pub const PRESET_P1: Guid =
+    Guid { data1: 0xfc0a_8d3e, data2: 0x45f8, data3: 0x4cf8, data4: [0x80, 0xc7, 0x29, 0x88, 0x71, 0x59, 0x0e, 0xbf] };
 /// NV_ENC_TUNING_INFO_ULTRA_LOW_LATENCY.
 pub const TUNING_ULTRA_LOW_LATENCY: u32 = 3;
 /// NVENC_INFINITE_GOPLENGTH.

@@ -48,9 +48,12 @@ impl Nvenc {
         type Create = unsafe extern "C" fn(*mut ffi::FunctionList) -> ffi::Status;
         // SAFETY: the symbol types are those of nvEncodeAPI.h; `lib` outlives the pointers (kept in Self).
         let (max_ver, create) = unsafe {
-            let m: libloading::Symbol<MaxVer> = lib.get(b"NvEncodeAPIGetMaxSupportedVersion\0").map_err(|e| {
-                GpuError::MissingSymbol { library: LIBRARY, symbol: "NvEncodeAPIGetMaxSupportedVersion", reason: e.to_string() }
-            })?;
+            let m: libloading::Symbol<MaxVer> =
+                lib.get(b"NvEncodeAPIGetMaxSupportedVersion\0").map_err(|e| GpuError::MissingSymbol {
+                    library: LIBRARY,
+                    symbol: "NvEncodeAPIGetMaxSupportedVersion",
+                    reason: e.to_string(),
+                })?;
             let c: libloading::Symbol<Create> = lib.get(b"NvEncodeAPICreateInstance\0").map_err(|e| {
                 GpuError::MissingSymbol { library: LIBRARY, symbol: "NvEncodeAPICreateInstance", reason: e.to_string() }
             })?;
@@ -68,7 +71,10 @@ impl Nvenc {
                 library: LIBRARY,
                 reason: format!(
                     "driver supports NVENC API {}.{}, lumen needs {}.{}",
-                    max_api.0, max_api.1, ffi::API_MAJOR, ffi::API_MINOR
+                    max_api.0,
+                    max_api.1,
+                    ffi::API_MAJOR,
+                    ffi::API_MINOR
                 ),
             });
         }
@@ -112,11 +118,7 @@ impl Session {
         // SAFETY: valid params and out-pointer; the context outlives the session (caller holds the device).
         let s = unsafe { open(&mut p, &mut encoder) };
         if s != 0 {
-            let detail = if s == 2 {
-                format!(": {} has no NVENC engine", device.name())
-            } else {
-                String::new()
-            };
+            let detail = if s == 2 { format!(": {} has no NVENC engine", device.name()) } else { String::new() };
             // A failed open may still return an encoder handle that must be destroyed.
             if !encoder.is_null() {
                 if let Some(d) = nvenc.fns.destroy_encoder {
@@ -135,7 +137,11 @@ impl Session {
         let (count_f, list_f) = match (f.get_encode_guid_count, f.get_encode_guids) {
             (Some(a), Some(b)) => (a, b),
             _ => {
-                return Err(GpuError::MissingSymbol { library: LIBRARY, symbol: "nvEncGetEncodeGUIDs", reason: "null".into() })
+                return Err(GpuError::MissingSymbol {
+                    library: LIBRARY,
+                    symbol: "nvEncGetEncodeGUIDs",
+                    reason: "null".into(),
+                })
             }
         };
         let mut n = 0u32;
@@ -182,7 +188,11 @@ impl Session {
 
     /// Calls an `(encoder, arg)` entry point, turning its status into an error with the driver's message.
     pub(crate) fn call(&self, f: ffi::EncFn, name: &'static str, arg: *mut c_void) -> GpuResult<()> {
-        let f = f.ok_or(GpuError::MissingSymbol { library: LIBRARY, symbol: name, reason: "null in function list".into() })?;
+        let f = f.ok_or(GpuError::MissingSymbol {
+            library: LIBRARY,
+            symbol: name,
+            reason: "null in function list".into(),
+        })?;
         // SAFETY: `arg` is what the entry point takes (the caller passes the struct or handle it names);
         // the session is open.
         let s = unsafe { f(self.encoder, arg) };

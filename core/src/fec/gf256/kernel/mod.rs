@@ -10,13 +10,13 @@
 //! * [`Tier::Avx2`]: split-nibble `vpshufb` tables (`tables::NIB_LO/NIB_HI`), 32 bytes per step.
 //! * [`Tier::Scalar`]: the 64 KiB product table, one byte at a time; always available.
 
-mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod gfni;
 #[cfg(target_arch = "x86_64")]
 mod gfni256;
+mod scalar;
 
 use std::sync::OnceLock;
 
