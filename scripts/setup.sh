@@ -30,6 +30,17 @@ if ! command -v cargo >/dev/null 2>&1; then
   fi
 fi
 
+# The test command checks formatting and lints: rustfmt and clippy must be there (a minimal profile lacks them).
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  if command -v rustup >/dev/null 2>&1; then
+    echo "setup: adding the rustfmt and clippy components"
+    rustup component add rustfmt clippy
+  else
+    echo "setup: cargo fmt / cargo clippy are missing and there is no rustup to add them" >&2
+    exit 1
+  fi
+fi
+
 # Extra set-up steps of each area (idempotent scripts: scripts/deps/*.sh).
 for s in "$here"/deps/*.sh; do
   [ -e "$s" ] || continue

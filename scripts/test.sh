@@ -9,13 +9,18 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$LUMEN_CACHE/target}
 export LUMEN_VENV=${LUMEN_VENV:-$LUMEN_CACHE/venv}
 "$here/setup.sh"
 
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+for fuzz in core/fuzz stream/fuzz; do (cd "$fuzz" && cargo fmt -- --check); done
+echo "== cargo clippy (workspace, all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo build (workspace, all targets)"
 cargo build --workspace --all-targets
-echo "== cargo test (unit, property, integration)"
+echo "== cargo test (unit, property, integration, and the tidy test: tests/tidy)"
 cargo test --workspace
 
 export LUMEN_BIN_DIR="$CARGO_TARGET_DIR/debug"
-echo "== C ABI harness"
+echo "== C ABI harness (shared, static, and under AddressSanitizer + UBSan)"
 bash tests/c-abi/run.sh
 echo "== end-to-end tests (stock Moonlight client, real Wayland clients)"
 "$LUMEN_VENV/bin/python" -m pytest -q -x tests/e2e

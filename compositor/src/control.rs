@@ -17,6 +17,7 @@
 //! pen <id> down|move|up|hover|leave <x0..1> <y0..1> <pressure>
 //! cursor show|hide, launch <shell command>, quit
 //! ```
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};

@@ -1,5 +1,6 @@
 //! Building the compositor (display, globals, seat, renderer, socket) and running its loop until it is
 //! stopped (SIGTERM/SIGINT, the control socket, a handle, or — with `--app` — the last app exiting).
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU32;

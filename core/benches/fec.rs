@@ -6,6 +6,7 @@
 //!
 //! Each figure is the best of several timed repetitions (the build machine is shared).
 //! `LUMEN_MOONLIGHT_LIB` overrides the path of the client library.
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::ffi::{c_int, c_void};
 use std::hint::black_box;

@@ -4,6 +4,8 @@
 //! Every wire format of the Moonlight protocol (video/audio packets, control messages, input packets),
 //! both FEC fields, the crypto, the pacer and the stable C ABI live here.
 
+#![deny(missing_docs)]
+
 pub mod abi;
 pub mod audio;
 pub mod control;

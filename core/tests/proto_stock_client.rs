@@ -7,6 +7,7 @@
 //!
 //! The library is found through `LUMEN_MOONLIGHT_LIB`, else `$LUMEN_CACHE/venv` (default
 //! `~/.cache/lumen/venv`).
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::ffi::c_int;
 use std::path::PathBuf;

@@ -7,6 +7,7 @@
 //! video receive thread does (AES-GCM, IV and tag from the 32-byte prefix) before it enters the queue.
 //!
 //! Everything runs in one test function: the library's state is process-global.
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::ffi::c_void;
 use std::path::PathBuf;
@@ -126,7 +127,7 @@ fn to_host_order(p: &mut [u8]) {
 
 #[test]
 fn stock_client_reassembles_lumen_video_and_audio() {
-    // SAFETY (whole test): symbols are looked up by the names and C types of moonlight-common-c at the
+    // SAFETY: (whole test) symbols are looked up by the names and C types of moonlight-common-c at the
     // bundled commit b187204 (src/Limelight.h, RtpVideoQueue.h, RtpAudioQueue.h); buffers handed to the
     // library come from libc malloc because it frees them with free().
     unsafe {

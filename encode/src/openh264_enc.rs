@@ -79,7 +79,12 @@ impl OpenH264Encoder {
         if cfg.codec != Codec::H264 {
             return Err(EncodeError::Unsupported(format!("{:?} in the software encoder", cfg.codec)));
         }
-        if cfg.width == 0 || cfg.height == 0 || cfg.width % 2 != 0 || cfg.height % 2 != 0 || cfg.fps == 0 {
+        if cfg.width == 0
+            || cfg.height == 0
+            || !cfg.width.is_multiple_of(2)
+            || !cfg.height.is_multiple_of(2)
+            || cfg.fps == 0
+        {
             return Err(EncodeError::Unsupported(format!("{}x{}@{}", cfg.width, cfg.height, cfg.fps)));
         }
         let enc = OhEncoder::with_api_config(OpenH264API::from_source(), oh_config(&cfg, speed))

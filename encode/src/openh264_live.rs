@@ -1,6 +1,7 @@
 //! Thin `unsafe` wrapper for the one OpenH264 option the `openh264` crate has no safe call for: changing
 //! the target bitrate of a running encoder (`ENCODER_OPTION_BITRATE`), which avoids the IDR frame a
 //! re-initialisation would cost.
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use openh264::encoder::Encoder as OhEncoder;
 use openh264_sys2::{SBitrateInfo, ENCODER_OPTION_BITRATE, SPATIAL_LAYER_ALL};

@@ -1,5 +1,6 @@
 //! Picking the renderer at start: GLES on a validated GBM render node, else GLES on surfaceless EGL, else
 //! Pixman. Also creates the render targets each renderer draws into.
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,5 @@
 //! One render target: CPU pixels (Pixman), a GL texture (GLES, surfaceless) or a dmabuf (GLES on GBM).
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Buffer;

@@ -135,8 +135,11 @@ fn mac_address() -> String {
     "00:00:00:00:00:00".into()
 }
 
+/// Where the host hears that a media session ended by itself: (session id, why).
+pub type SessionEnds = mpsc::UnboundedReceiver<(u64, EndReason)>;
+
 /// Builds the host state (state dir, identity, clients, apps) without binding anything.
-pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, mpsc::UnboundedReceiver<(u64, EndReason)>)> {
+pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, SessionEnds)> {
     let ports = Ports::from_base(opts.port_base)?;
     store::ensure_state_dir(&opts.state_dir)?;
     store::remove_stale_temp_files(&opts.state_dir);

@@ -74,7 +74,7 @@ pub fn ecb_decrypt(key: &[u8; 16], data: &[u8]) -> Result<Vec<u8>, PairingError>
 }
 
 fn ecb(key: &[u8; 16], data: &[u8], encrypt: bool) -> Result<Vec<u8>, PairingError> {
-    if data.is_empty() || data.len() % 16 != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(16) {
         return Err(PairingError::Malformed("AES-ECB data (not a whole number of blocks)"));
     }
     let cipher = Aes128::new(GenericArray::from_slice(key));

@@ -25,7 +25,7 @@ pub struct PortRangeError(pub u16);
 impl Ports {
     /// Ports for `base`: HTTP = BASE, HTTPS = BASE−5, RTSP = BASE+21, video = +9, control = +10, audio = +11.
     pub fn from_base(base: u16) -> Result<Self, PortRangeError> {
-        if base < 6 || base > u16::MAX - 21 {
+        if !(6..=u16::MAX - 21).contains(&base) {
             return Err(PortRangeError(base));
         }
         Ok(Ports {

@@ -19,6 +19,7 @@ use lumen_encode::colour::{Converter, Yuv420};
 use lumen_encode::quality::psnr;
 use lumen_encode::source::read_counter;
 use lumen_encode::{ColourSpace, Range, TestPattern};
+use lumen_stream::media::udp_sys::wait_readable;
 use lumen_stream::media::{InputSink, MediaOptions, MoonlightMedia};
 use lumen_stream::{EndReason, LaunchRecord, MediaPlane, MediaPorts, MediaStart, StreamConfig, VideoCodec};
 use openh264::decoder::Decoder;
@@ -96,9 +97,30 @@ struct Client {
     codec: ControlCodec,
     buf: [u8; 512],
     received: Vec<ControlMessage>,
+    connected: bool,
+    /// A second handle on the ENet socket, only to sleep until a datagram arrives.
+    waker: UdpSocket,
 }
 
 impl Client {
+    /// Sleeps until the host sends something, at most until `deadline` and at most 10 ms (ENet's timers).
+    fn wait_readable(&self, deadline: Instant) {
+        let left = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(10));
+        wait_readable(&self.waker, left).expect("poll");
+    }
+
+    /// Pumps events until `done` holds or `deadline` passes; returns whether `done` held.
+    fn pump_until(&mut self, deadline: Instant, done: impl Fn(&Self) -> bool) -> bool {
+        while !done(self) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            self.pump();
+            self.wait_readable(deadline);
+        }
+        true
+    }
+
     fn send(&mut self, msg: &ControlMessage) {
         let n = self.codec.seal(msg, &mut self.buf).unwrap();
         let pkt = Packet::reliable(&self.buf[..n]);
@@ -116,7 +138,7 @@ impl Client {
                     self.received.push(m);
                 }
                 Event::Disconnect { .. } => disconnected = true,
-                Event::Connect { .. } => {}
+                Event::Connect { .. } => self.connected = true,
             }
         }
         disconnected
@@ -147,22 +169,19 @@ fn media_session_streams_video_audio_and_takes_input() {
         .unwrap();
 
     // Control stream.
-    let mut host =
-        Host::new(UdpSocket::bind("127.0.0.1:0").unwrap(), HostSettings { peer_limit: 1, ..Default::default() })
-            .unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let waker = sock.try_clone().unwrap();
+    let mut host = Host::new(sock, HostSettings { peer_limit: 1, ..Default::default() }).unwrap();
     host.connect(SocketAddr::from(([127, 0, 0, 1], cport)), 2, 0).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut connected = false;
-    while !connected && Instant::now() < deadline {
-        while let Ok(Some(ev)) = host.service() {
-            if matches!(ev, Event::Connect { .. }) {
-                connected = true;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    assert!(connected, "ENet control stream connects");
-    let mut client = Client { host, codec: ControlCodec::client(&key), buf: [0; 512], received: Vec::new() };
+    // The host sends HdrMode as soon as it sees the connection, so the first host message can arrive in the
+    // same service() batch as our Connect event: the client records every event from the first service()
+    // on (dropping the batch after Connect made the HdrMode assertion below fail about 1 run in 6).
+    let codec = ControlCodec::client(&key);
+    let mut client = Client { host, codec, buf: [0; 512], received: Vec::new(), connected: false, waker };
+    assert!(
+        client.pump_until(Instant::now() + Duration::from_secs(5), |c| c.connected),
+        "ENet control stream connects"
+    );
     client.send(&ControlMessage::RequestIdrFrame);
     client.send(&ControlMessage::StartB);
     // Garbage on the ENet port and the media ports is ignored.
@@ -299,16 +318,16 @@ fn media_session_streams_video_audio_and_takes_input() {
 
     // Host-side stop: the client hears the termination, the ports are freed.
     session.stop(EndReason::Cancelled);
-    let until = Instant::now() + Duration::from_secs(2);
     let graceful = ControlMessage::Termination(Termination::Reason(0x8003_0023));
-    while Instant::now() < until && !client.received.contains(&graceful) {
-        client.pump();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(client.received.contains(&graceful), "graceful termination: {:?}", client.received);
+    let until = Instant::now() + Duration::from_secs(2);
+    assert!(
+        client.pump_until(until, |c| c.received.contains(&graceful)),
+        "graceful termination: {:?}",
+        client.received
+    );
     assert!(client.received.iter().any(|m| matches!(m, ControlMessage::HdrMode { enabled: false, .. })));
     for p in [vport, cport, aport] {
-        UdpSocket::bind(("0.0.0.0", p)).expect("port freed after stop");
+        wait_port_free(p, Instant::now() + Duration::from_secs(2));
     }
     assert!(ended.lock().unwrap().is_none(), "on_end is for sessions that end by themselves");
 }
@@ -333,16 +352,32 @@ fn vanished_client_ends_the_session() {
         Host::new(UdpSocket::bind("127.0.0.1:0").unwrap(), HostSettings { peer_limit: 1, ..Default::default() })
             .unwrap();
     host.connect(SocketAddr::from(([127, 0, 0, 1], cport)), 2, 0).unwrap();
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_millis(500) {
-        while let Ok(Some(_)) = host.service() {}
-        std::thread::sleep(Duration::from_millis(2));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut connected = false;
+    while !connected && Instant::now() < deadline {
+        match host.service() {
+            Ok(Some(Event::Connect { .. })) => connected = true,
+            Ok(Some(_)) => {}
+            _ => std::thread::sleep(Duration::from_millis(1)),
+        }
     }
+    assert!(connected, "ENet control stream connects");
     drop(host);
     let r = rx.recv_timeout(Duration::from_secs(15)).expect("session ends within 15 s");
     assert_eq!(r, EndReason::ClientGone);
-    std::thread::sleep(Duration::from_millis(300));
+    // `on_end` fires as the session ends; its threads close the sockets right after.
     for p in [vport, cport, aport] {
-        UdpSocket::bind(("0.0.0.0", p)).expect("port freed");
+        wait_port_free(p, Instant::now() + Duration::from_secs(2));
+    }
+}
+
+/// Waits until UDP `port` can be bound again (the session closed its socket), failing at `deadline`.
+fn wait_port_free(port: u16, deadline: Instant) {
+    loop {
+        match UdpSocket::bind(("0.0.0.0", port)) {
+            Ok(_) => return,
+            Err(e) if Instant::now() >= deadline => panic!("port {port} not freed: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(1)),
+        }
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! The struct carries its own size in its first field so later versions can append fields: a caller
 //! compiled against an older header passes a smaller `struct_size` and gets defaults for the rest.
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use crate::video::lumen::LumenParams;
 use crate::video::VideoParams;
@@ -128,12 +129,17 @@ mod tests {
     #[test]
     fn init_and_read() {
         let mut c = LumenConfig { struct_size: 0, ..LumenConfig::DEFAULT };
+        // SAFETY: null (refused by contract) or a live local LumenConfig.
         assert_eq!(unsafe { lumen_config_init(&mut c) }, 0);
         assert_eq!(c, LumenConfig::DEFAULT);
+        // SAFETY: null (refused by contract) or a live local LumenConfig.
         assert_eq!(unsafe { lumen_config_init(core::ptr::null_mut()) }, LUMEN_WIRE_ERR_NULL);
+        // SAFETY: null (refused by contract) or a live local LumenConfig.
         assert_eq!(unsafe { LumenConfig::read(&c) }, Some(c));
         let small = LumenConfig { struct_size: 8, ..c };
+        // SAFETY: null (refused by contract) or a live local LumenConfig.
         assert_eq!(unsafe { LumenConfig::read(&small) }, None);
+        // SAFETY: null (refused by contract) or a live local LumenConfig.
         assert_eq!(unsafe { LumenConfig::read(core::ptr::null()) }, None);
         assert!(c.video_params().is_some());
         assert!(LumenConfig { packet_size: 3, ..c }.video_params().is_none());

@@ -5,6 +5,7 @@
 //! Every entry point is null-safe, catches panics at the boundary and returns 0/positive values or a
 //! negative `LUMEN_WIRE_ERR_*` code. A polled frame's bytes are borrowed until the next call on the same
 //! receiver; `lumen_receiver_copy_frame` copies them into a caller buffer instead.
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -397,6 +398,7 @@ mod tests {
     use super::*;
 
     fn round_trip(cfg: LumenConfig) {
+        // SAFETY: handles come from the matching _new call and are freed once; other pointers are null or live locals.
         unsafe {
             let s = lumen_sender_new(&cfg);
             let r = lumen_receiver_new(&cfg);
@@ -436,6 +438,7 @@ mod tests {
 
     #[test]
     fn null_and_bad_arguments() {
+        // SAFETY: handles come from the matching _new call and are freed once; other pointers are null or live locals.
         unsafe {
             assert!(lumen_receiver_new(core::ptr::null()).is_null());
             assert!(lumen_receiver_new(&LumenConfig { fec_field_bits: 9, ..LumenConfig::DEFAULT }).is_null());

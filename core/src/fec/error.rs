@@ -5,7 +5,14 @@
 pub enum FecError {
     /// More shards in a block than the field allows (255 for GF(2⁸), 65535 for GF(2¹⁶)).
     #[error("too many shards: {data} data + {parity} parity exceeds the field's limit of {max}")]
-    TooManyShards { data: usize, parity: usize, max: usize },
+    TooManyShards {
+        /// Data shards asked for.
+        data: usize,
+        /// Parity shards asked for.
+        parity: usize,
+        /// The field's limit on data + parity.
+        max: usize,
+    },
     /// A block needs at least one data shard.
     #[error("a block needs at least one data shard")]
     NoDataShards,
@@ -14,13 +21,28 @@ pub enum FecError {
     NoParityShards,
     /// Shards of different lengths, a zero length, or a length the field cannot take.
     #[error("bad shard length {len}: {reason}")]
-    ShardLength { len: usize, reason: &'static str },
+    ShardLength {
+        /// The offending length in bytes.
+        len: usize,
+        /// What the field requires of a length.
+        reason: &'static str,
+    },
     /// The slice of shards (or presence flags) does not hold data + parity entries.
     #[error("expected {expected} shards, got {got}")]
-    ShardCount { expected: usize, got: usize },
+    ShardCount {
+        /// data + parity.
+        expected: usize,
+        /// Entries actually passed.
+        got: usize,
+    },
     /// More shards are missing than there are parity shards left to rebuild them from.
     #[error("unrecoverable block: {missing} shards missing, only {parity} parity shards present")]
-    Unrecoverable { missing: usize, parity: usize },
+    Unrecoverable {
+        /// Shards missing from the block.
+        missing: usize,
+        /// Parity shards present.
+        parity: usize,
+    },
     /// The requested SIMD kernel tier is not supported by this CPU.
     #[error("kernel tier {0} is not available on this CPU")]
     TierUnavailable(&'static str),

@@ -1,6 +1,7 @@
 //! The counting global allocator shared by lumen-core's allocation tests and benches (included with
 //! `#[path]`): it forwards every call to the system allocator and counts allocations and reallocations
 //! **per thread**, so tests running on parallel threads never see each other's allocations.
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -2,6 +2,7 @@
 //! primary context, streams, events, pitched device buffers, texture objects over CUDA arrays, and PTX
 //! modules with kernel launch. Every creation is counted (see `counters`). This is the only file besides
 //! `interop.rs` and `nvenc/` that calls the driver.
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::ffi::{c_void, CStr, CString};
 use std::mem::MaybeUninit;
@@ -207,8 +208,8 @@ impl PitchedBuffer {
         }
         let mut ptr = 0;
         let mut pitch = 0usize;
-        // SAFETY: out-pointers valid; element size 16 gives the widest alignment NVENC may want.
         check(
+            // SAFETY: out-pointers valid; element size 16 gives the widest alignment NVENC may want.
             unsafe {
                 sys::cuMemAllocPitch_v2(&mut ptr, &mut pitch, format.row_bytes(width), format.total_rows(height), 16)
             },
@@ -366,7 +367,9 @@ impl Function {
         stream: &Stream,
         params: &mut [*mut c_void],
     ) -> GpuResult<()> {
-        check(
+        // SAFETY: the caller guarantees `params` matches the kernel's parameter list and every device address is
+        // valid; `self.raw` is a loaded function and `stream.raw` a live stream of this context.
+        let result = unsafe {
             sys::cuLaunchKernel(
                 self.raw,
                 grid.0,
@@ -379,9 +382,9 @@ impl Function {
                 stream.raw,
                 params.as_mut_ptr(),
                 ptr::null_mut(),
-            ),
-            "cuLaunchKernel",
-        )
+            )
+        };
+        check(result, "cuLaunchKernel")
     }
 }
 
@@ -405,8 +408,8 @@ impl RgbaBuffer {
             return Err(GpuError::Invalid(format!("empty image {width}x{height}")));
         }
         let (mut ptr, mut pitch) = (0, 0usize);
-        // SAFETY: out-pointers valid.
         check(
+            // SAFETY: out-pointers valid.
             unsafe { sys::cuMemAllocPitch_v2(&mut ptr, &mut pitch, width as usize * 4, height as usize, 16) },
             "cuMemAllocPitch",
         )?;

@@ -2,6 +2,7 @@
 //! offers) with RGBA8 texture render targets and a known test scene. Used by the device test binary and
 //! the GPU tests until the compositor's render-target pool (render/) hands its targets over; the handles
 //! it exposes (GL texture name, EGLImage) are exactly what that pool will give the encoder.
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::ffi::c_void;
 

@@ -3,6 +3,7 @@
 //! drop, and a [`MapSet`] that maps every registered GL target of a tick in **one** `cuGraphicsMapResources`
 //! call. The GL/EGL entry points live in cudaGL.h / cudaEGL.h, outside cudarc's bindings, so they are
 //! looked up in `libcuda.so.1` here (once, at first use).
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::ffi::c_void;
 use std::ptr;
@@ -112,8 +113,8 @@ impl Registered {
     pub fn gl_texture(texture: u32) -> GpuResult<Registered> {
         let f = fns()?;
         let mut raw = ptr::null_mut();
-        // SAFETY: valid out-pointer; the texture name belongs to the current GL context (caller's contract).
         check(
+            // SAFETY: valid out-pointer; the texture name belongs to the current GL context (caller's contract).
             unsafe { (f.gl_register_image)(&mut raw, texture, GL_TEXTURE_2D, CU_GRAPHICS_REGISTER_FLAGS_READ_ONLY) },
             "cuGraphicsGLRegisterImage",
         )?;
@@ -128,10 +129,9 @@ impl Registered {
     pub unsafe fn egl_image(image: *mut c_void) -> GpuResult<Registered> {
         let f = fns()?;
         let mut raw = ptr::null_mut();
-        check(
-            (f.egl_register_image)(&mut raw, image, CU_GRAPHICS_REGISTER_FLAGS_READ_ONLY),
-            "cuGraphicsEGLRegisterImage",
-        )?;
+        // SAFETY: `image` is a live EGLImage per this function's contract; `raw` is a valid out pointer.
+        let result = unsafe { (f.egl_register_image)(&mut raw, image, CU_GRAPHICS_REGISTER_FLAGS_READ_ONLY) };
+        check(result, "cuGraphicsEGLRegisterImage")?;
         counters::registration();
         Ok(Registered { raw, kind: ResourceKind::EglImage })
     }
@@ -195,8 +195,8 @@ impl MapSet {
             return Err(GpuError::Invalid("map set already mapped".into()));
         }
         counters::map_call();
-        // SAFETY: handles are live registrations (their owners outlive this set by the caller's contract).
         check(
+            // SAFETY: handles are live registrations (their owners outlive this set by the caller's contract).
             unsafe { sys::cuGraphicsMapResources(self.handles.len() as u32, self.handles.as_mut_ptr(), stream.raw()) },
             "cuGraphicsMapResources",
         )?;
@@ -211,8 +211,8 @@ impl MapSet {
         }
         let h = *self.handles.get(i).ok_or_else(|| GpuError::Invalid(format!("no resource {i} in map set")))?;
         let mut arr = ptr::null_mut();
-        // SAFETY: resource mapped above; out-pointer valid.
         check(
+            // SAFETY: resource mapped above; out-pointer valid.
             unsafe { sys::cuGraphicsSubResourceGetMappedArray(&mut arr, h, 0, 0) },
             "cuGraphicsSubResourceGetMappedArray",
         )?;
@@ -225,8 +225,8 @@ impl MapSet {
             return Err(GpuError::Invalid("unmap of an unmapped set".into()));
         }
         self.mapped = false;
-        // SAFETY: resources mapped by `map`.
         check(
+            // SAFETY: resources mapped by `map`.
             unsafe {
                 sys::cuGraphicsUnmapResources(self.handles.len() as u32, self.handles.as_mut_ptr(), stream.raw())
             },

@@ -8,6 +8,7 @@
 //! kept with the registration, so a frame costs one lookup by (output, index) and nothing is created.
 //! `Target::Dmabuf` targets (GLES on a GBM node) are imported the same way through
 //! `EGL_EXT_image_dma_buf_import`; CPU targets are not registered (they take the upload path).
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::ffi::c_void;
 

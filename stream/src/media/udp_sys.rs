@@ -1,6 +1,7 @@
 //! Thin `unsafe` layer over the Linux batch-send syscalls for the media senders: `sendmsg` with a
 //! `UDP_SEGMENT` control message (GSO: one syscall for up to 64 equal datagrams) and `sendmmsg`
 //! (one syscall for many datagrams), a non-blocking `recvfrom`, and `poll` to sleep until a socket is readable. Everything else stays safe.
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -221,6 +222,27 @@ pub fn try_recv_from(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(usi
     Ok(Some((r as usize, addr)))
 }
 
+/// Sleeps until `sock` has a datagram to read or `timeout` passes; `Ok(true)` when it is readable.
+/// Lets a polling loop (ENet's `service`) sleep instead of spinning while nothing arrives.
+pub fn wait_readable(sock: &UdpSocket, timeout: std::time::Duration) -> io::Result<bool> {
+    let mut fds = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: `fds` is one valid pollfd that lives across the call; the fd stays open (borrowed socket).
+    let n = unsafe { libc::poll(&mut fds, 1, ms) };
+    match n {
+        n if n < 0 => {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+        0 => Ok(false),
+        _ => Ok(fds.revents & libc::POLLIN != 0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,26 +270,5 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         let (n, from) = try_recv_from(&rx, &mut got).unwrap().unwrap();
         assert_eq!((n, from), (1, s.socket().local_addr().unwrap()));
-    }
-}
-
-/// Sleeps until `sock` has a datagram to read or `timeout` passes; `Ok(true)` when it is readable.
-/// Lets a polling loop (ENet's `service`) sleep instead of spinning while nothing arrives.
-pub fn wait_readable(sock: &UdpSocket, timeout: std::time::Duration) -> io::Result<bool> {
-    let mut fds = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
-    // SAFETY: `fds` is one valid pollfd that lives across the call; the fd stays open (borrowed socket).
-    let n = unsafe { libc::poll(&mut fds, 1, ms) };
-    match n {
-        n if n < 0 => {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                Ok(false)
-            } else {
-                Err(e)
-            }
-        }
-        0 => Ok(false),
-        _ => Ok(fds.revents & libc::POLLIN != 0),
     }
 }

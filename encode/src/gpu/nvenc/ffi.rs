@@ -1,6 +1,7 @@
 //! The parts of NVIDIA's `nvEncodeAPI.h` (Video Codec SDK 12.1, MIT-licensed header) that lumen uses:
 //! version macros, the function list returned by `NvEncodeAPICreateInstance`, the session-open parameters,
 //! codec GUIDs and status codes. Layouts are C (`repr(C)`); sizes are checked by tests.
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::ffi::{c_char, c_void};
 

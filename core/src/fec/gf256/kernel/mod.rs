@@ -9,6 +9,7 @@
 //! * [`Tier::Gfni256`]: AVX2 + GFNI (CPUs with GFNI but no AVX-512), 32 bytes per affine op.
 //! * [`Tier::Avx2`]: split-nibble `vpshufb` tables (`tables::NIB_LO/NIB_HI`), 32 bytes per step.
 //! * [`Tier::Scalar`]: the 64 KiB product table, one byte at a time; always available.
+#![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
