@@ -362,6 +362,9 @@ fn vanished_client_ends_the_session() {
         }
     }
     assert!(connected, "ENet control stream connects");
+    // Send our acknowledgement of the host's VERIFY_CONNECT now: the host counts the client as connected
+    // when it arrives (without it the host waits for a connection, not for a vanished client).
+    host.flush();
     drop(host);
     let r = rx.recv_timeout(Duration::from_secs(15)).expect("session ends within 15 s");
     assert_eq!(r, EndReason::ClientGone);
