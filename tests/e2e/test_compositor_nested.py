@@ -180,8 +180,10 @@ def test_parent_input_reaches_nested_client(nested_factory, parent, tmp_path):
     log = tmp_path / "wev.log"
     s.cmd(f"launch stdbuf -oL wev > {log} 2>&1")
     s.wait_windows(1)
-    # wev has drawn its first buffer: the window is under the pointer's target position.
-    s.wait_frame(0, lambda f: f[90, 120, :3].any(), what="wev's window")
+    # wev has committed its first buffer (the compositor gives it the keyboard focus then): it is mapped
+    # under the pointer's target position.
+    wait_until(lambda: log.read_text(errors="replace"), 10, "wev's keyboard focus",
+               until=lambda t: "wl_keyboard] enter" in t, describe=lambda t: t[-2000:], detail=s.log_tail)
     parent.xdotool("windowfocus", "--sync", wid)
     parent.xdotool("mousemove", "--window", wid, "120", "90")
     parent.xdotool("click", "1")

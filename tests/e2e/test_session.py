@@ -168,7 +168,7 @@ def _frame_measure(pred: list, saved: dict):
 
         def changed(f):
             ref = saved[ref_path]
-            mask = np.abs(ref[region].astype(int) - f[region].astype(int)).max(axis=2) > o["diff"]
+            mask = np.abs(ref[region].astype(np.int16) - f[region].astype(np.int16)).max(axis=2) > o["diff"]
             return int(mask.sum()) if "min_pixels" in o else round(float(mask.mean()), 3)
         return changed, (lambda m: m > o.get("min_pixels", o.get("min_fraction")))
     if kind == "still":
@@ -177,7 +177,8 @@ def _frame_measure(pred: list, saved: dict):
         st = {"ref": None, "since": time.monotonic()}
 
         def still_for(f):
-            if st["ref"] is None or (np.abs(st["ref"].astype(int) - f.astype(int)).max(axis=2) > 40).sum() > 20:
+            if f is not st["ref"] and (st["ref"] is None or (np.abs(
+                    st["ref"].astype(np.int16) - f.astype(np.int16)).max(axis=2) > 40).sum() > 20):
                 st.update(ref=f, since=time.monotonic())
             return round(time.monotonic() - st["since"], 2)
         return still_for, (lambda m: m >= pred[1])
