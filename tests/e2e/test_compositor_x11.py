@@ -43,8 +43,10 @@ def test_x11_client_pixels_and_input(session_factory, new_xwayland, tmp_path):
     log = tmp_path / "xev.log"
     s.cmd(f"launch stdbuf -oL xev > {log} 2>&1")
     s.wait_windows(2)
-    # xev is mapped and has the keyboard focus.
-    wait_until(lambda: log.read_text(errors="replace"), 10, "xev's FocusIn", until=lambda t: "FocusIn" in t,
+    # xev is on top (unobscured), fills the output, and the window manager has set its state (the last step
+    # of mapping it): the pointer and keys sent next land in it.
+    wait_until(lambda: log.read_text(errors="replace"), 10, "xev mapped over the output",
+               until=lambda t: "VisibilityUnobscured" in t and "width 1280, height 720" in t and "_NET_WM_STATE" in t,
                describe=lambda t: t[-2000:], detail=s.log_tail)
     s.cmd("motion 0 640 360 1279 719")
     s.cmd("button 1 down")
