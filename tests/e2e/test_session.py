@@ -24,6 +24,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from waits import wait_until  # noqa: E402
+
 VK_RETURN = 0x0D
 
 INPUT_CDEF = """
@@ -127,8 +129,6 @@ def _client_main(args) -> int:
 def _client_wait(out: dict, probe, timeout: float, what: str, describe, until=bool) -> bool:
     """`waits.wait_until` inside the client: on success notes how long the wait took; at the deadline ends
     the step list with `result: wait_timeout` and the message (what, last observed state)."""
-    from waits import wait_until
-
     t = time.monotonic()
     try:
         wait_until(probe, timeout, what, until=until, describe=describe, interval=0.02)
@@ -237,7 +237,7 @@ def _measure_main(args) -> int:
         p.stdout.readline()
         time.sleep(2.0)  # a warm-up left out of the measurement window (the stream's start), not a wait
         c0, t0 = _cpu_seconds(h.proc.pid), time.monotonic()
-        time.sleep(args.idle_seconds)
+        time.sleep(args.idle_seconds)  # the measurement window (idle CPU), not a wait
         c1, t1 = _cpu_seconds(h.proc.pid), time.monotonic()
         p.kill()
         p.wait()
@@ -296,12 +296,7 @@ def psnr(a, b) -> float:
 
 
 def wait_for(pred, timeout, what, host):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}\n{host.log()[-4000:]}")
+    wait_until(pred, timeout, what, detail=lambda: host.log()[-4000:])
 
 
 @pytest.fixture
