@@ -1,6 +1,6 @@
 //! Pool leasing, buffer ages and the newest-wins mailbox, with real Pixman targets.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lumen_render::{mailbox, Frame, FrameSink, OutputId, Renderer, RendererChoice, TargetPool};
 use smithay::backend::allocator::Fourcc;
@@ -67,10 +67,40 @@ fn mailbox_keeps_only_the_newest_frame() {
     let got = rx.take_timeout(Duration::from_millis(100)).expect("frame");
     assert_eq!(got.seq, 2);
     assert!(rx.try_take().is_none());
-    let t = std::thread::spawn(move || rx.take_timeout(Duration::from_secs(5)).map(|f| f.seq));
-    std::thread::sleep(Duration::from_millis(50));
+    // A consumer blocked in `take_timeout` is woken by the submit: submit once it is parked there.
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        tid_tx.send(current_tid()).unwrap();
+        rx.take_timeout(Duration::from_secs(5)).map(|f| f.seq)
+    });
+    let tid = tid_rx.recv_timeout(Duration::from_secs(5)).expect("consumer thread started");
+    wait_until_sleeping(tid, Duration::from_secs(5));
     sink.submit(frame(&mut p, 3));
     assert_eq!(t.join().unwrap(), Some(3));
     drop(got);
     assert_eq!(p.available(), 3);
+}
+
+/// The kernel's id of the calling thread (the first field of `/proc/thread-self/stat`).
+fn current_tid() -> u32 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("/proc/thread-self/stat");
+    stat.split_whitespace().next().and_then(|t| t.parse().ok()).expect("tid")
+}
+
+/// Waits until thread `tid` of this process is asleep (state `S`: blocked, here in the mailbox's condvar,
+/// its only blocking call after telling us its id); panics after `timeout`.
+fn wait_until_sleeping(tid: u32, timeout: Duration) {
+    let path = format!("/proc/self/task/{tid}/stat");
+    let deadline = Instant::now() + timeout;
+    let mut state = String::new();
+    while Instant::now() < deadline {
+        let stat = std::fs::read_to_string(&path).unwrap_or_default();
+        // "pid (comm) S ...": the state follows the last ')' (comm may contain spaces and parentheses).
+        state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().take(1).collect()).unwrap_or_default();
+        if state == "S" {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1)); // the poll interval
+    }
+    panic!("consumer thread {tid} never blocked within {timeout:?} (last state {state:?})");
 }

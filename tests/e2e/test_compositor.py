@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from waits import wait_until
+
 
 def _bin_dir() -> Path:
     d = os.environ.get("LUMEN_BIN_DIR")
@@ -81,13 +83,8 @@ class Session:
         return parts[1:]
 
     def wait_windows(self, n: int, timeout: float = 20.0) -> list[str]:
-        end = time.time() + timeout
-        while time.time() < end:
-            w = self.windows()
-            if len(w) == n:
-                return w
-            time.sleep(0.1)
-        raise AssertionError(f"expected {n} windows, have {self.windows()}\n{self.log_tail()}")
+        return wait_until(self.windows, timeout, f"{n} window(s)", until=lambda w: len(w) == n,
+                          detail=self.log_tail)
 
     def frame(self, out: int = 0) -> np.ndarray:
         path = self.tmp / f"frame{out}.rgba"
@@ -95,19 +92,24 @@ class Session:
         w, h = (int(x) for x in size.split("x"))
         return np.fromfile(path, dtype=np.uint8).reshape(h, w, 4)
 
-    def wait_frame(self, out: int, pred, timeout: float = 20.0) -> np.ndarray:
-        """Poll frames until `pred(frame)` holds."""
-        end = time.time() + timeout
-        last = None
-        while time.time() < end:
-            try:
-                last = self.frame(out)
-                if pred(last):
-                    return last
-            except RuntimeError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"no matching frame on output {out}\n{self.log_tail()}")
+    def wait_frame(self, out: int, pred, timeout: float = 20.0, what: str = "a matching frame") -> np.ndarray:
+        """Poll frames (dumped through the control socket) until `pred(frame)` holds."""
+        return wait_until(lambda: self.frame(out), timeout, f"{what} on output {out}", until=pred,
+                          interval=0.1, describe=describe_frame, detail=self.log_tail, ignore=(RuntimeError,))
+
+    def wait_frames_settle(self, out: int = 0, beyond: int = 0, quiet: float = 0.5, timeout: float = 20.0) -> dict:
+        """Waits until output `out` has rendered more than `beyond` frames and then none for `quiet` seconds
+        (its clients finished drawing: the compositor renders only on damage); returns the stats."""
+        seen = {"frames": None, "since": time.monotonic()}
+
+        def settled(st: dict) -> bool:
+            now = time.monotonic()
+            if st["frames"] != seen["frames"]:
+                seen.update(frames=st["frames"], since=now)
+            return st["frames"] > beyond and now - seen["since"] >= quiet
+        return wait_until(lambda: self.stats(out), timeout,
+                          f"output {out} to render past frame {beyond} and then stop for {quiet} s",
+                          until=settled, interval=0.02, detail=self.log_tail)
 
     def log_tail(self) -> str:
         self.log.flush()
@@ -142,6 +144,11 @@ def session_factory(tmp_path):
     yield make
     for s in sessions:
         s.close()
+
+
+def describe_frame(f: np.ndarray) -> str:
+    """A frame in one line (for timeout messages)."""
+    return f"frame {f.shape}, mean {f[..., :3].mean():.1f}, {colorful(f)} colours"
 
 
 def colorful(region: np.ndarray) -> int:
@@ -188,18 +195,16 @@ def test_gtk4_demo_cairo_renders(session_factory):
 
 def test_undamaged_output_produces_no_frames(session_factory):
     s = session_factory(args=["--hide-cursor"])
-    time.sleep(0.5)
-    a = s.stats()
-    time.sleep(1.0)
+    a = s.wait_frames_settle()  # the output's first (black) frame, then nothing
+    time.sleep(1.0)  # a measurement window (ticks go on, frames must not), not a wait
     b = s.stats()
     assert b["ticks"] - a["ticks"] >= 50, (a, b)
     assert b["frames"] == a["frames"], f"frames produced without damage: {a} -> {b}"
     # A static client: frames stop once it has drawn.
     s.cmd("launch stdbuf -oL wev")
     s.wait_windows(1)
-    time.sleep(1.5)
-    c = s.stats()
-    time.sleep(1.0)
+    c = s.wait_frames_settle(beyond=b["frames"])  # wev has drawn (and redrawn on focus), then nothing
+    time.sleep(1.0)  # a measurement window, not a wait
     d = s.stats()
     assert d["frames"] == c["frames"], f"static client keeps producing frames: {c} -> {d}"
     assert d["ticks"] - c["ticks"] >= 50
@@ -211,7 +216,7 @@ def test_animating_client_gets_60_fps(session_factory):
     s.wait_windows(1)
     s.wait_frame(0, simple_shm_drawn)
     a, ta = s.stats(), time.monotonic()
-    time.sleep(4.0)
+    time.sleep(4.0)  # a measurement window (frames counted over 4 s), not a wait
     b, tb = s.stats(), time.monotonic()
     fps = (b["frames"] - a["frames"]) / (tb - ta)
     tick_rate = (b["ticks"] - a["ticks"]) / (tb - ta)
@@ -248,8 +253,8 @@ def test_killed_client_leaves_session_running(session_factory, tmp_path):
     os.kill(int(pidfile.read_text()), signal.SIGKILL)
     s.wait_windows(0)
     a = s.stats()
-    time.sleep(0.3)
-    assert s.stats()["ticks"] > a["ticks"]
+    wait_until(s.stats, 5, "the output to keep ticking after the client was killed",
+               until=lambda st: st["ticks"] > a["ticks"], detail=s.log_tail)
     # The window's pixels are gone from the next frame, and a new client still works.
     s.wait_frame(0, lambda f: not f[..., :3].any())
     s.cmd("launch weston-simple-shm")
@@ -260,15 +265,19 @@ def test_killed_client_leaves_session_running(session_factory, tmp_path):
 def test_sigterm_shuts_down_cleanly_and_stops_apps(session_factory, tmp_path):
     pidfile = tmp_path / "app.pid"
     s = session_factory(apps=[f"echo $$ > {pidfile}; exec sleep 600"])
-    end = time.time() + 10
-    while not pidfile.exists() and time.time() < end:
-        time.sleep(0.05)
-    pid = int(pidfile.read_text())
+    # The file exists before the shell has written the pid into it: wait for the whole line.
+    pid = int(wait_until(lambda: pidfile.read_text() if pidfile.exists() else "", 10, "the app's pid file",
+                         until=lambda t: t.endswith("\n"), detail=s.log_tail))
     s.proc.send_signal(signal.SIGTERM)
     assert s.proc.wait(10) == 0
-    time.sleep(0.2)
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+
+    def app_gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    wait_until(app_gone, 5, f"the app (pid {pid}) to be gone after the session's exit", detail=s.log_tail)
 
 
 def test_session_ends_with_its_apps(session_factory):

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from test_compositor import Session, colorful, compositor_bin, session_factory  # noqa: F401  (fixture)
+from waits import wait_until
 
 TITLE = "lumen (nested)"
 
@@ -128,31 +129,16 @@ def nested_factory(tmp_path, parent):
 
 
 def window_id(x: Xvfb, timeout: float = 20.0) -> str:
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            ids = x.xdotool("search", "--name", TITLE.replace("(", r"\(").replace(")", r"\)")).split()
-            if ids:
-                return ids[0]
-        except subprocess.CalledProcessError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("nested window never appeared on the parent display")
+    # xdotool search exits 1 while no window matches.
+    ids = wait_until(lambda: x.xdotool("search", "--name", TITLE.replace("(", r"\(").replace(")", r"\)")).split(),
+                     timeout, "the nested window on the parent display", interval=0.1,
+                     ignore=(subprocess.CalledProcessError,))
+    return ids[0]
 
 
 def window_origin(x: Xvfb, wid: str) -> tuple[int, int]:
     geo = dict(line.split("=", 1) for line in x.xdotool("getwindowgeometry", "--shell", wid).splitlines())
     return int(geo["X"]), int(geo["Y"])
-
-
-def wait_for(pred, timeout: float, what: str):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(what)
 
 
 def rings(region: np.ndarray) -> bool:
@@ -174,7 +160,7 @@ def test_nested_window_shows_client_and_headless_output_keeps_working(nested_fac
         ox, oy = window_origin(parent, wid)
         shot = parent.screenshot()
         return rings(shot[oy + 30:oy + 220, ox + 30:ox + 220])
-    wait_for(parent_shows_rings, 20, f"parent screen never showed the client\n{s.log_tail()}")
+    wait_until(parent_shows_rings, 20, "the client on the parent screen", interval=0.1, detail=s.log_tail)
 
     # Nothing but black outside the client on the parent (the window is not garbage).
     ox, oy = window_origin(parent, wid)
@@ -183,7 +169,7 @@ def test_nested_window_shows_client_and_headless_output_keeps_working(nested_fac
 
     # The headless output beside the window still ticks at its own rate.
     a = s.stats(0)["ticks"]
-    time.sleep(1.0)
+    time.sleep(1.0)  # a measurement window (ticks counted over 1 s), not a wait
     b = s.stats(0)["ticks"]
     assert 20 <= b - a <= 40, (a, b)
 
@@ -194,7 +180,10 @@ def test_parent_input_reaches_nested_client(nested_factory, parent, tmp_path):
     log = tmp_path / "wev.log"
     s.cmd(f"launch stdbuf -oL wev > {log} 2>&1")
     s.wait_windows(1)
-    time.sleep(1.0)
+    # wev has committed its first buffer (the compositor gives it the keyboard focus then): it is mapped
+    # under the pointer's target position.
+    wait_until(lambda: log.read_text(errors="replace"), 10, "wev's keyboard focus",
+               until=lambda t: "wl_keyboard] enter" in t, describe=lambda t: t[-2000:], detail=s.log_tail)
     parent.xdotool("windowfocus", "--sync", wid)
     parent.xdotool("mousemove", "--window", wid, "120", "90")
     parent.xdotool("click", "1")
@@ -205,8 +194,8 @@ def test_parent_input_reaches_nested_client(nested_factory, parent, tmp_path):
         text = log.read_text(errors="replace")
         return text if ("wl_pointer] button" in text and "wl_keyboard] key" in text
                         and "wl_pointer] axis" in text) else None
-    text = wait_for(seen, 15, f"wev never saw the parent's input\n{log.read_text(errors='replace')[-3000:]}\n"
-                              f"{s.log_tail()}")
+    text = wait_until(seen, 15, "the parent's input in wev's log", interval=0.1,
+                      detail=lambda: f"{log.read_text(errors='replace')[-3000:]}\n{s.log_tail()}")
     # The pointer entered at the position inside the window (output pixels = window pixels).
     assert "x, y: 120.000000, 90.000000" in text, text[-3000:]
     assert "button: 272 (left), state: 1 (pressed)" in text
@@ -230,7 +219,8 @@ def test_window_resize_resizes_the_output(nested_factory, parent):
         ox, oy = window_origin(parent, wid)
         shot = parent.screenshot()
         return rings(shot[oy + 30:oy + 220, ox + 30:ox + 220])
-    wait_for(parent_shows_rings, 20, f"parent screen lost the client after the resize\n{s.log_tail()}")
+    wait_until(parent_shows_rings, 20, "the client on the parent screen after the resize", interval=0.1,
+               detail=s.log_tail)
 
 
 def test_nested_on_a_wayland_parent(session_factory, tmp_path):

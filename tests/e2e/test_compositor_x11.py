@@ -7,13 +7,13 @@ import os
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from test_compositor import Session, session_factory  # noqa: F401  (fixture)
+from waits import wait_until
 
 XWAYLAND_DIR = Path(os.environ.get("LUMEN_CACHE", str(Path.home() / ".cache/lumen"))) / "xwayland" / "bin"
 
@@ -26,13 +26,9 @@ def new_xwayland(monkeypatch):
 
 
 def display_number(s: Session, timeout: float = 20.0) -> int:
-    end = time.time() + timeout
-    while time.time() < end:
-        m = re.search(r"Xwayland ready: DISPLAY=:(\d+)", s.log_tail())
-        if m:
-            return int(m.group(1))
-        time.sleep(0.1)
-    raise AssertionError(f"Xwayland did not become ready\n{s.log_tail()}")
+    m = wait_until(lambda: re.search(r"Xwayland ready: DISPLAY=:(\d+)", s.log_tail()), timeout,
+                   "Xwayland ready in the compositor log", detail=s.log_tail)
+    return int(m.group(1))
 
 
 def test_x11_client_pixels_and_input(session_factory, new_xwayland, tmp_path):
@@ -47,20 +43,19 @@ def test_x11_client_pixels_and_input(session_factory, new_xwayland, tmp_path):
     log = tmp_path / "xev.log"
     s.cmd(f"launch stdbuf -oL xev > {log} 2>&1")
     s.wait_windows(2)
-    time.sleep(1.0)
+    # xev is on top (unobscured), fills the output, and the window manager has set its state (the last step
+    # of mapping it): the pointer and keys sent next land in it.
+    wait_until(lambda: log.read_text(errors="replace"), 10, "xev mapped over the output",
+               until=lambda t: "VisibilityUnobscured" in t and "width 1280, height 720" in t and "_NET_WM_STATE" in t,
+               describe=lambda t: t[-2000:], detail=s.log_tail)
     s.cmd("motion 0 640 360 1279 719")
     s.cmd("button 1 down")
     s.cmd("button 1 up")
     s.cmd("key 0x41 down")
     s.cmd("key 0x41 up")
-    end = time.time() + 10
-    text = ""
-    while time.time() < end:
-        text = log.read_text(errors="replace")
-        if "KeyPress" in text and "ButtonPress" in text:
-            break
-        time.sleep(0.1)
-    assert "ButtonPress" in text, text[-2000:]
+    text = wait_until(lambda: log.read_text(errors="replace"), 10, "xev's ButtonPress and KeyPress",
+                      until=lambda t: "KeyPress" in t and "ButtonPress" in t, describe=lambda t: t[-2000:],
+                      detail=s.log_tail)
     assert re.search(r"KeyPress event.*\n.*\n.*keysym 0x61, a\)", text), text[-2000:]
 
 

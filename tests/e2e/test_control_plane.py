@@ -19,6 +19,7 @@ import pytest
 import requests
 
 import moonlight_helpers as mh
+from waits import wait_until
 from moonlight_python.exceptions import HttpResponseError, PairingError, WrongPinError
 from moonlight_python.http_client import NvHTTP
 
@@ -262,16 +263,20 @@ def test_state_file_killed_mid_write_never_loses_pairings(lumen_host, paired_cli
     rng = random.Random(7)
     for round_ in range(6):
         stop = threading.Event()
+        renamed = [0]
 
         def rewrite_loop():
             n = 0
             while not stop.is_set():
-                host.admin("rename", ids[n % 2], f"name-{round_}-{n}", check=False)
+                if host.admin("rename", ids[n % 2], f"name-{round_}-{n}", check=False).returncode == 0:
+                    renamed[0] += 1
                 n += 1
 
         t = threading.Thread(target=rewrite_loop)
         t.start()
-        time.sleep(0.3 + rng.random() * 0.5)
+        wait_until(lambda: renamed[0], 10, "the first rename of the round (rewrites under way)",
+                   detail=lambda: host.log()[-2000:])
+        time.sleep(rng.random() * 0.3)  # a random kill point among the rewrites (fuzzing), not a wait
         host.kill()  # SIGKILL in the middle of a stream of atomic rewrites
         stop.set()
         t.join()

@@ -106,7 +106,7 @@ def _client_main(args) -> int:
     lib = ffi.dlopen(st._find_shared_lib())
     if args.hang:
         print(json.dumps({"result": "started", **out}), flush=True)
-        time.sleep(600)
+        time.sleep(600)  # parked until the test kills this process, not a wait
     frames = []
     psnrs = []
     counters = []
@@ -115,7 +115,7 @@ def _client_main(args) -> int:
     sub = client._stream_manager.subscribe()
     asub = client._stream_manager.subscribe_audio() if client._stream_manager.has_audio else None
     t_start = time.monotonic()
-    while time.monotonic() - t_start < args.seconds:
+    while time.monotonic() - t_start < args.seconds:  # a measurement window: frames over args.seconds
         f = sub.get(timeout=1.0)
         if f is None:
             continue
@@ -153,8 +153,18 @@ def _client_main(args) -> int:
         out["input_rc"] = []
         for c in calls:
             out["input_rc"].append(c())
-            time.sleep(0.05)
-        time.sleep(0.5)
+            time.sleep(0.05)  # the pace between input events (see above), not a wait
+        # Stop only once the host has the last event (two touch events; the control stream keeps the order),
+        # else stopping the stream could drop events still queued in the client.
+        if args.input_log:
+            from waits import wait_until
+
+            def touches() -> int:
+                return Path(args.input_log).read_text().count("Touch(") if Path(args.input_log).exists() else 0
+            try:
+                wait_until(touches, 10, "the host to log the last input event", until=lambda n: n >= 2)
+            except AssertionError as e:
+                out["input_wait"] = str(e)  # the test's checks of the log say what is missing
     out.update({"result": "streamed", "frames": frames, "psnr": psnrs, "idr_req_at": idr_req_at,
                 "audio_chunks": audio_chunks})
     print(json.dumps(out), flush=True)
@@ -177,6 +187,7 @@ def main() -> int:
     s.add_argument("--bitrate", type=int, default=10000)
     s.add_argument("--seconds", type=float, default=6.0)
     s.add_argument("--input", action="store_true")
+    s.add_argument("--input-log", help="the host's LUMEN_INPUT_LOG: after --input, wait until it has the last event")
     s.add_argument("--hang", action="store_true", help="start, print, then hang (to be killed)")
     return _client_main(ap.parse_args())
 
@@ -222,7 +233,7 @@ def test_stream_video_audio_idr_and_input(media_host, paired_client, tmp_path):
     input_log = tmp_path / "input.jsonl"
     host = media_host(env={"LUMEN_INPUT_LOG": str(input_log)})
     _, cfg = paired_client(host)
-    r = _run_client(host, cfg, "--seconds", "6", "--input")
+    r = _run_client(host, cfg, "--seconds", "6", "--input", "--input-log", str(input_log))
     frames = _check_stream(r)
     assert r["start_s"] < 2.0 + 1.0, f"first frame {r['start_s']:.2f} s after start_stream"
     assert r["audio_chunks"] > 100, f"{r['audio_chunks']} audio chunks decoded"

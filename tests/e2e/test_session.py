@@ -24,6 +24,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from waits import wait_until  # noqa: E402
+
 VK_RETURN = 0x0D
 
 INPUT_CDEF = """
@@ -60,54 +62,135 @@ def _client_main(args) -> int:
     lib = ffi.dlopen(st._find_shared_lib())
     sm = client._stream_manager
     rcs = []
+    saved: dict = {}  # path -> the frame saved there (a reference for "changed")
     for step in steps:
         op = step[0]
-        if op == "sleep":
-            time.sleep(step[1])
+        if op == "stream_for":
+            time.sleep(step[1])  # a measurement window (the host counts the frames), not a wait
         elif op == "hang":
             print(json.dumps({"result": "started"}), flush=True)
-            time.sleep(600)
+            time.sleep(600)  # parked until the test kills this process, not a wait
         elif op == "text":
             b = step[1].encode()
             for i in range(0, len(b), 24):
                 rcs.append(lib.LiSendUtf8TextEvent(b[i:i + 24], len(b[i:i + 24])))
-                time.sleep(0.02)
+                time.sleep(0.02)  # typing pace between input events, not a wait
         elif op == "key":
             rcs.append(lib.LiSendKeyboardEvent(step[1], 0x03, 0))
-            time.sleep(0.02)
+            time.sleep(0.02)  # typing pace between input events, not a wait
             rcs.append(lib.LiSendKeyboardEvent(step[1], 0x04, 0))
-            time.sleep(0.02)
+            time.sleep(0.02)  # typing pace between input events, not a wait
         elif op == "click":
             _, x, y, rw, rh = step
             rcs.append(lib.LiSendMousePositionEvent(x, y, rw, rh))
-            time.sleep(0.1)
+            time.sleep(0.1)  # pace: the client batches mouse motion, the button must not overtake it
             rcs.append(lib.LiSendMouseButtonEvent(0x07, 1))
-            time.sleep(0.05)
+            time.sleep(0.05)  # pace between input events, not a wait
             rcs.append(lib.LiSendMouseButtonEvent(0x08, 1))
         elif op == "request_dump":
             Path(step[1], "request").touch()
-        elif op == "save":
-            # The newest decoded frame at least `min_age` seconds after this step started.
-            t = time.monotonic()
-            f = None
-            while time.monotonic() - t < 5.0:
+        elif op == "wait_file":
+            # ["wait_file", path, timeout]: a file the host (or a typed command) writes.
+            _, path, timeout = step
+            if not _client_wait(out, lambda: Path(path).exists(), timeout, f"the file {path}", lambda v: "absent"):
+                break
+        elif op in ("wait_frame", "save_when"):
+            # ["wait_frame", predicate, timeout] / ["save_when", path, predicate, timeout]: the first decoded
+            # frame (the newest one at each poll) for which the predicate holds; "save_when" saves it.
+            path, pred, timeout = step[1:] if op == "save_when" else (None, *step[1:])
+            measure, ok = _frame_measure(pred, saved)
+            seen = {"frame": None, "measured": None}
+
+            def probe():
                 f = sm.latest_frame
-                if f is not None and time.monotonic() - t >= step[2]:
-                    break
-                time.sleep(0.05)
-            if f is None:
-                out["saved"][step[1]] = None
-            else:
-                np.save(step[1], f.data)
-                out["saved"][step[1]] = list(f.data.shape)
+                if f is not None and (f is not seen["frame"] or pred[0] == "still"):
+                    seen.update(frame=f, measured=measure(f.data))
+                return seen
+            what = f"a decoded frame with {pred}" + (f" (to save as {path})" if path else "")
+            if not _client_wait(out, probe, timeout, what,
+                                lambda v: f"frame {list(v['frame'].data.shape)}, {pred[0]}: {v['measured']}"
+                                if v["frame"] is not None else "no frame yet",
+                                until=lambda v: v["frame"] is not None and ok(v["measured"])):
+                break
+            if path is not None:
+                np.save(path, seen["frame"].data)
+                saved[path] = seen["frame"].data
+                out["saved"][path] = list(seen["frame"].data.shape)
         else:
             raise ValueError(op)
-    out.update({"result": "streamed", "input_rc": rcs})
+    out.update({"result": out.get("result", "streamed"), "input_rc": rcs})
     print(json.dumps(out), flush=True)
     try:
         client.stop_stream()
     finally:
         os._exit(0)
+
+
+def _client_wait(out: dict, probe, timeout: float, what: str, describe, until=bool) -> bool:
+    """`waits.wait_until` inside the client: on success notes how long the wait took; at the deadline ends
+    the step list with `result: wait_timeout` and the message (what, last observed state)."""
+    t = time.monotonic()
+    try:
+        wait_until(probe, timeout, what, until=until, describe=describe, interval=0.02)
+    except AssertionError as e:
+        out.update({"result": "wait_timeout", "message": str(e)})
+        return False
+    out.setdefault("waits", []).append([what, round(time.monotonic() - t, 2)])
+    return True
+
+
+def _frame_measure(pred: list, saved: dict):
+    """The quantity a frame predicate looks at, as a function of a decoded (BGR) frame, and the test of it.
+    Predicates: ["any"], ["bars"] (foot's colour bars), ["prompt"] (foot's), ["bright", mean], ["rings"] (weston-simple-shm),
+    ["white_square"] (the demo client's), ["still", seconds] (no change for that long), ["changed", saved_path, {"region": [y0, y1, x0, x1] | None,
+    "diff": d, "min_pixels": n | "min_fraction": x}] (pixels whose largest channel difference to an earlier
+    saved frame is over d), ["psnr", frame_dump_dir, dB] (against the compositor's frame dump)."""
+    kind = pred[0]
+    if kind == "any":
+        return (lambda f: f.shape), (lambda m: True)
+    if kind == "bars":
+        return bars, (lambda m: min(m) > 100)
+    if kind == "prompt":
+        # Light text pixels at the top left (foot draws its light text on a dark background).
+        return (lambda f: int((f[:40, :400].min(axis=2) > 150).sum())), (lambda m: m > 20)
+    if kind == "bright":
+        return (lambda f: round(float(f.mean()), 1)), (lambda m: m > pred[1])
+    if kind == "rings":
+        from test_compositor import colorful
+
+        return (lambda f: colorful(f[30:220, 30:220])), (lambda m: m > 100)
+    if kind == "white_square":
+        return (lambda f: int((f.min(axis=2) > 235).sum())), (lambda m: m > 100 * 100)
+    if kind == "changed":
+        _, ref_path, o = pred
+        region = (slice(o["region"][0], o["region"][1]), slice(o["region"][2], o["region"][3])) if o.get(
+            "region") else (slice(None), slice(None))
+
+        def changed(f):
+            ref = saved[ref_path]
+            mask = np.abs(ref[region].astype(np.int16) - f[region].astype(np.int16)).max(axis=2) > o["diff"]
+            return int(mask.sum()) if "min_pixels" in o else round(float(mask.mean()), 3)
+        return changed, (lambda m: m > o.get("min_pixels", o.get("min_fraction")))
+    if kind == "still":
+        # Seconds since the picture last changed (pixels whose largest channel difference is over 40, more
+        # than 20 of them: the encoder's noise on a repeated frame is not a change).
+        st = {"ref": None, "since": time.monotonic()}
+
+        def still_for(f):
+            if f is not st["ref"] and (st["ref"] is None or (np.abs(
+                    st["ref"].astype(np.int16) - f.astype(np.int16)).max(axis=2) > 40).sum() > 20):
+                st.update(ref=f, since=time.monotonic())
+            return round(time.monotonic() - st["since"], 2)
+        return still_for, (lambda m: m >= pred[1])
+    if kind == "psnr":
+        _, dump, db = pred
+
+        def value(f):
+            w, h, _ = (int(v) for v in Path(dump, "frame.txt").read_text().split())
+            ref = np.frombuffer(Path(dump, "frame.rgba").read_bytes(), np.uint8).reshape(h, w, 4)[..., :3][..., ::-1]
+            return round(psnr(f, ref), 2)
+        return value, (lambda m: m >= db)
+    raise ValueError(pred)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -141,7 +224,7 @@ def _measure_main(args) -> int:
 
         for (w, hgt) in [(1280, 720), (1920, 1080)]:
             h, cfg = start("weston-simple-shm")
-            run_client(h, cfg, [["sleep", args.seconds]], width=w, height=hgt, fps=60)
+            run_client(h, cfg, [["stream_for", args.seconds]], width=w, height=hgt, fps=60)
             h.wait_log("host processing time", timeout=10)
             line = [l for l in h.log().splitlines() if "host processing time" in l][-1]
             kv = dict(t.split("=", 1) for t in line.split() if "=" in t)
@@ -149,11 +232,12 @@ def _measure_main(args) -> int:
                          kv["host_us_p50"], kv["host_us_p99"]))
             h.stop()
         h, cfg = start(COLOUR_BARS)
-        p = subprocess.Popen(_client_cmd(h, cfg, [["sleep", 3.0], ["hang"]]), stdout=subprocess.PIPE, text=True)
+        p = subprocess.Popen(_client_cmd(h, cfg, [["wait_frame", ["bars"], 30], ["hang"]]), stdout=subprocess.PIPE,
+                             text=True)
         p.stdout.readline()
-        time.sleep(2.0)
+        time.sleep(2.0)  # a warm-up left out of the measurement window (the stream's start), not a wait
         c0, t0 = _cpu_seconds(h.proc.pid), time.monotonic()
-        time.sleep(args.idle_seconds)
+        time.sleep(args.idle_seconds)  # the measurement window (idle CPU), not a wait
         c1, t1 = _cpu_seconds(h.proc.pid), time.monotonic()
         p.kill()
         p.wait()
@@ -199,6 +283,8 @@ def run_client(host, cfg, steps, timeout=120.0, **kw) -> dict:
     lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
     assert lines, f"client printed nothing (rc={p.returncode}):\n{p.stderr[-4000:]}\n{host.log()[-3000:]}"
     r = json.loads(lines[-1])
+    if r["result"] == "wait_timeout":
+        raise AssertionError(f"client: {r['message']}\n{host.log()[-3000:]}")
     assert r["result"] == "streamed", (r, host.log()[-3000:])
     assert all(rc == 0 for rc in r.get("input_rc", [])), r
     return r
@@ -210,12 +296,7 @@ def psnr(a, b) -> float:
 
 
 def wait_for(pred, timeout, what, host):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}\n{host.log()[-4000:]}")
+    wait_until(pred, timeout, what, detail=lambda: host.log()[-4000:])
 
 
 @pytest.fixture
@@ -269,8 +350,11 @@ def test_desktop_streams_a_wayland_clients_pixels(session_host, paired_client, t
     host = session_host("--renderer", renderer, "--desktop-app", COLOUR_BARS, "--frame-dump", str(dump))
     _, cfg = paired_client(host)
     decoded = tmp_path / "decoded.npy"
-    r = run_client(host, cfg, [["sleep", 3.0], ["request_dump", str(dump)], ["sleep", 1.5],
-                               ["save", str(decoded), 0.5]])
+    # Once foot's bars are in the stream, the compositor's frame is dumped, and the decoded frame that
+    # matches it (the encoder's quality settles over a few frames) is saved.
+    r = run_client(host, cfg, [["wait_frame", ["bars"], 30], ["request_dump", str(dump)],
+                               ["wait_file", str(dump / "frame.rgba"), 10],
+                               ["save_when", str(decoded), ["psnr", str(dump), 30.0], 10]])
     assert r["saved"][str(decoded)] == [720, 1280, 3]
     wait_for(lambda: (dump / "frame.rgba").exists(), 5, "the frame dump", host)
     w, h, _ = (int(v) for v in (dump / "frame.txt").read_text().split())
@@ -292,15 +376,17 @@ def test_typing_into_foot_runs_a_command_and_shows_it(session_host, paired_clien
     _, cfg = paired_client(host)
     before, after = tmp_path / "before.npy", tmp_path / "after.npy"
     cmd = f"echo streamed-keys > {target}"
-    r = run_client(host, cfg, [["sleep", 3.0], ["save", str(before), 0.0],
+    top = (slice(0, 60), slice(0, 900))
+    # The prompt is drawn (the shell reads; foot has the keyboard focus) and the picture is still.
+    r = run_client(host, cfg, [["wait_frame", ["prompt"], 30], ["save_when", str(before), ["still", 0.3], 10],
                                ["key", 0x45], ["key", 0x43], ["key", 0x48], ["key", 0x4F],  # "echo" as VK keys
-                               ["text", cmd[4:]], ["key", VK_RETURN], ["sleep", 2.0],
-                               ["save", str(after), 0.5]])
+                               ["text", cmd[4:]], ["key", VK_RETURN], ["wait_file", str(target), 10],
+                               ["save_when", str(after), ["changed", str(before), {
+                                   "region": [0, 60, 0, 900], "diff": 60, "min_pixels": 200}], 10]])
     wait_for(target.exists, 10, "the file written by the typed command", host)
     assert target.read_text().strip() == "streamed-keys"
     a, b = np.load(before), np.load(after)
     # The typed command line shows in the streamed picture: the top text rows changed, the lower half not.
-    top = (slice(0, 60), slice(0, 900))
     changed = np.abs(a[top].astype(int) - b[top].astype(int)).max(axis=2) > 60
     assert changed.sum() > 200, f"only {changed.sum()} pixels of the command line changed"
 
@@ -310,13 +396,16 @@ def test_click_at_absolute_position_lands_on_gtk4_widget(session_host, paired_cl
     _, cfg = paired_client(host)
     before, after = tmp_path / "before.npy", tmp_path / "after.npy"
     # The client's reference plane (2560x1440) differs from the output (1280x720): the host scales.
-    r = run_client(host, cfg, [["sleep", 8.0], ["save", str(before), 0.0], ["click", 240, 600, 2560, 1440],
-                               ["sleep", 2.0], ["save", str(after), 0.5]])
+    title = (slice(0, 46), slice(400, 880))
+    # gtk4-demo is drawn and has finished drawing, then the click.
+    r = run_client(host, cfg, [["wait_frame", ["bright", 100], 40], ["save_when", str(before), ["still", 0.5], 20],
+                               ["click", 240, 600, 2560, 1440],
+                               ["save_when", str(after), ["changed", str(before), {
+                                   "region": [0, 46, 400, 880], "diff": 40, "min_pixels": 50}], 10]])
     a, b = np.load(before), np.load(after)
     assert a[..., :3].mean() > 100, "gtk4-demo is not on screen"
     # Clicking a row of the demo list selects another demo: the header bar title (centre top) changes,
     # while the far right of the list stays as it was.
-    title = (slice(0, 46), slice(400, 880))
     assert (np.abs(a[title].astype(int) - b[title].astype(int)) > 40).sum() > 50, "the click did not select a demo"
 
 
@@ -324,7 +413,7 @@ def test_output_follows_each_launch_mode(session_host, paired_client, tmp_path):
     host = session_host("--desktop-app", COLOUR_BARS)
     _, cfg = paired_client(host)
     f1 = tmp_path / "f1.npy"
-    run_client(host, cfg, [["sleep", 2.0], ["save", str(f1), 0.3]], width=1920, height=1080, fps=30)
+    run_client(host, cfg, [["save_when", str(f1), ["bars"], 30]], width=1920, height=1080, fps=30)
     assert np.load(f1).shape == (1080, 1920, 3)
     wait_for(lambda: "1920x1080@30" in host.log(), 5, "a 1920x1080@30 output", host)
     # /cancel: the output goes; the next launch at another size gets a new output of that size.
@@ -333,7 +422,7 @@ def test_output_follows_each_launch_mode(session_host, paired_client, tmp_path):
     mh.attach_client(host, cfg)._http.quit_app()
     wait_for(lambda: host.log().count("session output removed") >= 1, 10, "the output removal", host)
     f2 = tmp_path / "f2.npy"
-    run_client(host, cfg, [["sleep", 2.0], ["save", str(f2), 0.3]], width=1024, height=768, fps=60)
+    run_client(host, cfg, [["save_when", str(f2), ["bars"], 30]], width=1024, height=768, fps=60)
     assert np.load(f2).shape == (768, 1024, 3)
     assert "1024x768@60" in host.log()
     # The app survived and fills the new output: its red bar is on the first text row.
@@ -343,7 +432,7 @@ def test_output_follows_each_launch_mode(session_host, paired_client, tmp_path):
 def test_session_and_app_survive_the_client_vanishing(session_host, paired_client, tmp_path):
     host = session_host("--desktop-app", COLOUR_BARS)
     _, cfg = paired_client(host)
-    p = subprocess.Popen(_client_cmd(host, cfg, [["sleep", 2.0], ["hang"]]), stdout=subprocess.PIPE,
+    p = subprocess.Popen(_client_cmd(host, cfg, [["wait_frame", ["bars"], 30], ["hang"]]), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     assert json.loads(line)["result"] == "started", (line, host.log()[-3000:])
@@ -353,20 +442,23 @@ def test_session_and_app_survive_the_client_vanishing(session_host, paired_clien
     assert host.proc.poll() is None
     # A new client resumes: the same app (foot's bars) is streamed.
     f = tmp_path / "resumed.npy"
-    run_client(host, cfg, [["sleep", 2.0], ["save", str(f), 0.3]])
+    run_client(host, cfg, [["save_when", str(f), ["bars"], 30]])
     assert min(bars(np.load(f))) > 100, f"foot's bars are not in the resumed stream: {bars(np.load(f))}"
     assert host.log().count("app started") == 1
 
 
 def test_configured_app_exit_ends_the_stream(session_host, paired_client, tmp_path):
     """A configured app (not Desktop) is started at launch; when it exits the stream ends (as Sunshine)."""
-    host = session_host("--app", "foot sh -c 'sleep 4'")
+    quit_file = tmp_path / "quit"
+    # The app exits when the test creates quit_file (its shell polls for it).
+    host = session_host("--app", f"foot sh -c 'while [ ! -e {quit_file} ]; do sleep 0.05; done'")
     _, cfg = paired_client(host)
-    p = subprocess.Popen(_client_cmd(host, cfg, [["sleep", 2.0], ["hang"]], app="foot"), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(_client_cmd(host, cfg, [["wait_frame", ["any"], 30], ["hang"]], app="foot"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = p.stdout.readline()
         assert json.loads(line)["result"] == "started", (line, host.log()[-3000:])
+        quit_file.touch()
         wait_for(lambda: "the app exited: ending the stream" in host.log(), 15, "the app's exit", host)
         wait_for(lambda: "reason=AppExited" in host.log() and "session output removed" in host.log(), 10,
                  "the stream to end", host)
@@ -386,7 +478,8 @@ def test_builtin_demo_client_streams_motion(session_host, paired_client, tmp_pat
     host = session_host("--demo")
     _, cfg = paired_client(host)
     a, b = tmp_path / "a.npy", tmp_path / "b.npy"
-    run_client(host, cfg, [["sleep", 2.0], ["save", str(a), 0.0], ["sleep", 1.0], ["save", str(b), 0.0]])
+    run_client(host, cfg, [["save_when", str(a), ["white_square"], 30],
+                           ["save_when", str(b), ["changed", str(a), {"diff": 40, "min_fraction": 0.2}], 10]])
     fa, fb = np.load(a), np.load(b)
     assert "demo client mapped" in host.log()
     # The bouncing square is white; the sweep behind it is not.

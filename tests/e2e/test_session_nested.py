@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from test_compositor_nested import parent, rings, window_id, window_origin  # noqa: F401  (fixture)
-from test_compositor_nested import wait_for as wait_until
 from test_session import run_client, session_host  # noqa: F401  (fixture)
+from waits import wait_until
 
 
 def test_nested_session_shows_window_and_streams_a_new_output(parent, session_host, paired_client, tmp_path):
@@ -21,11 +21,12 @@ def test_nested_session_shows_window_and_streams_a_new_output(parent, session_ho
     def parent_shows_rings():
         ox, oy = window_origin(parent, wid)
         return rings(parent.screenshot()[oy + 30:oy + 220, ox + 30:ox + 220])
-    wait_until(parent_shows_rings, 20, f"the nested window never showed the client\n{host.log()[-3000:]}")
+    wait_until(parent_shows_rings, 20, "the client in the nested window", interval=0.1,
+               detail=lambda: host.log()[-3000:])
 
     # The stock client launches the configured app: it gets its own 1280x720 output, beside the window.
     frame = tmp_path / "streamed.npy"
-    r = run_client(host, paired_client(host)[1], [["sleep", 3.0], ["save", str(frame), 0.5]],
+    r = run_client(host, paired_client(host)[1], [["save_when", str(frame), ["rings"], 30]],
                    app="weston-simple-shm")
     assert r["saved"][str(frame)] == [720, 1280, 3]
     got = np.load(frame)
