@@ -44,6 +44,9 @@ pub struct Children {
     pub procs: Vec<(String, Child)>,
     /// How many apps were ever started (the session ends with them only if there were some).
     pub started: usize,
+    /// Where each app's stdout/stderr go (`<app>-<pid>.log`, see [`crate::applog`]); `None`: the
+    /// compositor's own streams.
+    pub log_dir: Option<PathBuf>,
 }
 
 impl Children {
@@ -109,13 +112,20 @@ impl State {
         }
         use std::os::unix::process::CommandExt;
         c.process_group(0);
+        let log = crate::applog::prepare(self.children.log_dir.as_deref(), cmd, &mut c);
         match c.spawn() {
             Ok(child) => {
-                info!(%cmd, pid = child.id(), "app started");
+                match log.map(|l| l.started(child.id())) {
+                    Some(log) => info!(%cmd, pid = child.id(), log = %log.display(), "app started"),
+                    None => info!(%cmd, pid = child.id(), "app started"),
+                }
                 self.children.procs.push((cmd.to_string(), child));
                 self.children.started += 1;
             }
-            Err(e) => warn!(%cmd, "could not start app: {e}"),
+            Err(e) => {
+                log.map(crate::applog::AppLog::abandon);
+                warn!(%cmd, "could not start app: {e}")
+            }
         }
     }
 }

@@ -14,10 +14,11 @@
 //! - `input/`: injection of input events and the Windows-VK → evdev table;
 //! - [`handle`]: the thread-safe [`CompositorHandle`] used by the streaming side;
 //! - [`control`]: the line-based test/admin control socket;
-//! - [`launch`]: runtime directory, socket, app launching;
+//! - [`launch`]: runtime directory, socket, app launching; [`applog`]: each app's own log file;
 //! - [`run`]: building and running the whole thing.
 //! - [`nested`]: `--nested`, the session shown in a window on a host desktop (winit).
 
+pub mod applog;
 pub mod control;
 pub mod cursor;
 pub mod handle;

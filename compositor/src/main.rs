@@ -78,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         keyboard_layout: args.keyboard_layout,
         cursor_visible: !args.hide_cursor,
         handle_signals: true,
+        app_log_dir: None,
     };
     let nested = if args.nested {
         let mode: OutputMode = args.nested_size.parse().context("--nested-size")?;

@@ -63,6 +63,9 @@ pub struct Config {
     /// process owns the signals: the compositor then stops only through its [`CompositorHandle`] (or the
     /// control socket, or its apps exiting).
     pub handle_signals: bool,
+    /// Each launched app's stdout/stderr go to a file of its own in this directory (`<app>-<pid>.log`);
+    /// `None`: apps inherit the compositor's streams.
+    pub app_log_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             keyboard_layout: "us".into(),
             cursor_visible: true,
             handle_signals: true,
+            app_log_dir: None,
         }
     }
 }
@@ -177,7 +181,7 @@ pub fn run_with(
         scratch_windows: Vec::new(),
         cursor: CursorState::new(),
         input: crate::input::InputState::new(&config.keyboard_layout),
-        children: Children::default(),
+        children: Children { log_dir: config.app_log_dir.clone(), ..Children::default() },
         xwayland: Default::default(),
         socket_name: String::new(),
         exit_with_apps: !config.apps.is_empty(),

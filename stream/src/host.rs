@@ -188,6 +188,16 @@ pub async fn run(opts: HostOptions) -> anyhow::Result<()> {
 /// Runs the host until SIGINT/SIGTERM or until `stop` completes (an embedding process whose other half,
 /// e.g. the compositor, ended by itself); either way the live session is ended and the admin socket removed.
 pub async fn run_until(opts: HostOptions, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    run_until_ready(opts, stop, |_| {}).await
+}
+
+/// [`run_until`], calling `on_ready` once every server listens (`lumen-session` prints its ready block
+/// there, [`crate::ready`]).
+pub async fn run_until_ready(
+    opts: HostOptions,
+    stop: impl std::future::Future<Output = ()>,
+    on_ready: impl FnOnce(&crate::ready::Ready),
+) -> anyhow::Result<()> {
     let (state, mut end_rx) = build_state(&opts)?;
     let p = state.ports;
     let bind = |port| SocketAddr::new(opts.bind, port);
@@ -248,6 +258,14 @@ pub async fn run_until(opts: HostOptions, stop: impl std::future::Future<Output 
     };
     tracing::info!(http = p.http, https = p.https, rtsp = p.rtsp, video = p.video, control = p.control, audio = p.audio,
         state_dir = %state.state_dir.display(), "lumen-session host ready");
+    on_ready(&crate::ready::Ready {
+        hostname: state.hostname.clone(),
+        ports: p,
+        bind: opts.bind,
+        mdns: _mdns.is_some(),
+        state_dir: state.state_dir.clone(),
+        apps: state.apps.apps.iter().filter(|a| a.cmd.is_some()).map(|a| a.name.clone()).collect(),
+    });
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

@@ -5,7 +5,7 @@
 //! - [`rtsp`]: the RTSP handshake (plain and `rtspenc://`), [`sdp`]: the DESCRIBE offer and ANNOUNCE parser,
 //! - [`media_plane`]: the seam to the media plane (video/audio/control sockets) started at RTSP PLAY,
 //! - [`store`]: the state dir (host identity, paired clients, atomic writes), [`admin`]: the local admin socket,
-//! - [`host`]: ties them together; [`cli`]: the `lumen-session` command line.
+//! - [`host`]: ties them together; [`cli`]: the `lumen-session` command line; [`ready`]: the ready block.
 
 pub mod admin;
 pub mod apps;
@@ -19,6 +19,7 @@ pub mod media_plane;
 pub mod nvhttp;
 pub mod pairing;
 pub mod ports;
+pub mod ready;
 pub mod rtsp;
 pub mod sdp;
 pub mod session;

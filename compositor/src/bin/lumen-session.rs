@@ -11,9 +11,19 @@ use clap::Parser;
 use lumen_compositor::host::{self, EncoderChoice, PlaneOptions, SessionPlane, VideoSource};
 use lumen_compositor::{CompositorHandle, Config, NestedConfig, OutputMode, RendererChoice};
 
+/// What `--help` says after the flags: logging and where things are.
+const AFTER_HELP: &str = "\
+Logging: the host logs to stderr; RUST_LOG sets what (tracing's EnvFilter syntax, default \"info\"), e.g.
+  RUST_LOG=debug lumen-session                          everything at debug
+  RUST_LOG=info,lumen_stream::rtsp=debug lumen-session  one module at debug
+  RUST_LOG=warn lumen-session                           only warnings and errors
+Once every server listens, the host prints a ready block on stdout: the addresses to add in Moonlight and
+the pairing steps. Each launched app's stdout/stderr go to STATE_DIR/logs/<app>-<pid>.log (STATE_DIR:
+--state-dir, default $XDG_STATE_HOME/lumen or ~/.local/state/lumen).";
+
 /// lumen's streaming host: a headless Wayland compositor streaming to Moonlight clients.
 #[derive(Debug, Parser)]
-#[command(name = "lumen-session", version, about)]
+#[command(name = "lumen-session", version, about, after_help = AFTER_HELP)]
 struct Args {
     #[command(flatten)]
     host: lumen_stream::cli::Cli,
@@ -53,6 +63,11 @@ struct Args {
     nested_size: String,
 }
 
+/// The ready block waits until nothing was logged for this long…
+const READY_QUIET: std::time::Duration = std::time::Duration::from_millis(300);
+/// …but no longer than this after the servers listen.
+const READY_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// How the compositor half ended, told to the host half.
 type Done = tokio::sync::oneshot::Receiver<Result<(), String>>;
 
@@ -63,7 +78,8 @@ fn main() -> anyhow::Result<()> {
         let state_dir = args.host.state_dir.clone().unwrap_or_else(lumen_stream::cli::default_state_dir);
         return lumen_stream::cli::run_admin(&state_dir, cmd);
     }
-    lumen_stream::cli::init_logging();
+    host::logging::init();
+    let app_log_dir = app_log_dir(&args);
     let resolved = host::choice::resolve(args.encoder, args.renderer)?;
     let nested = if args.nested {
         let mode: OutputMode = args.nested_size.parse().context("--nested-size")?;
@@ -82,6 +98,7 @@ fn main() -> anyhow::Result<()> {
         cursor_visible: true,
         // The host (tokio) owns SIGTERM/SIGINT; it stops the compositor through its handle.
         handle_signals: false,
+        app_log_dir: Some(app_log_dir),
     };
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
     match nested {
@@ -127,6 +144,20 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Where launched apps' output goes: `STATE_DIR/logs`.
+fn app_log_dir(args: &Args) -> PathBuf {
+    args.host.state_dir.clone().unwrap_or_else(lumen_stream::cli::default_state_dir).join("logs")
+}
+
+/// The session's own lines of the ready block: how to start more apps in it, where their output goes.
+fn ready_notes(args: &Args, socket: &str) -> Vec<String> {
+    let rt = std::env::var_os("XDG_RUNTIME_DIR").map(|d| format!(" XDG_RUNTIME_DIR={}", d.to_string_lossy()));
+    vec![
+        format!("More apps in the session: WAYLAND_DISPLAY={socket}{} CMD &", rt.unwrap_or_default()),
+        format!("Apps' output: {}/<app>-<pid>.log", app_log_dir(args).display()),
+    ]
+}
+
 /// The host half: apps and demo in the session, the Moonlight host until a signal or the compositor's end,
 /// then the compositor is stopped through its handle.
 fn serve(
@@ -165,8 +196,9 @@ fn serve_host(
         PlaneOptions {
             resolved,
             video_source: args.video_source,
-            wayland_display: socket,
+            wayland_display: socket.clone(),
             frame_dump: args.frame_dump.clone(),
+            app_log_dir: Some(app_log_dir(args)),
         },
         lumen_stream::media::MediaOptions::from_env()?,
     ));
@@ -178,13 +210,26 @@ fn serve_host(
         .context("starting the async runtime")?;
     let failed = Arc::new(std::sync::Mutex::new(None::<String>));
     let failed2 = failed.clone();
-    let result = rt.block_on(lumen_stream::host::run_until(opts, async move {
+    let notes = ready_notes(args, &socket);
+    let stop = async move {
         match done_rx.await {
             Ok(Ok(())) => tracing::info!("the compositor stopped: shutting the host down"),
             Ok(Err(msg)) => *failed2.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg),
             Err(_) => *failed2.lock().unwrap_or_else(|e| e.into_inner()) = Some("the compositor thread died".into()),
         }
-    }));
+    };
+    let on_ready = move |ready: &lumen_stream::ready::Ready| {
+        // Printed once the startup lines (apps, Xwayland, the demo client) have settled, so it comes last.
+        let ready = ready.clone();
+        let printer = std::thread::Builder::new().name("lumen-ready".into()).spawn(move || {
+            host::logging::settle(READY_QUIET, READY_MAX_WAIT);
+            ready.print(&notes);
+        });
+        if let Err(e) = printer {
+            tracing::warn!(error = %e, "could not print the ready block");
+        }
+    };
+    let result = rt.block_on(lumen_stream::host::run_until_ready(opts, stop, on_ready));
     drop(rt);
     plane.terminate_app();
     result?;

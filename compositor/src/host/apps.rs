@@ -1,7 +1,9 @@
 //! The launched app of a session ("Desktop" launches nothing): its process (own process group, on the
 //! compositor's Wayland socket) and a watcher thread that reports its exit, so the stream ends when a
 //! configured app exits (as Sunshine does). `/cancel` and shutdown terminate it; a client leaving does not.
+//! Its stdout/stderr go to a log file of its own (`<log dir>/<app>-<pid>.log`, [`crate::applog`]).
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,12 +24,13 @@ pub struct AppProcess {
 }
 
 impl AppProcess {
-    /// Starts `cmd` through `sh -c` on `wayland_display`; `on_exit` runs (on the watcher thread) when the
-    /// process exits by itself.
+    /// Starts `cmd` through `sh -c` on `wayland_display`, its output in a file of `log_dir` (else the host's
+    /// streams); `on_exit` runs (on the watcher thread) when the process exits by itself.
     pub fn spawn(
         app_id: u32,
         cmd: &str,
         wayland_display: &str,
+        log_dir: Option<&Path>,
         on_exit: Box<dyn FnOnce() + Send>,
     ) -> std::io::Result<AppProcess> {
         use std::os::unix::process::CommandExt;
@@ -35,9 +38,19 @@ impl AppProcess {
         c.arg("-c").arg(cmd).stdin(Stdio::null());
         c.env("WAYLAND_DISPLAY", wayland_display).env_remove("WAYLAND_SOCKET").env_remove("DISPLAY");
         c.process_group(0);
-        let child = c.spawn()?;
+        let log = crate::applog::prepare(log_dir, cmd, &mut c);
+        let child = match c.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                log.map(crate::applog::AppLog::abandon);
+                return Err(e);
+            }
+        };
         let pid = child.id();
-        tracing::info!(%cmd, pid, "app started");
+        match log.map(|l| l.started(pid)) {
+            Some(log) => tracing::info!(%cmd, pid, log = %log.display(), "app started"),
+            None => tracing::info!(%cmd, pid, "app started"),
+        }
         let exited = Arc::new(AtomicBool::new(false));
         let terminate = Arc::new(AtomicBool::new(false));
         let (ex, term, name) = (exited.clone(), terminate.clone(), cmd.to_string());

@@ -5,7 +5,8 @@
 //! client's W×H@fps, hands that output's frames to the encoder thread ([`frames`]: a newest-wins mailbox
 //! behind a `FrameSink` on one side and a `FrameSource` on the other), routes the client's input into the
 //! seat ([`input`]), starts the launched app's command ([`apps`]) and removes the output when the session
-//! stops. [`choice`] resolves `--encoder` / `--renderer` / `--video-source`.
+//! stops. [`choice`] resolves `--encoder` / `--renderer` / `--video-source`; [`logging`] sets up the log
+//! and lets the ready block wait for the startup lines to settle.
 //!
 //! Layouts, behaviour and measured figures: `docs/session.md`.
 
@@ -14,6 +15,7 @@ pub mod choice;
 pub mod demo;
 pub mod frames;
 pub mod input;
+pub mod logging;
 pub mod plane;
 
 pub use choice::{EncoderChoice, Resolved, VideoSource};

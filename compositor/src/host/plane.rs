@@ -31,6 +31,8 @@ pub struct PlaneOptions {
     pub wayland_display: String,
     /// Test hook: see [`DesktopSource::new`].
     pub frame_dump: Option<PathBuf>,
+    /// Where launched apps' output goes (`<app>-<pid>.log`); `None`: the host's streams.
+    pub app_log_dir: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -91,7 +93,13 @@ impl SessionPlane {
                 f(EndReason::AppExited);
             }
         });
-        let app = AppProcess::spawn(launch.app_id, cmd, &self.opts.wayland_display, on_exit)?;
+        let app = AppProcess::spawn(
+            launch.app_id,
+            cmd,
+            &self.opts.wayland_display,
+            self.opts.app_log_dir.as_deref(),
+            on_exit,
+        )?;
         lock(&self.state).app = Some(app);
         Ok(())
     }
