@@ -231,7 +231,7 @@ pub async fn run_until(opts: HostOptions, stop: impl std::future::Future<Output 
     tokio::spawn(crate::admin::serve(state.clone(), admin));
     tokio::spawn(async {
         // The summary of hostile traffic is logged even when the flood stops.
-        let mut tick = tokio::time::interval(crate::noise::WINDOW);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
             crate::noise::global().flush_if_due();
