@@ -104,6 +104,7 @@ def hold_connections(address: str, port: int, count: int, per_source: int, first
             s.connect((address, port))
             if send:
                 s.sendall(send)
+            s.setblocking(True)  # so that recv(MSG_DONTWAIT | MSG_PEEK) probes without waiting
             socks.append(s)
         except socket.timeout:
             s.close()
@@ -111,6 +112,16 @@ def hold_connections(address: str, port: int, count: int, per_source: int, first
         except OSError:
             s.close()
     return socks
+
+
+def is_open(s: socket.socket) -> bool:
+    """Whether the host still holds this connection open (no FIN or reset seen)."""
+    try:
+        return s.recv(1, socket.MSG_DONTWAIT | socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
 
 
 def udp_flood(address: str, ports: list[int], count: int, sources: int = 4, size: int = 200) -> None:
