@@ -21,32 +21,25 @@ pub const PER_ADDRESS: usize = 64;
 /// Descriptors kept out of the connection caps (sockets of the media plane, files, the compositor).
 const RESERVED_FDS: u64 = 512;
 
+/// `u64::MAX` stands for "no limit" (`RLIM_INFINITY`).
+fn limit_value(v: Option<u64>) -> u64 {
+    v.unwrap_or(u64::MAX)
+}
+
 /// Raises the soft limit of open files to the hard limit; returns (old soft, new soft).
 pub fn raise_nofile_limit() -> std::io::Result<(u64, u64)> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes into the struct we own; setrlimit reads it.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(std::io::Error::last_os_error());
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let lim = getrlimit(Resource::Nofile);
+    let old = limit_value(lim.current);
+    if lim.current != lim.maximum {
+        setrlimit(Resource::Nofile, Rlimit { current: lim.maximum, maximum: lim.maximum })?;
     }
-    let old = lim.rlim_cur;
-    if lim.rlim_cur < lim.rlim_max {
-        lim.rlim_cur = lim.rlim_max;
-        // SAFETY: as above.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok((old, lim.rlim_cur))
+    Ok((old, limit_value(lim.maximum)))
 }
 
 /// The current soft limit of open files.
 pub fn nofile_soft_limit() -> u64 {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes into the struct we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return 1024;
-    }
-    lim.rlim_cur
+    limit_value(rustix::process::getrlimit(rustix::process::Resource::Nofile).current)
 }
 
 /// The per-port connection cap for `ports` TCP listeners under the current file limit.
