@@ -1,10 +1,12 @@
 //! The local admin interface: a Unix socket `admin.sock` in the state dir (mode 0600) speaking one JSON
-//! request line and one JSON reply line per connection. `lumen-session pin|clients|unpair|rename|status`
-//! are its clients.
+//! request line and one JSON reply line per connection. `lumen-session
+//! pin|pairing|clients|unpair|rename|status` are its clients.
 //!
-//! Requests: `{"cmd":"pin","pin":"1234"}`, `{"cmd":"clients"}`, `{"cmd":"unpair","id":"…"}`,
+//! Requests: `{"cmd":"pin","pin":"1234","client":"ID"}` (`client` optional: which waiting pairing request
+//! gets the PIN), `{"cmd":"pairing"}`, `{"cmd":"clients"}`, `{"cmd":"unpair","id":"…"}`,
 //! `{"cmd":"rename","id":"…","name":"…"}`, `{"cmd":"status"}`. Replies: `{"ok":true,…}` or
-//! `{"ok":false,"error":"…"}`.
+//! `{"ok":false,"error":"…"}`. A `pin` reply says where the PIN went: `{"given_to":{…}}` or
+//! `{"armed_for_secs":N}`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -19,6 +21,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 
 use crate::host::{lock, HostState};
+use crate::pairing_gate::PinGiven;
 
 /// Longest request line accepted.
 const MAX_LINE: usize = 4096;
@@ -27,10 +30,20 @@ const MAX_LINE: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum AdminRequest {
-    Pin { pin: String },
+    Pin {
+        pin: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
+    },
+    Pairing,
     Clients,
-    Unpair { id: String },
-    Rename { id: String, name: String },
+    Unpair {
+        id: String,
+    },
+    Rename {
+        id: String,
+        name: String,
+    },
     Status,
 }
 
@@ -56,10 +69,18 @@ pub fn bind(state_dir: &Path) -> anyhow::Result<UnixListener> {
 /// Answers one request.
 pub fn answer(state: &HostState, req: AdminRequest) -> Value {
     match req {
-        AdminRequest::Pin { pin } => match state.arm_pin(pin.trim()) {
-            Ok(()) => json!({"ok": true}),
-            Err(e) => json!({"ok": false, "error": e}),
+        AdminRequest::Pin { pin, client } => match state.give_pin(pin.trim(), client.as_deref()) {
+            Ok(PinGiven::To { id, device, ip, uniqueid }) => {
+                json!({"ok": true, "given_to": {"id": id, "device": device, "address": ip.to_string(), "uniqueid": uniqueid}})
+            }
+            Ok(PinGiven::Armed(ttl)) => json!({"ok": true, "armed_for_secs": ttl.as_secs()}),
+            Err(e) => json!({"ok": false, "error": e.to_string()}),
         },
+        AdminRequest::Pairing => {
+            let mut v = state.pairing_json();
+            v["ok"] = json!(true);
+            v
+        }
         AdminRequest::Clients => {
             let clients: Vec<Value> = lock(&state.clients)
                 .list()

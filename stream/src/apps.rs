@@ -12,6 +12,7 @@
 //! max_failures = 3      # failed attempts before pairing locks
 //! lockout_secs = 30     # lock length (doubles per further failure)
 //! pin_wait_secs = 60    # how long stage 1 waits for `lumen-session pin`
+//! pin_ttl_secs = 120    # how long a PIN armed with nobody waiting (or at start) stays armed
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -46,6 +47,7 @@ pub struct PairingSection {
     pub max_failures: Option<u32>,
     pub lockout_secs: Option<u64>,
     pub pin_wait_secs: Option<u64>,
+    pub pin_ttl_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,8 +1,9 @@
 //! The `lumen-session` command line (part of the product: other tools call it).
 //!
-//! `lumen-session [--state-dir DIR] [--port BASE] [--pin PIN] [--no-mdns] [--app CMD]... [--config FILE]`
-//! runs the host; `pin PIN`, `clients`, `unpair ID`, `rename ID NAME` and `status [--json]` talk to a
-//! running host through its admin socket.
+//! `lumen-session [--state-dir DIR] [--port BASE] [--pin-file FILE | --pin PIN] [--no-mdns] [--app CMD]...
+//! [--config FILE]` runs the host (the start PIN may also come from `LUMEN_PIN`); `pin PIN [--client ID]`,
+//! `pairing`, `clients`, `unpair ID`, `rename ID NAME` and `status [--json]` talk to a running host through
+//! its admin socket.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -25,9 +26,14 @@ pub struct Cli {
     /// Base port (nvhttp HTTP); HTTPS = BASE-5, RTSP = BASE+21, video/control/audio = BASE+9/+10/+11.
     #[arg(long = "port", value_name = "BASE", default_value_t = crate::ports::DEFAULT_BASE)]
     pub port: u16,
-    /// Arm pairing with this PIN at start (for automation).
-    #[arg(long, value_name = "PIN")]
+    /// Arm pairing with this PIN at start (for automation). Every local user can read a command line in
+    /// /proc: prefer --pin-file or the LUMEN_PIN environment variable. The PIN goes to the first pairing
+    /// request only and expires after `pin_ttl_secs` (default 120 s) like any armed PIN.
+    #[arg(long, value_name = "PIN", conflicts_with = "pin_file")]
     pub pin: Option<String>,
+    /// Read the start PIN from FILE (first line; keep the file private). Same expiry as --pin.
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
     /// Do not announce the host over mDNS.
     #[arg(long)]
     pub no_mdns: bool,
@@ -47,8 +53,20 @@ pub struct Cli {
 /// Admin commands (they talk to the running host).
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Arm pairing: the next pairing attempt must use this PIN (the one the client shows).
-    Pin { pin: String },
+    /// Enter the PIN a client shows while it waits to pair. With several clients waiting, pick one with
+    /// --client (an id, address, uniqueid or device name from `lumen-session pairing`). With none waiting,
+    /// the PIN is armed for the next pairing request and expires (default 120 s).
+    Pin {
+        pin: String,
+        /// Which waiting pairing request gets the PIN.
+        #[arg(long, value_name = "ID")]
+        client: Option<String>,
+    },
+    /// List the pairing requests waiting for a PIN, attempts in progress and locked-out addresses.
+    Pairing {
+        #[arg(long)]
+        json: bool,
+    },
     /// List paired clients.
     Clients {
         #[arg(long)]
@@ -94,6 +112,35 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// The environment variable a start PIN may come from.
+pub const PIN_ENV: &str = "LUMEN_PIN";
+
+/// Resolves the start PIN from `--pin`, `--pin-file` or `LUMEN_PIN` (in that order) into `cli.pin`, and
+/// removes `LUMEN_PIN` from the environment so that apps started later do not inherit it. Call it early,
+/// before other threads start.
+pub fn resolve_start_pin(cli: &mut Cli) -> anyhow::Result<()> {
+    let from_env = std::env::var(PIN_ENV).ok();
+    if from_env.is_some() {
+        // At start, before the process starts other threads (documented above).
+        std::env::remove_var(PIN_ENV);
+    }
+    if cli.pin.is_some() {
+        return Ok(());
+    }
+    if let Some(path) = &cli.pin_file {
+        let text = std::fs::read_to_string(path).with_context(|| format!("--pin-file {}", path.display()))?;
+        let pin = text.lines().next().unwrap_or("").trim().to_owned();
+        crate::pairing::validate_pin(&pin).map_err(|e| anyhow::anyhow!("--pin-file {}: {e}", path.display()))?;
+        cli.pin = Some(pin);
+        return Ok(());
+    }
+    if let Some(pin) = from_env.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()) {
+        crate::pairing::validate_pin(&pin).map_err(|e| anyhow::anyhow!("{PIN_ENV}: {e}"))?;
+        cli.pin = Some(pin);
+    }
+    Ok(())
+}
+
 /// The host options a parsed command line asks for, with `media` as the media plane.
 pub fn host_options(cli: &Cli, media: Arc<dyn MediaPlane>) -> HostOptions {
     HostOptions {
@@ -110,7 +157,8 @@ pub fn host_options(cli: &Cli, media: Arc<dyn MediaPlane>) -> HostOptions {
 
 /// Parses the command line and runs it, with `media` as the host's media plane.
 pub fn main_with(media: Arc<dyn MediaPlane>) -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    resolve_start_pin(&mut cli)?;
     init_logging();
     match &cli.command {
         None => {
@@ -129,9 +177,69 @@ pub fn main_with(media: Arc<dyn MediaPlane>) -> anyhow::Result<()> {
 /// Runs an admin subcommand against the host running with `state_dir` (prints its result to stdout).
 pub fn run_admin(state_dir: &std::path::Path, cmd: &Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Pin { pin } => {
-            admin_call(state_dir, AdminRequest::Pin { pin: pin.clone() })?;
-            println!("pairing armed: enter the PIN in the client now (or let it continue)");
+        Command::Pin { pin, client } => {
+            let v = admin_call(state_dir, AdminRequest::Pin { pin: pin.clone(), client: client.clone() })?;
+            let to = &v["given_to"];
+            if to.is_object() {
+                println!(
+                    "PIN given to pairing request {} (device {}, address {}, uniqueid {}): the client finishes \
+                     pairing now",
+                    to["id"],
+                    to["device"],
+                    to["address"].as_str().unwrap_or("?"),
+                    to["uniqueid"].as_str().unwrap_or("?")
+                );
+            } else {
+                println!(
+                    "no client is waiting to pair: the PIN is armed for the next pairing request and expires in \
+                     {} s.\nUsually the client asks first: add this host in Moonlight, it shows a PIN, then enter \
+                     that PIN here with `lumen-session pin <PIN>`.",
+                    v["armed_for_secs"]
+                );
+            }
+            Ok(())
+        }
+        Command::Pairing { json } => {
+            let v = admin_call(state_dir, AdminRequest::Pairing)?;
+            if *json {
+                println!("{v}");
+                return Ok(());
+            }
+            let waiting = v["waiting"].as_array().cloned().unwrap_or_default();
+            if waiting.is_empty() {
+                println!("no client is waiting to pair");
+            }
+            for w in &waiting {
+                println!(
+                    "waiting  {}  device {}  address {}  uniqueid {}  for {} s",
+                    w["id"],
+                    w["device"],
+                    w["address"].as_str().unwrap_or("?"),
+                    w["uniqueid"].as_str().unwrap_or("?"),
+                    w["waiting_secs"]
+                );
+            }
+            for a in v["in_progress"].as_array().into_iter().flatten() {
+                println!(
+                    "pairing  {}  device {}  address {}",
+                    a["id"],
+                    a["device"],
+                    a["address"].as_str().unwrap_or("?")
+                );
+            }
+            for l in v["locked_sources"].as_array().into_iter().flatten() {
+                println!(
+                    "locked   {}  for {:.0} s",
+                    l["address"].as_str().unwrap_or("?"),
+                    l["locked_for_secs"].as_f64().unwrap_or(0.0)
+                );
+            }
+            if v["armed"] == serde_json::Value::Bool(true) {
+                println!(
+                    "a PIN is armed for the next request (expires in {:.0} s)",
+                    v["armed_expires_in_secs"].as_f64().unwrap_or(0.0)
+                );
+            }
             Ok(())
         }
         Command::Clients { json } => {

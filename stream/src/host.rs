@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 use crate::apps::AppConfig;
 use crate::identity::HostIdentity;
 use crate::media_plane::{EndReason, MediaPlane, MediaPorts};
-use crate::pairing::{validate_pin, PairingGate, PairingPolicy};
+use crate::pairing::validate_pin;
+use crate::pairing_gate::{PairingGate, PairingPolicy, PinError, PinGiven};
 use crate::ports::Ports;
 use crate::session::LiveSession;
 use crate::store::{self, ClientStore};
@@ -23,7 +24,8 @@ use crate::store::{self, ClientStore};
 pub struct HostOptions {
     pub state_dir: PathBuf,
     pub port_base: u16,
-    /// A PIN armed at start (for automation).
+    /// A PIN armed at start (for automation; `--pin`, `--pin-file` or `LUMEN_PIN`); it expires like any
+    /// armed PIN.
     pub pin: Option<String>,
     pub mdns: bool,
     /// `--app CMD` entries.
@@ -74,22 +76,34 @@ impl HostState {
         MediaPorts { video: self.ports.video, control: self.ports.control, audio: self.ports.audio }
     }
 
-    /// Arms a PIN for the next pairing attempt.
-    pub fn arm_pin(&self, pin: &str) -> Result<(), &'static str> {
-        validate_pin(pin)?;
-        lock(&self.pairing).arm(pin.to_owned());
-        tracing::info!("pairing armed: the next pairing attempt uses the PIN given by the owner");
-        Ok(())
+    /// Gives the owner's PIN to the waiting pairing request `client` picks (or the only one), or arms it
+    /// for the next request when none waits.
+    pub fn give_pin(&self, pin: &str, client: Option<&str>) -> Result<PinGiven, PinError> {
+        let given = lock(&self.pairing).give_pin(pin, client, Instant::now())?;
+        match &given {
+            PinGiven::To { id, device, ip, .. } => {
+                tracing::info!(id, device, peer = %ip, "the owner gave the PIN to this pairing request")
+            }
+            PinGiven::Armed(ttl) => tracing::info!(
+                expires_in_secs = ttl.as_secs(),
+                "pairing armed: no client waits, the next pairing request uses the owner's PIN"
+            ),
+        }
+        Ok(given)
+    }
+
+    /// The pairing report (armed PIN, waiting requests, attempts in progress, locked addresses).
+    pub fn pairing_json(&self) -> serde_json::Value {
+        let mut g = lock(&self.pairing);
+        let now = Instant::now();
+        g.prune(now);
+        g.report(now)
     }
 
     /// The admin status report.
     pub fn status_json(&self) -> serde_json::Value {
         let session = lock(&self.session).as_ref().map(LiveSession::snapshot);
-        let (armed, failures, locked) = {
-            let g = lock(&self.pairing);
-            let now = Instant::now();
-            (g.armed(), g.failures(), g.locked_until(now).map(|t| (t - now).as_secs_f64()))
-        };
+        let pairing = self.pairing_json();
         json!({
             "hostname": self.hostname,
             "uniqueid": self.identity.unique_id,
@@ -98,7 +112,7 @@ impl HostState {
             "codec_support": self.media.codec_support(),
             "server_codec_mode_support": self.media.codec_support().server_codec_mode_support(),
             "paired_clients": lock(&self.clients).list().len(),
-            "pairing": { "armed": armed, "consecutive_failures": failures, "locked_for_secs": locked },
+            "pairing": pairing,
             "apps": self.apps.apps,
             "session": session,
             "media_plane": self.media.status(),
@@ -143,8 +157,9 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, Sessio
     let ports = Ports::from_base(opts.port_base)?;
     store::ensure_state_dir(&opts.state_dir)?;
     store::remove_stale_temp_files(&opts.state_dir);
-    let identity = HostIdentity::load_or_create(&opts.state_dir)?;
+    // The client store first: a file this version must not touch stops the host before anything is written.
     let clients = ClientStore::load(&opts.state_dir)?;
+    let identity = HostIdentity::load_or_create(&opts.state_dir)?;
     let apps = AppConfig::load(opts.config.as_deref(), &opts.app_cmds)?;
     let mut policy = PairingPolicy::default();
     if let Some(n) = apps.pairing.max_failures {
@@ -156,10 +171,14 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, Sessio
     if let Some(s) = apps.pairing.pin_wait_secs {
         policy.pin_wait = Duration::from_secs(s);
     }
+    if let Some(s) = apps.pairing.pin_ttl_secs {
+        policy.pin_ttl = Duration::from_secs(s);
+    }
     let mut gate = PairingGate::new(policy);
     if let Some(pin) = &opts.pin {
-        validate_pin(pin).map_err(|e| anyhow::anyhow!("--pin: {e}"))?;
-        gate.arm(pin.clone());
+        validate_pin(pin).map_err(|e| anyhow::anyhow!("the PIN given at start: {e}"))?;
+        let ttl = gate.arm(pin.clone(), Instant::now());
+        tracing::info!(expires_in_secs = ttl.as_secs(), "pairing armed at start for the next pairing request");
     }
     let (end_tx, end_rx) = mpsc::unbounded_channel();
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
@@ -198,6 +217,11 @@ pub async fn run_until_ready(
     stop: impl std::future::Future<Output = ()>,
     on_ready: impl FnOnce(&crate::ready::Ready),
 ) -> anyhow::Result<()> {
+    match crate::net_guard::raise_nofile_limit() {
+        Ok((old, new)) if old != new => tracing::info!(old, new, "raised the open-file limit to its hard limit"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
     let (state, mut end_rx) = build_state(&opts)?;
     let p = state.ports;
     let bind = |port| SocketAddr::new(opts.bind, port);
@@ -215,6 +239,14 @@ pub async fn run_until_ready(
     tokio::spawn(crate::nvhttp::server::serve_https(state.clone(), https, tls));
     tokio::spawn(crate::rtsp::server::serve(state.clone(), rtsp));
     tokio::spawn(crate::admin::serve(state.clone(), admin));
+    tokio::spawn(async {
+        // The summary of hostile traffic is logged even when the flood stops.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            crate::noise::global().flush_if_due();
+        }
+    });
     {
         let state = state.clone();
         tokio::spawn(async move {

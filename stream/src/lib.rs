@@ -1,7 +1,10 @@
 //! lumen-stream: every socket and server of lumen's Moonlight host control plane.
 //!
 //! - [`nvhttp`]: the GameStream HTTP (pairing, server info) and HTTPS (apps, launch) endpoints,
-//! - [`pairing`]: the 5-stage PIN pairing exchange (pure state machine + crypto),
+//! - [`pairing`]: the 5-stage PIN pairing exchange (pure state machine + crypto); [`pairing_gate`]: which
+//!   client may pair with which PIN, per-source failure limits,
+//! - [`limits`]: what a client may ask for; [`net_guard`]: connection caps and the file limit; [`noise`]:
+//!   per-source counting of hostile messages instead of one log line each,
 //! - [`rtsp`]: the RTSP handshake (plain and `rtspenc://`), [`sdp`]: the DESCRIBE offer and ANNOUNCE parser,
 //! - [`media_plane`]: the seam to the media plane (video/audio/control sockets) started at RTSP PLAY,
 //! - [`store`]: the state dir (host identity, paired clients, atomic writes), [`admin`]: the local admin socket,
@@ -13,11 +16,15 @@ pub mod cli;
 pub mod host;
 pub mod identity;
 pub mod launch;
+pub mod limits;
 pub mod mdns;
 pub mod media;
 pub mod media_plane;
+pub mod net_guard;
+pub mod noise;
 pub mod nvhttp;
 pub mod pairing;
+pub mod pairing_gate;
 pub mod ports;
 pub mod ready;
 pub mod rtsp;

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use crate::launch::LaunchRecord;
+pub use crate::limits::StreamLimits;
 pub use crate::sdp::OfferOptions;
 use crate::stream_config::StreamConfig;
 
@@ -127,6 +128,11 @@ pub trait MediaPlane: Send + Sync + 'static {
     /// A JSON report for `lumen-session status` (what the media plane was started with, statistics...).
     fn status(&self) -> Option<serde_json::Value> {
         None
+    }
+    /// What a client may ask for (resolution, frame rate, bitrate, packet size); `/launch` and ANNOUNCE are
+    /// checked against it. Override when the encoders can do less (or more) than [`StreamLimits::default`].
+    fn limits(&self) -> StreamLimits {
+        StreamLimits::default()
     }
 }
 

@@ -8,10 +8,10 @@
 //!   and check SHA-256(server challenge ‖ client cert signature ‖ client secret) against the stage-3 hash.
 //! * stage 5 `pairchallenge` arrives over HTTPS with the (now paired) client certificate.
 //!
-//! [`PairingAttempt`] is the per-attempt state machine; [`PairingGate`] holds the armed PIN, the one
-//! attempt in flight, and the failure rate limit.
+//! [`PairingAttempt`] is the per-attempt state machine; [`crate::pairing_gate`] decides which client may
+//! run one, with which PIN.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aes::cipher::{generic_array::GenericArray, BlockDecrypt, BlockEncrypt, KeyInit};
 use aes::Aes128;
@@ -229,95 +229,6 @@ impl PairingAttempt {
     }
 }
 
-/// Pairing policy.
-#[derive(Debug, Clone, Copy)]
-pub struct PairingPolicy {
-    /// Failed attempts tolerated before pairing is locked.
-    pub max_failures: u32,
-    /// How long pairing stays locked after `max_failures` failures (doubles on each further failure).
-    pub lockout: Duration,
-    /// How long stage 1 waits for the owner to enter a PIN.
-    pub pin_wait: Duration,
-    /// How long an unfinished attempt may last.
-    pub attempt_timeout: Duration,
-}
-
-impl Default for PairingPolicy {
-    fn default() -> Self {
-        PairingPolicy {
-            max_failures: 3,
-            lockout: Duration::from_secs(30),
-            pin_wait: Duration::from_secs(60),
-            attempt_timeout: Duration::from_secs(120),
-        }
-    }
-}
-
-/// The armed PIN, the attempt in flight, and the failure rate limit.
-#[derive(Debug)]
-pub struct PairingGate {
-    pub policy: PairingPolicy,
-    pin: Option<String>,
-    /// The attempt in flight.
-    pub attempt: Option<PairingAttempt>,
-    consecutive_failures: u32,
-    locked_until: Option<Instant>,
-}
-
-impl PairingGate {
-    pub fn new(policy: PairingPolicy) -> Self {
-        PairingGate { policy, pin: None, attempt: None, consecutive_failures: 0, locked_until: None }
-    }
-
-    /// Arms the PIN for the next attempt.
-    pub fn arm(&mut self, pin: String) {
-        self.pin = Some(pin);
-    }
-
-    /// Whether a PIN is armed.
-    pub fn armed(&self) -> bool {
-        self.pin.is_some()
-    }
-
-    /// Consumes the armed PIN for a new attempt.
-    pub fn take_pin(&mut self) -> Option<String> {
-        self.pin.take()
-    }
-
-    /// If pairing is locked, until when.
-    pub fn locked_until(&self, now: Instant) -> Option<Instant> {
-        self.locked_until.filter(|t| *t > now)
-    }
-
-    /// Records a failed attempt; returns the lockout end if this failure locks pairing.
-    pub fn record_failure(&mut self, now: Instant) -> Option<Instant> {
-        self.consecutive_failures += 1;
-        self.attempt = None;
-        if self.consecutive_failures >= self.policy.max_failures {
-            let extra = (self.consecutive_failures - self.policy.max_failures).min(6);
-            let lock = self.policy.lockout.checked_mul(1u32 << extra).unwrap_or(Duration::from_secs(86_400 * 365));
-            // A configured lockout too long to represent locks for as long as an Instant can reach.
-            let until =
-                now.checked_add(lock).or_else(|| now.checked_add(Duration::from_secs(86_400 * 365))).unwrap_or(now);
-            self.locked_until = Some(until);
-            return Some(until);
-        }
-        None
-    }
-
-    /// Records a successful attempt.
-    pub fn record_success(&mut self) {
-        self.consecutive_failures = 0;
-        self.locked_until = None;
-        self.attempt = None;
-    }
-
-    /// Consecutive failures so far.
-    pub fn failures(&self) -> u32 {
-        self.consecutive_failures
-    }
-}
-
 /// Validates an owner-supplied PIN: 4 to 16 ASCII digits.
 pub fn validate_pin(pin: &str) -> Result<(), &'static str> {
     if (4..=16).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()) {
@@ -380,21 +291,6 @@ mod tests {
         let host = HostIdentity::load_or_create(dir.path()).unwrap();
         assert_eq!(run(&host, "1234", "1234"), Ok(()));
         assert_eq!(run(&host, "1234", "4321"), Err(PairingError::WrongPin));
-    }
-
-    #[test]
-    fn rate_limit_locks_after_max_failures() {
-        let mut g =
-            PairingGate::new(PairingPolicy { max_failures: 2, lockout: Duration::from_secs(10), ..Default::default() });
-        let now = Instant::now();
-        assert_eq!(g.record_failure(now), None);
-        let until = g.record_failure(now).unwrap();
-        assert_eq!(until, now + Duration::from_secs(10));
-        assert!(g.locked_until(now).is_some());
-        assert!(g.locked_until(until).is_none());
-        assert_eq!(g.record_failure(now).unwrap(), now + Duration::from_secs(20));
-        g.record_success();
-        assert!(g.locked_until(now).is_none());
     }
 
     #[test]

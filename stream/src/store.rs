@@ -19,7 +19,15 @@ pub enum StoreError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("state file {path} is corrupt: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "state file {path} has format version {found}, newer than this lumen understands (up to {supported}); \
+         it was left untouched: run the newer lumen-session, or restore a copy written by this version"
+    )]
+    NewerVersion { path: PathBuf, found: u64, supported: u32 },
 }
+
+/// The `clients.json` format version this build reads and writes.
+pub const CLIENTS_VERSION: u32 = 1;
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io { path: path.to_owned(), source }
@@ -104,6 +112,14 @@ impl ClientStore {
         let path = dir.join("clients.json");
         let clients = match fs::read(&path) {
             Ok(bytes) => {
+                // The version first: a newer file may not even parse as this version's format, and must
+                // never be rewritten by this version.
+                let version = serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v.get("version").and_then(serde_json::Value::as_u64));
+                if let Some(found) = version.filter(|v| *v > u64::from(CLIENTS_VERSION)) {
+                    return Err(StoreError::NewerVersion { path, found, supported: CLIENTS_VERSION });
+                }
                 let f: ClientsFile = serde_json::from_slice(&bytes)
                     .map_err(|e| StoreError::Corrupt { path: path.clone(), reason: e.to_string() })?;
                 f.clients
@@ -121,7 +137,7 @@ impl ClientStore {
     }
 
     fn save(&self) -> Result<(), StoreError> {
-        let f = ClientsFile { version: 1, clients: self.clients.clone() };
+        let f = ClientsFile { version: CLIENTS_VERSION, clients: self.clients.clone() };
         let json = serde_json::to_vec_pretty(&f).expect("serialising plain data cannot fail");
         write_atomic(&self.path, &json, 0o600)
     }
@@ -244,6 +260,16 @@ mod tests {
         assert_eq!(ClientStore::load(dir.path()).unwrap().list().len(), 1);
         remove_stale_temp_files(dir.path());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn newer_version_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = br#"{"version":2,"clients":[],"devices":{"new":"format"}}"#;
+        fs::write(dir.path().join("clients.json"), text).unwrap();
+        let err = ClientStore::load(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::NewerVersion { found: 2, .. }), "{err}");
+        assert_eq!(fs::read(dir.path().join("clients.json")).unwrap(), text);
     }
 
     #[test]

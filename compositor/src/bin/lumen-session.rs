@@ -1,7 +1,8 @@
 //! `lumen-session`: lumen's product binary — one process is the headless Wayland compositor and the
 //! Moonlight host. Host flags are those of `lumen_stream::cli::Cli` (state dir, ports, pairing, apps);
 //! this binary adds the session's own (`--encoder`, `--renderer`, `--video-source`, `--desktop-app`, …).
-//! Admin subcommands (`pin`, `clients`, `unpair`, `rename`, `status`) run through `lumen_stream::cli`.
+//! Admin subcommands (`pin`, `pairing`, `clients`, `unpair`, `rename`, `status`) run through
+//! `lumen_stream::cli`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -72,12 +73,14 @@ const READY_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 type Done = tokio::sync::oneshot::Receiver<Result<(), String>>;
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
     if let Some(cmd) = &args.host.command {
         // Admin commands talk to a running host; no compositor, no media.
         let state_dir = args.host.state_dir.clone().unwrap_or_else(lumen_stream::cli::default_state_dir);
         return lumen_stream::cli::run_admin(&state_dir, cmd);
     }
+    // The start PIN (`--pin`, `--pin-file`, `LUMEN_PIN`), before any thread starts: apps must not inherit it.
+    lumen_stream::cli::resolve_start_pin(&mut args.host)?;
     host::logging::init();
     let app_log_dir = app_log_dir(&args);
     let resolved = host::choice::resolve(args.encoder, args.renderer)?;

@@ -96,7 +96,7 @@ impl Socket for GuardedSocket {
                     if looks_like_enet(&buffer[..n]) {
                         return Ok(Some((from, PacketReceived::Complete(n))));
                     }
-                    tracing::warn!(%from, len = n, "control: ignoring a datagram that is not ENet");
+                    crate::noise::record(from.ip(), "control: a datagram that is not ENet", &format_args!("{n} bytes"));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(None),
@@ -223,7 +223,12 @@ fn run(shared: &Shared, setup: ControlSetup, sock: UdpSocket, host_rx: Receiver<
                 Event::Connect { peer: p, .. } => {
                     let from = p.address();
                     if from.map(|a| a.ip()) != Some(setup.client_ip) || peer.is_some() {
-                        tracing::warn!(?from, "control: refusing an ENet connection that is not this session's client");
+                        let ip = from.map(|a| a.ip()).unwrap_or(setup.client_ip);
+                        crate::noise::record(
+                            ip,
+                            "control: an ENet connection not from this session's client",
+                            &format_args!("{from:?}"),
+                        );
                         p.disconnect_now(0);
                         continue;
                     }
@@ -328,7 +333,7 @@ fn handle(shared: &Shared, setup: &ControlSetup, codec: &ControlCodec, pkt: &mut
     let msg = match open(codec, setup.encrypted, pkt) {
         Ok(m) => m,
         Err(ControlError::Input(e)) => {
-            tracing::warn!(error = %e, "control: undecodable input packet ignored");
+            crate::noise::record(setup.client_ip, "control: undecodable input packet", &e);
             return;
         }
         Err(ControlError::UnknownType { ty, .. }) => {
@@ -336,7 +341,11 @@ fn handle(shared: &Shared, setup: &ControlSetup, codec: &ControlCodec, pkt: &mut
             return;
         }
         Err(e) => {
-            tracing::warn!(error = %e, len = pkt.len(), "control: dropping a malformed or undecryptable message");
+            crate::noise::record(
+                setup.client_ip,
+                "control: malformed or undecryptable message",
+                &format_args!("{e} ({} bytes)", pkt.len()),
+            );
             return;
         }
     };

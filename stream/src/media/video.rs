@@ -85,7 +85,7 @@ pub(crate) fn wait_for_ping(shared: &Shared, sock: &UdpSocket, client_ip: IpAddr
                 return Some(from);
             }
             Ok((n, from)) => {
-                tracing::warn!(%from, len = n, what, "ignoring unexpected datagram while waiting for ping")
+                crate::noise::record(from.ip(), "junk datagram on a media port", &format_args!("{what}: {n} bytes"))
             }
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
             Err(e) => {
@@ -111,7 +111,7 @@ pub(crate) fn drain_incoming(sock: &UdpSocket, client_ip: IpAddr, dest: &mut Soc
                 }
             }
             Ok(Some((n, from))) => {
-                tracing::warn!(%from, len = n, what, "ignoring malformed datagram on media port");
+                crate::noise::record(from.ip(), "junk datagram on a media port", &format_args!("{what}: {n} bytes"));
             }
             Ok(None) => return moved,
             Err(e) => {

@@ -6,7 +6,6 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -19,7 +18,6 @@ use super::xml::XmlReply;
 use crate::host::{lock, HostState};
 use crate::launch::LaunchRecord;
 use crate::media_plane::EndReason;
-use crate::pairing::PairingAttempt;
 use crate::session::LiveSession;
 use crate::store::PairedClient;
 
@@ -29,7 +27,7 @@ pub const APP_VERSION: &str = "7.1.431.-1";
 /// The GFE version reported alongside.
 pub const GFE_VERSION: &str = "3.23.0.74";
 
-type Resp = Response<Full<Bytes>>;
+pub(super) type Resp = Response<Full<Bytes>>;
 
 /// The `status_message` of a `/launch` refused because another client's session runs (status 503).
 pub const BUSY_MESSAGE: &str = "Busy: this host is running a session for another client";
@@ -42,21 +40,23 @@ fn xml(status: StatusCode, reply: XmlReply) -> Resp {
         .expect("static headers are valid")
 }
 
-fn ok(reply: XmlReply) -> Resp {
+pub(super) fn ok(reply: XmlReply) -> Resp {
     xml(StatusCode::OK, reply)
 }
 
+/// The status message of a request from a certificate that is not paired (spec §3.2).
+pub const UNAUTHORIZED_MESSAGE: &str = "The client is not authorized. Certificate verification failed.";
+
+/// Errors go out as HTTP 200 with the code in the XML (spec §3.1): clients show `status_message` then,
+/// where an HTTP-level error becomes a generic "network error".
 fn unauthorized(conn: &ConnInfo, path: &str) -> Resp {
-    tracing::warn!(peer = %conn.peer, path, tls = conn.tls, has_cert = conn.client_der.is_some(),
-        "refusing a request from an unpaired client");
-    xml(
-        StatusCode::UNAUTHORIZED,
-        XmlReply::error(401, "The client is not authorized. Certificate verification failed."),
-    )
+    let detail = format!("{path} (tls {}, certificate {})", conn.tls, conn.client_der.is_some());
+    crate::noise::record(conn.peer.ip(), "refusing a request from an unpaired client", &detail);
+    ok(XmlReply::error(401, UNAUTHORIZED_MESSAGE))
 }
 
 fn bad_request(msg: &str) -> Resp {
-    xml(StatusCode::BAD_REQUEST, XmlReply::error(400, msg))
+    ok(XmlReply::error(400, msg))
 }
 
 /// Answers one request.
@@ -66,7 +66,7 @@ pub async fn handle(state: &Arc<HostState>, conn: &ConnInfo, req: Request<Incomi
     let query = match parse_query(&raw_query) {
         Ok(q) => q,
         Err(e) => {
-            tracing::warn!(peer = %conn.peer, path, error = %e, "malformed nvhttp query");
+            crate::noise::record(conn.peer.ip(), "malformed nvhttp query", &format_args!("{path}: {e}"));
             return bad_request(&e.to_string());
         }
     };
@@ -74,8 +74,8 @@ pub async fn handle(state: &Arc<HostState>, conn: &ConnInfo, req: Request<Incomi
     let paired = conn.client_der.as_deref().and_then(|der| lock(&state.clients).by_der(der).cloned());
     match path.as_str() {
         "/serverinfo" => ok(server_info(state, conn, paired.is_some())),
-        "/pair" => pair(state, conn, &query, paired).await,
-        "/unpair" => unpair(state, conn, paired),
+        "/pair" => super::pair::pair(state, conn, &query, paired).await,
+        "/unpair" => super::pair::unpair(state, conn, &query, paired),
         "/applist" | "/appasset" | "/launch" | "/resume" | "/cancel" => {
             let Some(client) = paired.filter(|_| conn.tls) else { return unauthorized(conn, &path) };
             match path.as_str() {
@@ -86,7 +86,10 @@ pub async fn handle(state: &Arc<HostState>, conn: &ConnInfo, req: Request<Incomi
                 _ => cancel(state),
             }
         }
-        _ => xml(StatusCode::NOT_FOUND, XmlReply::error(404, "Not found")),
+        _ => {
+            crate::noise::record(conn.peer.ip(), "request for an unknown nvhttp path", &path);
+            xml(StatusCode::NOT_FOUND, XmlReply::error(404, "Not found"))
+        }
     }
 }
 
@@ -111,171 +114,6 @@ fn server_info(state: &HostState, conn: &ConnInfo, paired: bool) -> XmlReply {
         .field("PairStatus", u8::from(paired))
         .field("currentgame", current)
         .field("state", if current != 0 { "SUNSHINE_SERVER_BUSY" } else { "SUNSHINE_SERVER_FREE" })
-}
-
-fn not_paired() -> Resp {
-    ok(XmlReply::ok().field("paired", 0))
-}
-
-fn now_unix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-async fn pair(state: &Arc<HostState>, conn: &ConnInfo, q: &Query<'_>, paired: Option<PairedClient>) -> Resp {
-    let device = q.get("devicename").unwrap_or("unknown").to_owned();
-    if q.get("phrase") == Some("getservercert") {
-        return pair_stage1(state, conn, q, &device).await;
-    }
-    if q.get("phrase") == Some("pairchallenge") {
-        // Stage 5: over HTTPS with the client certificate paired in stage 4.
-        if conn.tls && paired.is_some() {
-            tracing::info!(peer = %conn.peer, device, "pairing complete (stage 5)");
-            return ok(XmlReply::ok().field("paired", 1));
-        }
-        tracing::warn!(peer = %conn.peer, device, "pairing stage 5 without a paired certificate");
-        return not_paired();
-    }
-    let mut gate = lock(&state.pairing);
-    let Some(attempt) = gate.attempt.as_mut() else {
-        tracing::warn!(peer = %conn.peer, "pairing request with no pairing in progress");
-        return not_paired();
-    };
-    let result = if let Some(v) = q.get("clientchallenge") {
-        hex::decode(v)
-            .map_err(|_| crate::pairing::PairingError::Malformed("clientchallenge hex"))
-            .and_then(|c| attempt.client_challenge(&state.identity, &c))
-            .map(|r| ("challengeresponse", hex::encode(r)))
-    } else if let Some(v) = q.get("serverchallengeresp") {
-        hex::decode(v)
-            .map_err(|_| crate::pairing::PairingError::Malformed("serverchallengeresp hex"))
-            .and_then(|c| attempt.server_challenge_resp(&state.identity, &c))
-            .map(|r| ("pairingsecret", hex::encode(r)))
-    } else if let Some(v) = q.get("clientpairingsecret") {
-        match hex::decode(v)
-            .map_err(|_| crate::pairing::PairingError::Malformed("clientpairingsecret hex"))
-            .and_then(|c| attempt.client_pairing_secret(&c))
-        {
-            Ok(()) => {
-                let (name, pem, der) =
-                    (attempt.device_name.clone(), attempt.client_cert_pem.clone(), attempt.client_cert_der.clone());
-                gate.record_success();
-                drop(gate);
-                return match lock(&state.clients).add(&name, &pem, &der, now_unix()) {
-                    Ok(id) => {
-                        tracing::info!(peer = %conn.peer, device = name, id, "client paired");
-                        ok(XmlReply::ok().field("paired", 1))
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not save the paired client");
-                        not_paired()
-                    }
-                };
-            }
-            Err(e) => Err(e),
-        }
-    } else {
-        tracing::warn!(peer = %conn.peer, "pairing request without a known stage argument");
-        return bad_request("unknown pairing stage");
-    };
-    match result {
-        Ok((tag, value)) => ok(XmlReply::ok().field("paired", 1).field(tag, value)),
-        Err(e) => {
-            tracing::warn!(peer = %conn.peer, error = %e, "pairing failed");
-            if let Some(until) = gate.record_failure(Instant::now()) {
-                tracing::warn!(
-                    failures = gate.failures(),
-                    locked_for_secs = (until - Instant::now()).as_secs(),
-                    "pairing rate-limited: too many failed attempts"
-                );
-            }
-            not_paired()
-        }
-    }
-}
-
-async fn pair_stage1(state: &Arc<HostState>, conn: &ConnInfo, q: &Query<'_>, device: &str) -> Resp {
-    let (salt, cert) = match (q.hex("salt"), q.hex("clientcert")) {
-        (Ok(s), Ok(c)) => (s, c),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::warn!(peer = %conn.peer, error = %e, "malformed pairing stage 1");
-            return not_paired();
-        }
-    };
-    if let Err(e) = crate::pairing::validate_stage1(&salt, &cert) {
-        tracing::warn!(peer = %conn.peer, error = %e, "pairing stage 1 rejected");
-        return not_paired();
-    }
-    let start = Instant::now();
-    let mut told = false;
-    loop {
-        {
-            let mut gate = lock(&state.pairing);
-            let now = Instant::now();
-            if let Some(until) = gate.locked_until(now) {
-                tracing::warn!(peer = %conn.peer, device, retry_in_secs = (until - now).as_secs(),
-                    "pairing attempt refused: rate-limited after repeated failures");
-                return not_paired();
-            }
-            if let Some(old) = gate.attempt.take() {
-                let stale = old.started.elapsed() > gate.policy.attempt_timeout;
-                tracing::warn!(device = old.device_name, stale, "an unfinished pairing attempt was abandoned");
-                if let Some(until) = gate.record_failure(now) {
-                    tracing::warn!(
-                        locked_for_secs = (until - now).as_secs(),
-                        "pairing rate-limited: too many failed attempts"
-                    );
-                    return not_paired();
-                }
-            }
-            if let Some(pin) = gate.take_pin() {
-                return match PairingAttempt::begin(&salt, &pin, &cert, device) {
-                    Ok(a) => {
-                        tracing::info!(peer = %conn.peer, device, "pairing started (stage 1)");
-                        gate.attempt = Some(a);
-                        ok(XmlReply::ok()
-                            .field("paired", 1)
-                            .field("plaincert", hex::encode(state.identity.cert_pem.as_bytes())))
-                    }
-                    Err(e) => {
-                        tracing::warn!(peer = %conn.peer, error = %e, "pairing stage 1 rejected");
-                        gate.arm(pin);
-                        not_paired()
-                    }
-                };
-            }
-            if start.elapsed() >= gate.policy.pin_wait {
-                tracing::warn!(peer = %conn.peer, device, "pairing attempt timed out waiting for `lumen-session pin`");
-                return not_paired();
-            }
-        }
-        if !told {
-            tracing::info!(peer = %conn.peer, device, "a client wants to pair: run `lumen-session pin <PIN>` with the PIN it shows");
-            told = true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn unpair(state: &HostState, conn: &ConnInfo, paired: Option<PairedClient>) -> Resp {
-    let mut gate = lock(&state.pairing);
-    if gate.attempt.is_some() {
-        tracing::warn!(peer = %conn.peer, "pairing failed: the client aborted the attempt (wrong PIN?)");
-        if let Some(until) = gate.record_failure(Instant::now()) {
-            tracing::warn!(
-                failures = gate.failures(),
-                locked_for_secs = (until - Instant::now()).as_secs(),
-                "pairing rate-limited: too many failed attempts"
-            );
-        }
-    }
-    drop(gate);
-    if let (true, Some(c)) = (conn.tls, paired) {
-        match lock(&state.clients).remove(&c.id) {
-            Ok(_) => tracing::info!(id = c.id, name = c.name, "client unpaired itself"),
-            Err(e) => tracing::error!(error = %e, "could not save the client store"),
-        }
-    }
-    ok(XmlReply::ok())
 }
 
 fn app_list(state: &HostState) -> XmlReply {
@@ -333,6 +171,16 @@ fn launch(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClie
         }
     };
     record.app_cmd = app.cmd.clone();
+    let limits = state.media.limits();
+    if let Err(e) = limits.check_resolution(record.width, record.height) {
+        tracing::warn!(peer = %conn.peer, client = client.id, error = %e, "launch refused: mode beyond the host's limits");
+        return ok(XmlReply::error(400, &format!("Unsupported stream mode: {e}")));
+    }
+    let fps = limits.clamp_fps(record.fps);
+    if fps != record.fps {
+        tracing::info!(peer = %conn.peer, asked = record.fps, fps, "launch frame rate clamped to the host's limit");
+        record.fps = fps;
+    }
     let mut slot = lock(&state.session);
     if let Some(live) = slot.as_ref().filter(|l| l.client_id != client.id) {
         tracing::warn!(peer = %conn.peer, client = client.id, session_client = live.client_id, app = %live.launch.app_name,

@@ -2,9 +2,10 @@
 //!
 //! [`query`] parses request arguments, [`xml`] writes the replies, [`tls`] is the HTTPS configuration
 //! (host certificate, client-certificate request), [`server`] accepts connections, and [`handlers`] answers
-//! `/serverinfo`, `/pair`, `/unpair`, `/applist`, `/appasset`, `/launch`, `/resume` and `/cancel`.
+//! `/serverinfo`, `/applist`, `/appasset`, `/launch`, `/resume` and `/cancel`; [`pair`] answers `/pair` and `/unpair`.
 
 pub mod handlers;
+pub mod pair;
 pub mod query;
 pub mod server;
 pub mod tls;

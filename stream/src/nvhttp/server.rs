@@ -1,5 +1,7 @@
-//! Accept loops of the HTTP and HTTPS ports: each connection is served by hyper (HTTP/1.1, keep-alive);
-//! for HTTPS the client certificate from the TLS handshake travels with the connection to the handlers.
+//! Accept loops of the HTTP and HTTPS ports: each connection is served by hyper (HTTP/1.1, one request per
+//! connection as Sunshine does); for HTTPS the client certificate from the TLS handshake travels with the
+//! connection to the handlers. Connections are capped per port and per address ([`ConnLimiter`]), and one
+//! that does not send its request head (or finish its TLS handshake) within [`HEADER_TIMEOUT`] is closed.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,6 +13,15 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::host::HostState;
+use crate::net_guard::{per_port_cap, ConnLimiter, ConnPermit, HEADER_TIMEOUT, PER_ADDRESS};
+
+/// TCP listeners of the host (HTTP, HTTPS, RTSP): the file limit is shared between them.
+const TCP_PORTS: u64 = 3;
+
+/// The connection caps of one TCP port of the host.
+pub fn limiter(name: &'static str) -> ConnLimiter {
+    ConnLimiter::new(name, per_port_cap(TCP_PORTS), PER_ADDRESS)
+}
 
 /// What the handlers know about the connection a request came on.
 #[derive(Debug, Clone)]
@@ -33,7 +44,8 @@ where
     });
     if let Err(e) = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(false)
         .serve_connection(io, svc)
         .await
     {
@@ -41,15 +53,33 @@ where
     }
 }
 
-async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, SocketAddr, SocketAddr) {
+/// Accepts the next connection the caps admit; the others are closed at once (counted, not logged each).
+pub async fn accept(
+    listener: &TcpListener,
+    limiter: &ConnLimiter,
+) -> (tokio::net::TcpStream, SocketAddr, SocketAddr, ConnPermit) {
     loop {
         match listener.accept().await {
-            Ok((s, peer)) => match s.local_addr() {
-                Ok(local) => return (s, peer, local),
-                Err(e) => tracing::warn!(error = %e, "accepted socket has no local address"),
-            },
+            Ok((s, peer)) => {
+                let permit = match limiter.admit(peer.ip()) {
+                    Ok(p) => p,
+                    Err(why) => {
+                        crate::noise::record(
+                            peer.ip(),
+                            "connection over the cap",
+                            &format_args!("{}: {why}", limiter.name()),
+                        );
+                        drop(s);
+                        continue;
+                    }
+                };
+                match s.local_addr() {
+                    Ok(local) => return (s, peer, local, permit),
+                    Err(e) => tracing::warn!(error = %e, "accepted socket has no local address"),
+                }
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
+                tracing::warn!(error = %e, port = limiter.name(), held = limiter.held(), "accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -58,29 +88,36 @@ async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, SocketAddr, S
 
 /// Serves plain HTTP (pairing stages 1–4, `/serverinfo`, `/unpair`).
 pub async fn serve_http(state: Arc<HostState>, listener: TcpListener) {
+    let limiter = limiter("http");
     loop {
-        let (stream, peer, local) = accept(&listener).await;
+        let (stream, peer, local, permit) = accept(&listener, &limiter).await;
         let info = Arc::new(ConnInfo { peer, local, tls: false, client_der: None });
-        tokio::spawn(serve_conn(state.clone(), TokioIo::new(stream), info));
+        let state = state.clone();
+        tokio::spawn(async move {
+            serve_conn(state, TokioIo::new(stream), info).await;
+            drop(permit);
+        });
     }
 }
 
 /// Serves HTTPS with the host certificate, requesting a client certificate.
 pub async fn serve_https(state: Arc<HostState>, listener: TcpListener, tls: Arc<rustls::ServerConfig>) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let limiter = limiter("https");
     loop {
-        let (stream, peer, local) = accept(&listener).await;
+        let (stream, peer, local, permit) = accept(&listener, &limiter).await;
         let acceptor = acceptor.clone();
         let state = state.clone();
         tokio::spawn(async move {
-            let tls_stream = match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(stream)).await {
+            let _permit = permit;
+            let tls_stream = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
-                    tracing::info!(%peer, error = %e, "TLS handshake failed");
+                    crate::noise::record(peer.ip(), "TLS handshake failed", &e);
                     return;
                 }
                 Err(_) => {
-                    tracing::info!(%peer, "TLS handshake timed out");
+                    crate::noise::record(peer.ip(), "TLS handshake timed out", &"idle connection closed");
                     return;
                 }
             };

@@ -58,7 +58,18 @@ pub fn handle(state: &HostState, peer: IpAddr, local: IpAddr, req: &Request, enc
             response(200, "OK", cseq, &[session_header(&id), ("Transport", format!("server_port={port}"))], b"")
         }
         "ANNOUNCE" => match crate::sdp::parse_announce(&req.body) {
-            Ok(config) => {
+            Ok(mut config) => {
+                match state.media.limits().apply(&mut config) {
+                    Ok(clamped) if clamped.any() => {
+                        tracing::warn!(%peer, fps = ?clamped.fps, bitrate_kbps = ?clamped.bitrate_kbps,
+                            "ANNOUNCE asked for more than this host gives: clamped (from, to)");
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e, "ANNOUNCE refused: beyond the host's limits");
+                        return reply(400, "Bad Request");
+                    }
+                }
                 tracing::info!(
                     width = config.width,
                     height = config.height,

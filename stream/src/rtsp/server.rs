@@ -15,24 +15,19 @@ use crate::host::{lock, HostState};
 
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Accepts RTSP connections forever.
+/// Accepts RTSP connections forever (capped per port and per address like nvhttp).
 pub async fn serve(state: Arc<HostState>, listener: TcpListener) {
+    let limiter = crate::nvhttp::server::limiter("rtsp");
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "RTSP accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+        let (stream, peer, _, permit) = crate::nvhttp::server::accept(&listener, &limiter).await;
         let state = state.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let _ = stream.set_nodelay(true);
             match tokio::time::timeout(READ_TIMEOUT, connection(&state, stream, peer.ip())).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(%peer, error = %e, "RTSP connection failed"),
-                Err(_) => tracing::warn!(%peer, "RTSP connection timed out"),
+                Ok(Err(e)) => crate::noise::record(peer.ip(), "RTSP connection failed", &e),
+                Err(_) => crate::noise::record(peer.ip(), "RTSP connection timed out", &"idle connection closed"),
             }
         });
     }
@@ -104,7 +99,6 @@ async fn connection(state: &HostState, mut stream: TcpStream, peer: IpAddr) -> R
         out
     } else {
         if matches!(session_key, Some((_, true))) {
-            tracing::warn!(%peer, "rejecting plaintext RTSP: this session uses rtspenc://");
             return Err(ConnError::Refused("plaintext RTSP on an encrypted session"));
         }
         let req = loop {
