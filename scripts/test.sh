@@ -19,6 +19,9 @@ cargo build --workspace --all-targets
 echo "== cargo test (unit, property, integration, and the tidy test: tests/tidy)"
 cargo test --workspace
 
+echo "== fuzz targets (cargo-fuzz on stable with RUSTC_BOOTSTRAP=1): build, and 5 s of fuzzing each"
+bash scripts/fuzz-build.sh --run 5
+
 export LUMEN_BIN_DIR="$CARGO_TARGET_DIR/debug"
 echo "== C ABI harness (shared, static, and under AddressSanitizer + UBSan)"
 bash tests/c-abi/run.sh
