@@ -123,7 +123,9 @@ impl State {
                 self.children.started += 1;
             }
             Err(e) => {
-                log.map(crate::applog::AppLog::abandon);
+                if let Some(l) = log {
+                    l.abandon();
+                }
                 warn!(%cmd, "could not start app: {e}")
             }
         }

@@ -42,7 +42,9 @@ impl AppProcess {
         let child = match c.spawn() {
             Ok(child) => child,
             Err(e) => {
-                log.map(crate::applog::AppLog::abandon);
+                if let Some(l) = log {
+                    l.abandon();
+                }
                 return Err(e);
             }
         };
