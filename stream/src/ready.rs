@@ -50,7 +50,9 @@ impl Ready {
         b.push(format!("       {admin} pin 1234"));
         let apps = if self.apps.is_empty() { String::new() } else { format!(" (or an app: {})", self.apps.join(", ")) };
         b.push(format!("  4. Select \"Desktop\"{apps} to start streaming."));
-        b.push(format!("Paired clients: {admin} clients    remove one: {admin} unpair ID    state: {admin} status"));
+        b.push(format!("Paired clients:  {admin} clients"));
+        b.push(format!("Remove a client: {admin} unpair ID"));
+        b.push(format!("Host state:      {admin} status"));
         let p = self.ports;
         b.push(format!(
             "Ports: TCP {} {} {}, UDP {} {} {} (a firewall must let them through)",

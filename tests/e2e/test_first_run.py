@@ -47,7 +47,8 @@ def test_ready_block_comes_last_and_its_pin_command_pairs(lumen_host, lumen_bin,
     bindir.mkdir()
     (bindir / "lumen-session").symlink_to(lumen_bin.resolve())
     path = f"{bindir}:{os.environ.get('PATH', '')}"
-    app = "sh -c 'echo first-run-app-stdout; echo first-run-app-stderr >&2; exec sleep 300'"
+    # The markers are computed by the app, so the command line the host logs does not contain them.
+    app = "sh -c 'echo first-run-stdout-$((6*7)); echo first-run-stderr-$((6*7)) >&2; exec sleep 300'"
     h = lumen_host("--desktop-app", app, env={"PATH": path})
 
     # The app's output is in its own file, named in the log once.
@@ -55,21 +56,23 @@ def test_ready_block_comes_last_and_its_pin_command_pairs(lumen_host, lumen_bin,
     assert m, h.log()[-3000:]
     app_log = Path(m.group(1))
     assert app_log.parent == h.state_dir / "logs" and re.fullmatch(r"sh-\d+\.log", app_log.name), app_log
-    _wait(lambda: "first-run-app-stderr" in app_log.read_text(), 10, "the app's stderr in its log file")
-    assert "first-run-app-stdout" in app_log.read_text()
+    _wait(lambda: "first-run-stderr-42" in app_log.read_text(), 10, "the app's stderr in its log file")
+    assert "first-run-stdout-42" in app_log.read_text()
 
     text = h.wait_log(RULE + "\n", timeout=15)
     # A round trip through the host after the block, then nothing may follow it.
     h.status()
     text = h.log()
     assert text.endswith(RULE + "\n"), f"output after the ready block:\n{text[-3000:]}"
-    assert "first-run-app-stderr" not in text and "first-run-app-stdout" not in text
+    assert "first-run-stderr-42" not in text and "first-run-stdout-42" not in text
 
     block = _ready_block(text)
-    listed = [line.strip() for line in block if re.fullmatch(r"\s{7}[0-9a-f.:\[\]]+", line)]
+    # Addresses as typed into Moonlight: `ADDR` or, with a port base that is not the default, `ADDR:PORT`.
+    typed = [line.strip() for line in block if re.fullmatch(r"\s{7}[0-9a-f.:\[\]]+", line)]
+    assert typed and all(t.endswith(f":{h.port_base}") for t in typed), block
+    listed = [t.rsplit(":", 1)[0].strip("[]") for t in typed]
     for a in listed:
         ipaddress.ip_address(a)
-    assert listed, block
     assert _global_ipv4() <= set(listed) or listed == ["127.0.0.1"], (listed, _global_ipv4())
     assert any(f"UDP {h.ports['video']} {h.ports['control']} {h.ports['audio']}" in line for line in block), block
 
