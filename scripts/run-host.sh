@@ -20,7 +20,15 @@ case "$profile" in
     dev) dir=debug ;;
     *) dir=$profile ;;
 esac
-cargo build --profile "$profile" -p lumen-compositor --bin lumen-session
+if [ "$profile" = dev ]; then
+    # The very units scripts/test.sh builds: `--workspace` and one small test target make cargo resolve features
+    # as `--workspace --all-targets` does (workspace members and dev-dependencies unified), so neither command
+    # rebuilds what the other built. `-p lumen-compositor --bin lumen-session` alone would resolve fewer features
+    # (serde_core, regex-syntax, getrandom) and rebuild those crates and all that depend on them.
+    cargo build --workspace --bin lumen-session --test handle_and_sink
+else
+    cargo build --profile "$profile" -p lumen-compositor --bin lumen-session
+fi
 bin="$CARGO_TARGET_DIR/$dir/lumen-session"
 
 # `lumen-session` on PATH: a symbolic link to this build (idempotent; a file that is not a link is left alone).
