@@ -80,7 +80,7 @@ def test_ready_block_comes_last_and_its_pin_command_pairs(lumen_host, lumen_bin,
     cmd = next(line.strip() for line in block if line.strip().endswith(" pin 1234"))
     assert cmd.startswith("lumen-session --state-dir "), cmd
     p = subprocess.run(shlex.split(cmd), capture_output=True, text=True, timeout=30, env=dict(os.environ, PATH=path))
-    assert p.returncode == 0 and "pairing armed" in p.stdout, (p.stdout, p.stderr)
+    assert p.returncode == 0 and "PIN is armed" in p.stdout, (p.stdout, p.stderr)
     client = mh.pair_client(h, tmp_path / "client", pin="1234", arm=False)
     assert client is not None
     assert len(h.clients()) == 1
