@@ -17,6 +17,8 @@
 //! - [`launch`]: runtime directory, socket, app launching; [`applog`]: each app's own log file;
 //! - [`run`]: building and running the whole thing.
 //! - [`nested`]: `--nested`, the session shown in a window on a host desktop (winit).
+//! - [`worker`]: the worker role (`lumen-session worker`): one session's compositor, encoder and apps in a
+//!   process of their own, driven by the host over the link.
 
 pub mod applog;
 pub mod control;
@@ -31,6 +33,7 @@ pub mod output;
 pub mod run;
 pub mod shell;
 pub mod state;
+pub mod worker;
 pub mod xwayland;
 
 pub use handle::{CompositorHandle, HandleError};

@@ -12,5 +12,6 @@ pub mod control;
 pub mod crypto;
 pub mod fec;
 pub mod input;
+pub mod link;
 pub mod pacing;
 pub mod video;

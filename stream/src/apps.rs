@@ -13,6 +13,9 @@
 //! lockout_secs = 30     # lock length (doubles per further failure)
 //! pin_wait_secs = 60    # how long stage 1 waits for `lumen-session pin`
 //! pin_ttl_secs = 120    # how long a PIN armed with nobody waiting (or at start) stays armed
+//!
+//! [sessions]
+//! max_sessions = 4      # clients streaming at once (default: one per CPU core, at least 2)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -57,6 +60,15 @@ struct ConfigFile {
     app: Vec<AppEntry>,
     #[serde(default)]
     pairing: PairingSection,
+    #[serde(default)]
+    sessions: SessionsSection,
+}
+
+/// `[sessions]` in the config.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsSection {
+    pub max_sessions: Option<usize>,
 }
 
 /// Errors reading the config.
@@ -73,6 +85,7 @@ pub enum ConfigError {
 pub struct AppConfig {
     pub apps: Vec<App>,
     pub pairing: PairingSection,
+    pub sessions: SessionsSection,
 }
 
 impl AppConfig {
@@ -111,7 +124,7 @@ impl AppConfig {
             apps.push(App { id: next_id, name, cmd: Some(cmd.clone()), image: None });
             next_id += 1;
         }
-        Ok(AppConfig { apps, pairing: file.pairing })
+        Ok(AppConfig { apps, pairing: file.pairing, sessions: file.sessions })
     }
 
     /// The app with `id`.

@@ -46,6 +46,10 @@ pub struct Cli {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value_t = host::DEFAULT_BIND)]
     pub bind: IpAddr,
+    /// How many clients may stream at once, each in its own session (default: `max_sessions` of the
+    /// config's `[sessions]`, else one per CPU core, at least 2); the next gets 503.
+    #[arg(long, value_name = "N")]
+    pub max_sessions: Option<usize>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -152,6 +156,7 @@ pub fn host_options(cli: &Cli, media: Arc<dyn MediaPlane>) -> HostOptions {
         config: cli.config.clone(),
         bind: cli.bind,
         media,
+        max_sessions: cli.max_sessions,
     }
 }
 

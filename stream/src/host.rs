@@ -17,7 +17,7 @@ use crate::media_plane::{EndReason, MediaPlane, MediaPorts};
 use crate::pairing::validate_pin;
 use crate::pairing_gate::{PairingGate, PairingPolicy, PinError, PinGiven};
 use crate::ports::Ports;
-use crate::session::LiveSession;
+use crate::session::{LiveSession, SessionTable};
 use crate::store::{self, ClientStore};
 
 /// How a host is started.
@@ -34,6 +34,14 @@ pub struct HostOptions {
     /// Address to listen on (all IPv4 interfaces by default).
     pub bind: IpAddr,
     pub media: Arc<dyn MediaPlane>,
+    /// How many clients may stream at once (`None`: [`default_max_sessions`]).
+    pub max_sessions: Option<usize>,
+}
+
+/// The default session limit: one per CPU core (a software-encoded 1080p60 stream keeps about one core
+/// busy), at least 2.
+pub fn default_max_sessions() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2)
 }
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it.
@@ -48,7 +56,8 @@ pub struct HostState {
     pub apps: AppConfig,
     pub clients: Mutex<ClientStore>,
     pub pairing: Mutex<PairingGate>,
-    pub session: Mutex<Option<LiveSession>>,
+    pub sessions: Mutex<SessionTable>,
+    pub max_sessions: usize,
     pub media: Arc<dyn MediaPlane>,
     pub hostname: String,
     pub mac: String,
@@ -71,9 +80,16 @@ impl HostState {
         })
     }
 
-    /// The media ports.
-    pub fn media_ports(&self) -> MediaPorts {
-        MediaPorts { video: self.ports.video, control: self.ports.control, audio: self.ports.audio }
+    /// The media ports of session slot `slot`: slot 0 has the standard ports (BASE+9, +10, +11); every
+    /// further concurrent session gets three of its own from BASE+30 (the SETUP reply's `server_port` tells
+    /// the client). Telling sessions apart on the standard ports by ping payload and connect data is the
+    /// design's next step (docs/session.md).
+    pub fn media_ports_for_slot(&self, slot: u16) -> MediaPorts {
+        if slot == 0 {
+            return MediaPorts { video: self.ports.video, control: self.ports.control, audio: self.ports.audio };
+        }
+        let first = self.ports.http.saturating_add(30).saturating_add(3 * (slot - 1));
+        MediaPorts { video: first, control: first.saturating_add(1), audio: first.saturating_add(2) }
     }
 
     /// Gives the owner's PIN to the waiting pairing request `client` picks (or the only one), or arms it
@@ -102,13 +118,16 @@ impl HostState {
 
     /// The admin status report.
     pub fn status_json(&self) -> serde_json::Value {
-        let session = lock(&self.session).as_ref().map(LiveSession::snapshot);
+        let sessions: Vec<_> = lock(&self.sessions).iter().map(LiveSession::snapshot).collect();
+        let session = sessions.first().cloned();
         let pairing = self.pairing_json();
         json!({
             "hostname": self.hostname,
             "uniqueid": self.identity.unique_id,
             "ports": self.ports,
-            "state": if session.is_some() { "busy" } else { "free" },
+            "state": if sessions.is_empty() { "free" } else { "busy" },
+            "max_sessions": self.max_sessions,
+            "sessions": sessions,
             "codec_support": self.media.codec_support(),
             "server_codec_mode_support": self.media.codec_support().server_codec_mode_support(),
             "paired_clients": lock(&self.clients).list().len(),
@@ -119,17 +138,59 @@ impl HostState {
         })
     }
 
-    /// Ends the live session (if any) for `reason`.
-    pub fn end_session(&self, reason: EndReason) -> bool {
-        let taken = lock(&self.session).take();
+    /// Ends the session `generation` (if it still exists) for `reason`: its media session, then its app and
+    /// worker. Blocking (media threads are joined): call it off the async workers.
+    pub fn end_session(&self, generation: u64, reason: EndReason) -> bool {
+        let taken = lock(&self.sessions).remove(generation);
         match taken {
-            Some(mut live) => {
-                // Stopped outside the lock: joining media threads must not hold up other requests.
-                live.stop_media(reason.clone());
-                tracing::info!(app = %live.launch.app_name, ?reason, "session ended");
+            Some(live) => {
+                self.finish(live, reason);
                 true
             }
             None => false,
+        }
+    }
+
+    /// Ends every session (host shutdown).
+    pub fn end_all_sessions(&self, reason: EndReason) {
+        let all = lock(&self.sessions).drain();
+        for live in all {
+            self.finish(live, reason.clone());
+        }
+    }
+
+    /// The session of the paired client `client_id`, if any.
+    pub fn session_of(&self, client_id: &str) -> Option<u64> {
+        lock(&self.sessions).by_client(client_id).map(|s| s.generation)
+    }
+
+    fn finish(&self, mut live: LiveSession, reason: EndReason) {
+        // Stopped outside the lock: joining media threads must not hold up other requests.
+        live.stop_media(reason.clone());
+        self.media.end_session(live.generation, &reason);
+        tracing::info!(session = live.generation, client = live.client_id, app = %live.launch.app_name, ?reason,
+            "session ended");
+    }
+}
+
+impl HostState {
+    /// The media plane ended session `generation`'s stream by itself. When the app exited the session ends
+    /// with it (the host is free again, as Sunshine); when the client left, only the stream ends and the
+    /// session stays for a resume.
+    pub fn media_ended(&self, generation: u64, reason: EndReason) {
+        if reason == EndReason::AppExited {
+            if self.end_session(generation, reason) {
+                tracing::info!(session = generation, "the app exited: session ended");
+            }
+            return;
+        }
+        let media = lock(&self.sessions).by_id(generation).and_then(|live| {
+            tracing::info!(session = generation, ?reason, "the media plane ended the stream");
+            live.media_ended = Some(reason.clone());
+            live.media.take()
+        });
+        if let Some(mut m) = media {
+            m.stop(reason);
         }
     }
 }
@@ -180,6 +241,7 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, Sessio
         let ttl = gate.arm(pin.clone(), Instant::now());
         tracing::info!(expires_in_secs = ttl.as_secs(), "pairing armed at start for the next pairing request");
     }
+    let max_sessions = opts.max_sessions.or(apps.sessions.max_sessions).unwrap_or_else(default_max_sessions).max(1);
     let (end_tx, end_rx) = mpsc::unbounded_channel();
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
     let state = Arc::new(HostState {
@@ -188,7 +250,8 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, Sessio
         apps,
         clients: Mutex::new(clients),
         pairing: Mutex::new(gate),
-        session: Mutex::new(None),
+        sessions: Mutex::new(SessionTable::default()),
+        max_sessions,
         media: opts.media.clone(),
         hostname,
         mac: mac_address(),
@@ -251,29 +314,10 @@ pub async fn run_until_ready(
         let state = state.clone();
         tokio::spawn(async move {
             while let Some((generation, reason)) = end_rx.recv().await {
-                let finished = {
-                    let mut s = lock(&state.session);
-                    if reason == EndReason::AppExited && s.as_ref().is_some_and(|l| l.generation == generation) {
-                        // The app is gone: the session ends with it and the host is free again (Sunshine).
-                        s.take().and_then(|mut live| {
-                            tracing::info!(app = %live.launch.app_name, ?reason, "the app exited: session ended");
-                            live.media_ended = Some(reason.clone());
-                            live.media.take()
-                        })
-                    } else {
-                        // The client left: the app stays launched (a client can /resume); only the media
-                        // session is gone.
-                        s.as_mut().filter(|l| l.generation == generation).and_then(|live| {
-                            tracing::info!(?reason, "the media plane ended the session");
-                            live.media_ended = Some(reason.clone());
-                            live.media.take()
-                        })
-                    }
-                };
-                if let Some(mut media) = finished {
-                    // Joining the media threads may take a moment: not on a runtime worker, not under the lock.
-                    let _ = tokio::task::spawn_blocking(move || media.stop(reason)).await;
-                }
+                let state = state.clone();
+                // Joining media threads and reaping workers may take a moment: not on a runtime worker,
+                // not under the lock.
+                tokio::task::spawn_blocking(move || state.media_ended(generation, reason));
             }
         });
     }
@@ -306,7 +350,8 @@ pub async fn run_until_ready(
         _ = stop => {},
     }
     tracing::info!("shutting down");
-    state.end_session(EndReason::HostShutdown);
+    let st = state.clone();
+    let _ = tokio::task::spawn_blocking(move || st.end_all_sessions(EndReason::HostShutdown)).await;
     let _ = std::fs::remove_file(crate::admin::socket_path(&state.state_dir));
     Ok(())
 }

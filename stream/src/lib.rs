@@ -31,6 +31,7 @@ pub mod rtsp;
 pub mod sdp;
 pub mod session;
 pub mod store;
+pub mod worker;
 pub mod stream_config;
 
 pub use launch::LaunchRecord;

@@ -44,6 +44,8 @@ pub enum EndReason {
 
 /// Everything a media session needs, fixed at RTSP PLAY time.
 pub struct MediaStart {
+    /// The host's id of the session (one per client launch; a resume keeps it).
+    pub session: u64,
     /// From `/launch`: app, mode, `rikey`/`rikeyid`, audio configuration, controllers, HDR, corever.
     pub launch: LaunchRecord,
     /// The typed ANNOUNCE.
@@ -59,6 +61,7 @@ pub struct MediaStart {
 impl std::fmt::Debug for MediaStart {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MediaStart")
+            .field("session", &self.session)
             .field("launch", &self.launch)
             .field("config", &self.config)
             .field("client_ip", &self.client_ip)
@@ -125,6 +128,9 @@ pub trait MediaPlane: Send + Sync + 'static {
     fn offer_options(&self) -> OfferOptions {
         OfferOptions::default()
     }
+    /// The session `session` ended for good (`/cancel`, its app exited, host shutdown): free what it kept
+    /// between streams (its worker and app). Must not block.
+    fn end_session(&self, _session: u64, _reason: &EndReason) {}
     /// A JSON report for `lumen-session status` (what the media plane was started with, statistics...).
     fn status(&self) -> Option<serde_json::Value> {
         None

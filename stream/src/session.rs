@@ -1,5 +1,6 @@
-//! The live session: what `/launch` started, how far the RTSP handshake got, the typed ANNOUNCE, and the
-//! running media session. One app runs at a time (like Sunshine); `/cancel` ends it.
+//! The live sessions: what each client's `/launch` started, how far its RTSP handshake got, the typed
+//! ANNOUNCE, and its running media session. A session belongs to one paired client (its certificate);
+//! [`SessionTable`] holds them all, each with its own media port slot.
 
 use std::net::IpAddr;
 
@@ -29,8 +30,10 @@ pub struct LiveSession {
     pub launch: LaunchRecord,
     /// The address the launching client came from (RTSP must come from it too).
     pub client_ip: IpAddr,
-    /// The paired client's id.
+    /// The paired client's id (a session belongs to exactly one certificate).
     pub client_id: String,
+    /// The media port slot (0: the standard ports; see `HostState::media_ports_for_slot`).
+    pub slot: u16,
     /// RTSP `Session:` id, set at the audio SETUP.
     pub rtsp_session_id: Option<String>,
     /// Every RTSP step completed, in order.
@@ -54,6 +57,7 @@ impl LiveSession {
         launch: LaunchRecord,
         client_ip: IpAddr,
         client_id: String,
+        slot: u16,
         media_ports: MediaPorts,
     ) -> Self {
         LiveSession {
@@ -61,6 +65,7 @@ impl LiveSession {
             launch,
             client_ip,
             client_id,
+            slot,
             rtsp_session_id: None,
             rtsp_steps: Vec::new(),
             rtsp_encrypted: false,
@@ -88,9 +93,16 @@ impl LiveSession {
         self.config = None;
     }
 
+    /// Whether the client's RTSP handshake is under way (launched or resumed, not yet playing).
+    pub fn awaiting_rtsp(&self) -> bool {
+        self.media.is_none() && !self.rtsp_steps.contains(&RtspStep::Play)
+    }
+
     /// A JSON snapshot for the admin socket.
     pub fn snapshot(&self) -> SessionSnapshot {
         SessionSnapshot {
+            session: self.generation,
+            slot: self.slot,
             launch: self.launch.clone(),
             client_ip: self.client_ip,
             client_id: self.client_id.clone(),
@@ -109,6 +121,8 @@ impl LiveSession {
 /// What the admin `status` command reports about the session.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionSnapshot {
+    pub session: u64,
+    pub slot: u16,
     pub launch: LaunchRecord,
     pub client_ip: IpAddr,
     pub client_id: String,
@@ -120,4 +134,70 @@ pub struct SessionSnapshot {
     pub media_ports: MediaPorts,
     pub media_running: bool,
     pub media_ended: Option<EndReason>,
+}
+
+/// Every live session of the host.
+#[derive(Default)]
+pub struct SessionTable {
+    list: Vec<LiveSession>,
+}
+
+impl SessionTable {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &LiveSession> {
+        self.list.iter()
+    }
+
+    /// The session of the paired client `client_id`.
+    pub fn by_client(&mut self, client_id: &str) -> Option<&mut LiveSession> {
+        self.list.iter_mut().find(|s| s.client_id == client_id)
+    }
+
+    /// The session with this id.
+    pub fn by_id(&mut self, generation: u64) -> Option<&mut LiveSession> {
+        self.list.iter_mut().find(|s| s.generation == generation)
+    }
+
+    /// The lowest media port slot no session uses.
+    pub fn free_slot(&self) -> u16 {
+        (0..).find(|k| self.list.iter().all(|s| s.slot != *k)).unwrap_or(0)
+    }
+
+    pub fn insert(&mut self, s: LiveSession) {
+        self.list.push(s);
+    }
+
+    /// Removes and returns the session with this id.
+    pub fn remove(&mut self, generation: u64) -> Option<LiveSession> {
+        let i = self.list.iter().position(|s| s.generation == generation)?;
+        Some(self.list.remove(i))
+    }
+
+    /// Removes every session.
+    pub fn drain(&mut self) -> Vec<LiveSession> {
+        std::mem::take(&mut self.list)
+    }
+
+    /// Ids of the sessions an RTSP request from `peer` may belong to, best candidates first: sessions of
+    /// that address waiting for their handshake, then that address's others, then (Sunshine's rule) the only
+    /// session waiting for a handshake from anywhere.
+    pub fn rtsp_candidates(&self, peer: IpAddr) -> Vec<u64> {
+        let mut out: Vec<u64> =
+            self.list.iter().filter(|s| s.client_ip == peer && s.awaiting_rtsp()).map(|s| s.generation).collect();
+        out.extend(self.list.iter().filter(|s| s.client_ip == peer && !s.awaiting_rtsp()).map(|s| s.generation));
+        if out.is_empty() {
+            let waiting: Vec<u64> = self.list.iter().filter(|s| s.awaiting_rtsp()).map(|s| s.generation).collect();
+            if waiting.len() == 1 {
+                out = waiting;
+            }
+        }
+        out
+    }
 }

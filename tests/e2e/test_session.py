@@ -345,9 +345,10 @@ def test_desktop_streams_a_wayland_clients_pixels(session_host, paired_client, t
     """Desktop at 1280x720@60: the decoded picture is foot's (coloured bars drawn by a real Wayland client),
     PSNR >= 30 dB against the frame the compositor rendered for that output. With `--renderer gles` (Mesa
     llvmpipe here) the frames are GL textures read back on the compositor thread for the software encoder."""
-    dump = tmp_path / "dump"
-    dump.mkdir()
-    host = session_host("--renderer", renderer, "--desktop-app", COLOUR_BARS, "--frame-dump", str(dump))
+    dumps = tmp_path / "dump"
+    dumps.mkdir()
+    host = session_host("--renderer", renderer, "--desktop-app", COLOUR_BARS, "--frame-dump", str(dumps))
+    dump = dumps / "session-1"  # the first session's worker dumps here
     _, cfg = paired_client(host)
     decoded = tmp_path / "decoded.npy"
     # Once foot's bars are in the stream, the compositor's frame is dumped, and the decoded frame that

@@ -1,8 +1,11 @@
-//! `lumen-session`: lumen's product binary — one process is the headless Wayland compositor and the
-//! Moonlight host. Host flags are those of `lumen_stream::cli::Cli` (state dir, ports, pairing, apps);
-//! this binary adds the session's own (`--encoder`, `--renderer`, `--video-source`, `--desktop-app`, …).
-//! Admin subcommands (`pin`, `pairing`, `clients`, `unpair`, `rename`, `status`) run through
-//! `lumen_stream::cli`.
+//! `lumen-session`: lumen's product binary, in two roles. As the **host** (the default) it owns every
+//! public socket and the protocol state (`lumen_stream`), and runs each client's session in a **worker**
+//! process of its own — `lumen-session worker …`, started by the host with the link on descriptor 3
+//! (`lumen_compositor::worker`): compositor, renderer, encoder and apps. With `--nested` the host keeps one
+//! compositor in-process instead, shown in a window on the current desktop. Host flags are those of
+//! `lumen_stream::cli::Cli` (state dir, ports, pairing, apps); this binary adds the session's own
+//! (`--encoder`, `--renderer`, `--video-source`, `--desktop-app`, …). Admin subcommands (`pin`, `pairing`,
+//! `clients`, `unpair`, `rename`, `status`) run through `lumen_stream::cli`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -72,7 +75,20 @@ const READY_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// How the compositor half ended, told to the host half.
 type Done = tokio::sync::oneshot::Receiver<Result<(), String>>;
 
+/// `lumen-session worker …`: started by the host only.
+#[derive(Debug, Parser)]
+#[command(name = "lumen-session worker", about = "one session's compositor, encoder and apps (started by the host)")]
+struct WorkerCli {
+    #[command(flatten)]
+    args: lumen_compositor::worker::WorkerArgs,
+}
+
 fn main() -> anyhow::Result<()> {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "worker") {
+        host::logging::init();
+        let cli = WorkerCli::parse_from(std::env::args_os().skip(1));
+        return lumen_compositor::worker::run(cli.args);
+    }
     let mut args = Args::parse();
     if let Some(cmd) = &args.host.command {
         // Admin commands talk to a running host; no compositor, no media.
@@ -84,12 +100,14 @@ fn main() -> anyhow::Result<()> {
     host::logging::init();
     let app_log_dir = app_log_dir(&args);
     let resolved = host::choice::resolve(args.encoder, args.renderer)?;
-    let nested = if args.nested {
-        let mode: OutputMode = args.nested_size.parse().context("--nested-size")?;
-        Some(NestedConfig { mode, ..Default::default() })
-    } else {
-        None
-    };
+    if !args.nested {
+        if args.socket.is_some() || args.control.is_some() {
+            tracing::warn!("--socket and --control apply to --nested only: each session's worker has its own");
+        }
+        return serve_workers(&args, resolved, app_log_dir);
+    }
+    let mode: OutputMode = args.nested_size.parse().context("--nested-size")?;
+    let nested = NestedConfig { mode, ..Default::default() };
     let config = Config {
         apps: Vec::new(),
         renderer: resolved.renderer,
@@ -104,25 +122,8 @@ fn main() -> anyhow::Result<()> {
         app_log_dir: Some(app_log_dir),
     };
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
-    match nested {
-        None => {
-            // The compositor runs on its own thread; the host (tokio) on this one.
-            let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<(CompositorHandle, String)>(1);
-            let compositor = std::thread::Builder::new().name("lumen-compositor".into()).spawn(move || {
-                let r = lumen_compositor::run(config, |h, socket| {
-                    let _ = ready_tx.send((h, socket.to_string()));
-                });
-                let _ = done_tx.send(r.map_err(|e| format!("the compositor failed: {e}")));
-            })?;
-            let Ok((handle, socket)) = ready_rx.recv() else {
-                let _ = compositor.join();
-                anyhow::bail!("the compositor did not start (see the log above)");
-            };
-            let result = serve(&args, resolved, handle, socket, done_rx);
-            let _ = compositor.join();
-            result
-        }
-        Some(nested) => {
+    {
+        {
             // winit wants its event loop on the main thread: the compositor runs here, the host on a thread
             // started once the compositor is ready.
             let mut host_thread = None;
@@ -145,6 +146,58 @@ fn main() -> anyhow::Result<()> {
             host
         }
     }
+}
+
+/// The headless host: every session in a worker process of its own.
+fn serve_workers(args: &Args, resolved: host::choice::Resolved, app_log_dir: PathBuf) -> anyhow::Result<()> {
+    use lumen_compositor::worker::WorkerArgs;
+    use lumen_stream::worker::{WorkerCommand, WorkerPlane, WorkerPlaneOptions};
+    let worker = WorkerArgs {
+        session: 0,
+        encoder: args.encoder,
+        renderer: args.renderer,
+        video_source: args.video_source,
+        desktop_apps: args.desktop_apps.clone(),
+        xwayland: args.xwayland,
+        demo: args.demo,
+        frame_dump: args.frame_dump.clone(),
+        app_log_dir: Some(app_log_dir.clone()),
+    };
+    let mut wargs: Vec<std::ffi::OsString> = vec!["worker".into()];
+    wargs.extend(worker.to_args().into_iter().skip(2));
+    let plane = Arc::new(WorkerPlane::new(WorkerPlaneOptions {
+        command: WorkerCommand::this_binary(wargs).context("finding this binary to start workers")?,
+        codecs: resolved.codecs,
+        describe: serde_json::json!({
+            "encoder": resolved.encoder_name,
+            "renderer": resolved.renderer_name(),
+            "video_source": args.video_source.name(),
+        }),
+        start_timeout: std::time::Duration::from_secs(20),
+        media: lumen_stream::media::MediaOptions::from_env()?,
+        tee_input: std::env::var_os(lumen_stream::media::ENV_INPUT_LOG).is_some(),
+    }));
+    let opts = lumen_stream::cli::host_options(&args.host, plane);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let notes = vec![
+        "Each client streams its own session (a worker process with its own compositor and apps).".to_string(),
+        format!("Apps' output: {}/<app>-<pid>.log", app_log_dir.display()),
+    ];
+    let on_ready = move |ready: &lumen_stream::ready::Ready| {
+        let ready = ready.clone();
+        let printer = std::thread::Builder::new().name("lumen-ready".into()).spawn(move || {
+            host::logging::settle(READY_QUIET, READY_MAX_WAIT);
+            ready.print(&notes);
+        });
+        if let Err(e) = printer {
+            tracing::warn!(error = %e, "could not print the ready block");
+        }
+    };
+    rt.block_on(lumen_stream::host::run_until_ready(opts, std::future::pending::<()>(), on_ready))
 }
 
 /// Where launched apps' output goes: `STATE_DIR/logs`.

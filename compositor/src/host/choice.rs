@@ -30,6 +30,17 @@ impl FromStr for EncoderChoice {
     }
 }
 
+impl EncoderChoice {
+    /// The command-line spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Nvenc => "nvenc",
+            Self::Software => "software",
+        }
+    }
+}
+
 /// What the video of a session shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum VideoSource {
@@ -47,6 +58,16 @@ impl FromStr for VideoSource {
             "desktop" => Ok(Self::Desktop),
             "test-pattern" => Ok(Self::TestPattern),
             other => Err(format!("unknown video source {other:?} (expected desktop or test-pattern)")),
+        }
+    }
+}
+
+impl VideoSource {
+    /// The command-line spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Desktop => "desktop",
+            Self::TestPattern => "test-pattern",
         }
     }
 }

@@ -159,6 +159,7 @@ impl MediaPlane for SessionPlane {
             })
         };
         let inner_start = MediaStart {
+            session: start.session,
             launch: start.launch,
             config: start.config,
             client_ip: start.client_ip,

@@ -161,7 +161,7 @@ impl LossControl {
                         to = new,
                         "sustained video loss: lowering bitrate"
                     );
-                    shared.bitrate_kbps.store(new, Ordering::Relaxed);
+                    shared.set_bitrate(new);
                 }
                 self.bad_windows = 0;
             }
@@ -171,7 +171,7 @@ impl LossControl {
             if self.good_windows >= 5 && cur < self.initial {
                 let new = (cur + cur / 10).min(self.initial);
                 tracing::info!(from = cur, to = new, "video loss gone: raising bitrate");
-                shared.bitrate_kbps.store(new, Ordering::Relaxed);
+                shared.set_bitrate(new);
                 self.good_windows = 0;
             }
         }
@@ -353,13 +353,13 @@ fn handle(shared: &Shared, setup: &ControlSetup, codec: &ControlCodec, pkt: &mut
         ControlMessage::PeriodicPing => {}
         ControlMessage::RequestIdrFrame => {
             tracing::debug!("control: IDR request");
-            shared.idr.client_request(&shared.frames_sent);
+            shared.request_idr_from_client();
         }
         ControlMessage::StartA => tracing::info!("control: start A"),
         ControlMessage::StartB => tracing::info!("control: start B"),
         ControlMessage::InvalidateRefFrames { first, last } => {
             tracing::debug!(first, last, "control: reference frame invalidation");
-            *shared.rfi.lock().unwrap_or_else(|e| e.into_inner()) = Some((u64::from(first), u64::from(last)));
+            shared.invalidate_refs(u64::from(first), u64::from(last));
         }
         ControlMessage::FrameFecStatus(f) => {
             let total = u64::from(f.total_data_packets) + u64::from(f.total_parity_packets);
@@ -392,7 +392,11 @@ mod tests {
 
     #[test]
     fn sustained_loss_lowers_the_bitrate_and_recovery_restores_it() {
-        let shared = Shared::new(10_000, Box::new(|_| {}));
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = asked.clone();
+        let requests: crate::media::feed::RequestSender =
+            Arc::new(move |r| log.lock().unwrap_or_else(|e| e.into_inner()).push(r));
+        let shared = Shared::new(10_000, Box::new(|_| {}), requests);
         let t0 = Instant::now();
         let mut lc = LossControl::new(10_000, t0);
         let at = |ms: u64| t0 + Duration::from_millis(ms);
@@ -413,5 +417,9 @@ mod tests {
             lc.report(&shared, 50, 100, at(20_000 + 2100 * k));
         }
         assert_eq!(shared.bitrate_kbps.load(Ordering::Relaxed), 2_500);
+        // Every change reached the encoder as a request, not as a value it polls.
+        let asked = asked.lock().unwrap_or_else(|e| e.into_inner());
+        assert_eq!(asked.first(), Some(&crate::media::feed::EncoderRequest::Bitrate(8_000)));
+        assert_eq!(asked.last(), Some(&crate::media::feed::EncoderRequest::Bitrate(2_500)));
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod audio;
 pub mod control;
+pub mod feed;
 pub mod idr;
 pub mod input_sink;
 pub mod session;
@@ -22,7 +23,7 @@ use lumen_encode::{EncodeError, Encoder, EncoderConfig, FrameSource};
 
 pub use control::HostMessage;
 pub use input_sink::{InputSink, JsonLinesSink, LogSink};
-pub use session::{MoonlightMedia, MoonlightSession};
+pub use session::{encoder_config, MoonlightMedia, MoonlightSession};
 
 /// Makes the encoder of a session.
 pub type EncoderFactory = Arc<dyn Fn(&EncoderConfig) -> Result<Box<dyn Encoder>, EncodeError> + Send + Sync>;

@@ -11,6 +11,7 @@ use lumen_encode::{Codec, ColourSpace, EncoderConfig, Range};
 
 use super::audio::{self, AudioSetup};
 use super::control::{self, ControlSetup, HostMessage};
+use super::feed::{EncoderFeed, VideoFeed};
 use super::shared::Shared;
 use super::video::{self, VideoSetup};
 use super::MediaOptions;
@@ -55,14 +56,21 @@ pub fn encoder_config(start: &MediaStart) -> anyhow::Result<EncoderConfig> {
     })
 }
 
-impl MediaPlane for MoonlightMedia {
-    fn start(&self, start: MediaStart) -> anyhow::Result<Box<dyn MediaSession>> {
+impl MoonlightMedia {
+    /// Starts a session whose video comes from `feed` (a worker's link; [`MediaPlane::start`] uses an
+    /// encoder thread of this process), with `input` receiving the client's input events.
+    pub fn start_with_feed(
+        &self,
+        start: MediaStart,
+        feed: Box<dyn VideoFeed>,
+        input: Arc<dyn super::InputSink>,
+    ) -> anyhow::Result<MoonlightSession> {
         let enc = encoder_config(&start)?;
         let c = &start.config;
         tracing::info!(client = %start.client_ip, w = enc.width, h = enc.height, fps = enc.fps,
             kbps = enc.bitrate_kbps, fec = c.fec_percent, video_enc = c.video_encrypted(),
             audio_enc = c.audio_encrypted(), control_v2 = c.control_encrypted_v2(), "media session starting");
-        let shared = Arc::new(Shared::new(enc.bitrate_kbps, start.on_end));
+        let shared = Arc::new(Shared::new(enc.bitrate_kbps, start.on_end, feed.requests()));
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::downgrade(&shared));
         let key = start.launch.key.clone();
         let (host_tx, host_rx) = sync_channel::<HostMessage>(64);
@@ -75,7 +83,7 @@ impl MediaPlane for MoonlightMedia {
                     encrypted: c.control_encrypted_v2(),
                     client_ip: start.client_ip,
                     port: start.ports.control,
-                    sink: self.opts.input_sink.clone(),
+                    sink: input,
                     bitrate_kbps: enc.bitrate_kbps,
                 },
                 host_rx,
@@ -83,7 +91,7 @@ impl MediaPlane for MoonlightMedia {
             threads.push(video::spawn(
                 shared.clone(),
                 VideoSetup {
-                    encoder: enc.clone(),
+                    fps: enc.fps,
                     packet_size: c.packet_size as usize,
                     fec_percent: c.fec_percent.min(255) as u8,
                     min_fec_packets: c.min_fec_packets.max(MIN_PARITY_FLOOR).min(u16::MAX as u32) as u16,
@@ -92,8 +100,7 @@ impl MediaPlane for MoonlightMedia {
                     port: start.ports.video,
                     inject_loss: self.opts.inject_video_loss,
                 },
-                self.opts.encoder.clone(),
-                self.opts.source.clone(),
+                feed,
             )?);
             threads.push(audio::spawn(
                 shared.clone(),
@@ -113,7 +120,16 @@ impl MediaPlane for MoonlightMedia {
             session.shutdown();
             return Err(e);
         }
-        Ok(Box::new(session))
+        Ok(session)
+    }
+}
+
+impl MediaPlane for MoonlightMedia {
+    fn start(&self, start: MediaStart) -> anyhow::Result<Box<dyn MediaSession>> {
+        let cfg = encoder_config(&start)?;
+        let feed = EncoderFeed::new(cfg, self.opts.encoder.clone(), self.opts.source.clone());
+        let input = self.opts.input_sink.clone();
+        Ok(Box::new(self.start_with_feed(start, Box::new(feed), input)?))
     }
 
     fn codec_support(&self) -> CodecSupport {

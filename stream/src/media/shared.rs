@@ -1,10 +1,11 @@
-//! State shared by the threads of one media session: stop flag, encoder requests from the control
-//! stream (IDR requests, reference invalidation, bitrate), the client's video address, and the end callback.
+//! State shared by the threads of one media session: stop flag, the IDR bookkeeping, the current bitrate,
+//! where encoder requests go (a closed [`EncoderRequest`] set, sent — never polled), and the end callback.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use super::feed::{EncoderRequest, RequestSender};
 use super::idr::IdrTracker;
 use crate::media_plane::EndReason;
 
@@ -16,9 +17,9 @@ pub struct Shared {
     pub stop: AtomicBool,
     /// IDR requests (client and internal) and how fast they were answered.
     pub idr: IdrTracker,
-    /// Pending reference invalidation: first and last frame index (0, 0 = none).
-    pub rfi: Mutex<Option<(u64, u64)>>,
+    /// The bitrate last asked of the encoder (for status reports and the loss control).
     pub bitrate_kbps: AtomicU32,
+    requests: RequestSender,
     /// Frames sent (last frame index on the wire).
     pub frames_sent: AtomicU64,
     /// Last time the control stream heard from the client (ms since `started`).
@@ -28,12 +29,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(bitrate_kbps: u32, on_end: OnEnd) -> Self {
+    pub fn new(bitrate_kbps: u32, on_end: OnEnd, requests: RequestSender) -> Self {
         Self {
             stop: AtomicBool::new(false),
             idr: IdrTracker::default(),
-            rfi: Mutex::new(None),
             bitrate_kbps: AtomicU32::new(bitrate_kbps),
+            requests,
             frames_sent: AtomicU64::new(0),
             last_heard_ms: AtomicU64::new(0),
             started: Instant::now(),
@@ -43,6 +44,29 @@ impl Shared {
 
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The client asked for an IDR (it lost a frame it cannot recover).
+    pub fn request_idr_from_client(&self) {
+        self.idr.client_request(&self.frames_sent);
+        (self.requests)(EncoderRequest::Idr);
+    }
+
+    /// The host itself needs an IDR (a frame could not be sent, a new destination).
+    pub fn request_idr_internal(&self) {
+        self.idr.request_internal();
+        (self.requests)(EncoderRequest::Idr);
+    }
+
+    /// The client lost frames `first..=last`.
+    pub fn invalidate_refs(&self, first: u64, last: u64) {
+        (self.requests)(EncoderRequest::InvalidateRefs { first, last });
+    }
+
+    /// Asks the encoder for a new bitrate.
+    pub fn set_bitrate(&self, kbps: u32) {
+        self.bitrate_kbps.store(kbps, Ordering::Relaxed);
+        (self.requests)(EncoderRequest::Bitrate(kbps));
     }
 
     pub fn heard_now(&self) {

@@ -1,24 +1,24 @@
-//! The video pipeline of one session: an encoder thread (frame source → encoder, at the stream's frame
-//! rate) and a sender thread (access unit → core packetizer with FEC → optional AES-GCM → paced GSO /
-//! `sendmmsg` to the address the client's UDP ping came from). The two talk over bounded channels with
-//! a fixed pool of access-unit buffers, so the steady state allocates nothing and neither thread waits
-//! on the other: when no buffer is free the encoder skips the frame tick.
+//! The video sender of one session: access units from the session's [`VideoFeed`] (the worker process
+//! over its link, or an encoder thread of this process) → core packetizer with FEC → optional AES-GCM →
+//! paced GSO / `sendmmsg` to the address the client's UDP ping came from. Feed and sender meet in bounded
+//! channels with a fixed pool of access-unit buffers, so the steady state allocates nothing and neither
+//! waits on the other: when no buffer is free the feed skips (or drops) the frame.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use lumen_core::pacing::{Pacer, PacerConfig};
 use lumen_core::video::{FrameMeta, FrameType, GcmVideo, PacketBatch, VideoPacketizer, VideoParams};
-use lumen_encode::{AccessUnit, EncoderConfig, FrameKind};
+use lumen_encode::{AccessUnit, FrameKind};
 
 use super::shared::Shared;
-use super::timing::{Ticker, Timings};
+use super::feed::{FeedPool, Job, VideoFeed};
+use super::timing::Timings;
 use super::udp_sys::{try_recv_from, BatchSender};
-use super::{EncoderFactory, SourceFactory};
 use crate::media_plane::EndReason;
 
 /// Access-unit buffers in flight between the encoder and the sender.
@@ -28,7 +28,8 @@ pub const PING_WAIT: Duration = Duration::from_secs(15);
 
 /// What the video pipeline of a session needs.
 pub struct VideoSetup {
-    pub encoder: EncoderConfig,
+    /// Frames per second (for the pacer).
+    pub fps: u32,
     pub packet_size: usize,
     pub fec_percent: u8,
     pub min_fec_packets: u16,
@@ -40,24 +41,12 @@ pub struct VideoSetup {
     pub inject_loss: f64,
 }
 
-struct Job {
-    au: AccessUnit,
-    ready_at: Instant,
-    /// The IDR request generation the encoder had answered with an IDR when it made this unit.
-    idr_answered: u64,
-}
-
-/// Binds the video port and starts the sender (which starts the encoder once the client pinged).
-pub fn spawn(
-    shared: Arc<Shared>,
-    setup: VideoSetup,
-    make_encoder: EncoderFactory,
-    make_source: SourceFactory,
-) -> anyhow::Result<JoinHandle<()>> {
+/// Binds the video port and starts the sender (which starts the feed once the client pinged).
+pub fn spawn(shared: Arc<Shared>, setup: VideoSetup, feed: Box<dyn VideoFeed>) -> anyhow::Result<JoinHandle<()>> {
     let sock = UdpSocket::bind(SocketAddr::new(unspecified(setup.client_ip), setup.port))?;
     sock.set_read_timeout(Some(Duration::from_millis(50)))?;
     Ok(std::thread::Builder::new().name("lumen-video-send".into()).spawn(move || {
-        if let Err(e) = sender(shared.clone(), setup, sock, make_encoder, make_source) {
+        if let Err(e) = sender(shared.clone(), setup, sock, feed) {
             tracing::error!(error = %e, "video sender failed");
             shared.end(EndReason::Error(format!("video: {e}")));
         }
@@ -122,13 +111,7 @@ pub(crate) fn drain_incoming(sock: &UdpSocket, client_ip: IpAddr, dest: &mut Soc
     }
 }
 
-fn sender(
-    shared: Arc<Shared>,
-    setup: VideoSetup,
-    sock: UdpSocket,
-    make_encoder: EncoderFactory,
-    make_source: SourceFactory,
-) -> anyhow::Result<()> {
+fn sender(shared: Arc<Shared>, setup: VideoSetup, sock: UdpSocket, feed: Box<dyn VideoFeed>) -> anyhow::Result<()> {
     let Some(mut dest) = wait_for_ping(&shared, &sock, setup.client_ip, "video") else {
         if !shared.stopping() {
             tracing::warn!("no video ping from the client within {:?}", PING_WAIT);
@@ -148,7 +131,7 @@ fn sender(
     if let Some(k) = setup.encrypt_key {
         packetizer = packetizer.with_sealer(Box::new(GcmVideo::new(&k)));
     }
-    let fps = setup.encoder.fps.max(1);
+    let fps = setup.fps.max(1);
     let mut pacer = Pacer::new(PacerConfig::for_stream(packetizer.datagram_len(), fps));
     let mut out = BatchSender::new(sock.try_clone()?, dest);
 
@@ -159,14 +142,7 @@ fn sender(
         au.data.reserve(512 * 1024);
         free_tx.send(au).map_err(|_| anyhow::anyhow!("pool channel closed"))?;
     }
-    let enc_shared = shared.clone();
-    let enc_cfg = setup.encoder.clone();
-    let encoder_thread = std::thread::Builder::new().name("lumen-video-enc".into()).spawn(move || {
-        if let Err(e) = encode_loop(&enc_shared, enc_cfg, make_encoder, make_source, free_rx, full_tx) {
-            tracing::error!(error = %e, "video encoder failed");
-            enc_shared.end(EndReason::Error(format!("encoder: {e}")));
-        }
-    })?;
+    let feed_thread = feed.start(shared.clone(), FeedPool { free_rx, full_tx })?;
 
     let mut batch = PacketBatch::new();
     let mut frame_index: u32 = 0;
@@ -201,7 +177,7 @@ fn sender(
         };
         if let Err(e) = packetizer.packetize(&meta, &job.au.data, &mut batch) {
             tracing::warn!(error = %e, bytes = job.au.data.len(), "video: frame not packetized; asking for an IDR");
-            shared.idr.request_internal();
+            shared.request_idr_internal();
             let _ = free_tx.send(job.au);
             continue;
         }
@@ -233,7 +209,9 @@ fn sender(
     }
     drop(full_rx);
     drop(free_tx);
-    let _ = encoder_thread.join();
+    if let Some(t) = feed_thread {
+        let _ = t.join();
+    }
     timings.log_summary();
     Ok(())
 }
@@ -254,81 +232,6 @@ fn send_paced(out: &mut BatchSender, pacer: &mut Pacer, batch: &PacketBatch, epo
         }
         let r = sched.burst_range(k);
         out.send_uniform(&all[r.start * stride..r.end * stride], stride)?;
-    }
-    Ok(())
-}
-
-fn encode_loop(
-    shared: &Shared,
-    cfg: EncoderConfig,
-    make_encoder: EncoderFactory,
-    make_source: SourceFactory,
-    free_rx: Receiver<AccessUnit>,
-    full_tx: SyncSender<Job>,
-) -> anyhow::Result<()> {
-    let mut encoder = make_encoder(&cfg)?;
-    let mut source = make_source(cfg.width, cfg.height);
-    let mut ticker = Ticker::new(Duration::from_secs_f64(1.0 / cfg.fps.max(1) as f64), true);
-    let mut skipped = 0u64;
-    let mut bitrate = cfg.bitrate_kbps;
-    let mut spare: Option<AccessUnit> = None;
-    // The request generation last answered by an IDR; an IDR is forced on every tick while it lags.
-    let mut idr_answered = shared.idr.generation();
-    while !shared.stopping() {
-        // Fell behind by more than a frame: the clock restarts rather than bursting.
-        ticker.wait();
-        let next_buf = match spare.take() {
-            Some(au) => Ok(au),
-            None => free_rx.try_recv(),
-        };
-        let mut au = match next_buf {
-            Ok(au) => au,
-            Err(std::sync::mpsc::TryRecvError::Empty) => {
-                skipped += 1;
-                if skipped.is_power_of_two() {
-                    tracing::debug!(skipped, "video: sender busy, frame tick skipped");
-                }
-                continue;
-            }
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
-        };
-        let want = shared.bitrate_kbps.load(Ordering::Relaxed);
-        if want != bitrate {
-            match encoder.set_bitrate(want) {
-                Ok(()) => {
-                    tracing::info!(from = bitrate, to = want, "video: encoder bitrate changed");
-                    bitrate = want;
-                }
-                Err(e) => tracing::warn!(error = %e, "video: bitrate change failed"),
-            }
-        }
-        let rfi = shared.rfi.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some((first, last)) = rfi {
-            if !encoder.invalidate_refs(first, last) {
-                encoder.request_idr();
-            }
-        }
-        let idr_generation = shared.idr.generation();
-        if idr_generation != idr_answered {
-            tracing::debug!("video: IDR requested");
-            encoder.request_idr();
-        }
-        let frame = source.next_frame()?;
-        let ready_at = frame.ready_at;
-        if let Err(e) = encoder.encode(&frame, &mut au) {
-            tracing::warn!(error = %e, "video: encode failed");
-            au.kind = None;
-        }
-        if au.kind.is_none() {
-            spare = Some(au);
-            continue;
-        }
-        if au.kind == Some(FrameKind::Idr) {
-            idr_answered = idr_generation;
-        }
-        if full_tx.send(Job { au, ready_at, idr_answered }).is_err() {
-            break;
-        }
     }
     Ok(())
 }

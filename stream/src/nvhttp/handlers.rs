@@ -30,7 +30,7 @@ pub const GFE_VERSION: &str = "3.23.0.74";
 pub(super) type Resp = Response<Full<Bytes>>;
 
 /// The `status_message` of a `/launch` refused because another client's session runs (status 503).
-pub const BUSY_MESSAGE: &str = "Busy: this host is running a session for another client";
+pub const BUSY_MESSAGE: &str = "Busy: this host streams as many sessions as it may (max_sessions)";
 
 fn xml(status: StatusCode, reply: XmlReply) -> Resp {
     Response::builder()
@@ -73,7 +73,7 @@ pub async fn handle(state: &Arc<HostState>, conn: &ConnInfo, req: Request<Incomi
     tracing::debug!(peer = %conn.peer, path, tls = conn.tls, "nvhttp request");
     let paired = conn.client_der.as_deref().and_then(|der| lock(&state.clients).by_der(der).cloned());
     match path.as_str() {
-        "/serverinfo" => ok(server_info(state, conn, paired.is_some())),
+        "/serverinfo" => ok(server_info(state, conn, paired.as_ref().filter(|_| conn.tls))),
         "/pair" => super::pair::pair(state, conn, &query, paired).await,
         "/unpair" => super::pair::unpair(state, conn, &query, paired),
         "/applist" | "/appasset" | "/launch" | "/resume" | "/cancel" => {
@@ -83,7 +83,7 @@ pub async fn handle(state: &Arc<HostState>, conn: &ConnInfo, req: Request<Incomi
                 "/appasset" => app_asset(state, &query),
                 "/launch" => launch(state, conn, &query, &client),
                 "/resume" => resume(state, conn, &query, &client),
-                _ => cancel(state),
+                _ => cancel(state, &client).await,
             }
         }
         _ => {
@@ -93,9 +93,14 @@ pub async fn handle(state: &Arc<HostState>, conn: &ConnInfo, req: Request<Incomi
     }
 }
 
-fn server_info(state: &HostState, conn: &ConnInfo, paired: bool) -> XmlReply {
+/// `/serverinfo`: `currentgame` and the busy state describe the asking client's own session (known over
+/// HTTPS from its certificate); over plain HTTP the host answers "free".
+fn server_info(state: &HostState, conn: &ConnInfo, client: Option<&PairedClient>) -> XmlReply {
     let codecs = state.media.codec_support();
-    let current = lock(&state.session).as_ref().map(|s| s.launch.app_id).unwrap_or(0);
+    let paired = client.is_some() || conn.client_der.as_deref().is_some_and(|d| lock(&state.clients).by_der(d).is_some());
+    let current = client
+        .and_then(|c| lock(&state.sessions).by_client(&c.id).map(|s| s.launch.app_id))
+        .unwrap_or(0);
     let local_ip = match conn.local.ip() {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
         ip => ip,
@@ -181,50 +186,83 @@ fn launch(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClie
         tracing::info!(peer = %conn.peer, asked = record.fps, fps, "launch frame rate clamped to the host's limit");
         record.fps = fps;
     }
-    let mut slot = lock(&state.session);
-    if let Some(live) = slot.as_ref().filter(|l| l.client_id != client.id) {
-        tracing::warn!(peer = %conn.peer, client = client.id, session_client = live.client_id, app = %live.launch.app_name,
-            streaming = live.media.is_some(), "launch refused: busy with another client's session (it may /resume it)");
+    let encrypted = record.wants_encrypted_rtsp();
+    let mode = format!("{}x{}x{}", record.width, record.height, record.fps);
+    let mut table = lock(&state.sessions);
+    if let Some(live) = table.by_client(&client.id) {
+        if live.launch.app_id == record.app_id {
+            // The caller's own session: reattached with the new mode and keys, as a resume.
+            tracing::info!(app = %app.name, mode, client = client.id, session = live.generation,
+                "launch of the running app: reattaching the client's session");
+            let old = reattach(live, record, conn);
+            drop(table);
+            if let Some(mut m) = old {
+                m.stop(EndReason::Replaced);
+            }
+            return ok(XmlReply::ok().field("sessionUrl0", session_url(state, conn, encrypted)).field("gamesession", 1));
+        }
+        tracing::warn!(running = %live.launch.app_name, client = client.id, "launch refused: the client's own app is running");
+        return ok(XmlReply::error(400, "Another app is running in your session: quit it first"));
+    }
+    if table.len() >= state.max_sessions {
+        tracing::warn!(peer = %conn.peer, client = client.id, sessions = table.len(), max = state.max_sessions,
+            "launch refused: the host streams as many sessions as it may (max_sessions)");
         return ok(XmlReply::error(503, BUSY_MESSAGE));
     }
-    if let Some(live) = slot.as_ref() {
-        tracing::warn!(running = %live.launch.app_name, "launch refused: an app is already running");
-        return ok(XmlReply::error(503, "An app is already running on this host"));
-    }
-    let encrypted = record.wants_encrypted_rtsp();
-    tracing::info!(app = %app.name, mode = format!("{}x{}x{}", record.width, record.height, record.fps),
-        client = client.id, "app launched");
-    *slot =
-        Some(LiveSession::new(state.next_generation(), record, conn.peer.ip(), client.id.clone(), state.media_ports()));
+    let generation = state.next_generation();
+    let slot = table.free_slot();
+    tracing::info!(app = %app.name, mode, client = client.id, session = generation, slot, "app launched");
+    let ports = state.media_ports_for_slot(slot);
+    table.insert(LiveSession::new(generation, record, conn.peer.ip(), client.id.clone(), slot, ports));
     ok(XmlReply::ok().field("sessionUrl0", session_url(state, conn, encrypted)).field("gamesession", 1))
 }
 
-fn resume(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClient) -> Resp {
-    let mut slot = lock(&state.session);
-    let Some(live) = slot.as_mut() else {
-        return ok(XmlReply::error(503, "No app is running on this host"));
-    };
-    if let Err(e) = live.launch.resume(q) {
-        tracing::warn!(peer = %conn.peer, error = %e, "malformed resume request");
-        return bad_request(&e.to_string());
-    }
+/// Points a client's existing session at a new launch or resume; returns the stream it replaces.
+fn reattach(
+    live: &mut crate::session::LiveSession,
+    record: LaunchRecord,
+    conn: &ConnInfo,
+) -> Option<Box<dyn crate::media_plane::MediaSession>> {
     let old_media = live.media.take();
     if old_media.is_some() {
         live.media_ended = Some(EndReason::Replaced);
     }
+    let cmd = live.launch.app_cmd.clone();
+    live.launch = LaunchRecord { app_cmd: cmd, ..record };
     live.reset_handshake();
     live.client_ip = conn.peer.ip();
-    live.client_id = client.id.clone();
-    let encrypted = live.launch.wants_encrypted_rtsp();
-    tracing::info!(app = %live.launch.app_name, client = client.id, "app resumed");
-    drop(slot);
-    if let Some(mut m) = old_media {
+    old_media
+}
+
+fn resume(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClient) -> Resp {
+    let mut table = lock(&state.sessions);
+    let Some(live) = table.by_client(&client.id) else {
+        tracing::info!(peer = %conn.peer, client = client.id, "resume without a session of this client");
+        return ok(XmlReply::error(503, "No app is running in your session"));
+    };
+    let mut record = live.launch.clone();
+    if let Err(e) = record.resume(q) {
+        tracing::warn!(peer = %conn.peer, error = %e, "malformed resume request");
+        return bad_request(&e.to_string());
+    }
+    let encrypted = record.wants_encrypted_rtsp();
+    tracing::info!(app = %record.app_name, client = client.id, session = live.generation, "app resumed");
+    let old = reattach(live, record, conn);
+    drop(table);
+    if let Some(mut m) = old {
         m.stop(EndReason::Replaced);
     }
     ok(XmlReply::ok().field("sessionUrl0", session_url(state, conn, encrypted)).field("resume", 1))
 }
 
-fn cancel(state: &HostState) -> Resp {
-    state.end_session(EndReason::Cancelled);
+/// `/cancel`: Moonlight's "quit" — ends the caller's own session and its app (nobody else's).
+async fn cancel(state: &Arc<HostState>, client: &PairedClient) -> Resp {
+    let Some(generation) = state.session_of(&client.id) else {
+        tracing::info!(client = client.id, "cancel without a session of this client");
+        return ok(XmlReply::ok().field("cancel", 1));
+    };
+    let st = state.clone();
+    // Ending joins media threads: off the async workers.
+    let _ = tokio::task::spawn_blocking(move || st.end_session(generation, EndReason::Cancelled)).await;
     ok(XmlReply::ok().field("cancel", 1))
 }

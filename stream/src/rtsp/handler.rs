@@ -1,24 +1,53 @@
-//! Answers RTSP requests against the live session: records each step, hands out the media ports, parses
-//! ANNOUNCE into the typed stream config, and starts the media plane at PLAY.
+//! Answers RTSP requests against one live session (the server found which): records each step, hands out
+//! the session's media ports, parses ANNOUNCE into the typed stream config, and prepares PLAY — the media
+//! plane itself is started by the server off the async workers and outside the session lock.
 
 use std::net::IpAddr;
 
 use super::request::{response, Request};
 use crate::host::{lock, HostState};
-use crate::media_plane::{EndReason, MediaStart};
+use crate::media_plane::{EndReason, MediaSession, MediaStart};
 use crate::session::RtspStep;
 
-/// Answers one request (already decrypted) from `peer`, reached on the host address `local`.
-/// Returns the plaintext reply.
-pub fn handle(state: &HostState, peer: IpAddr, local: IpAddr, req: &Request, encrypted: bool) -> Vec<u8> {
+/// What answering a request needs next.
+pub enum Handled {
+    /// The plaintext reply.
+    Reply(Vec<u8>),
+    /// PLAY: start the media plane with `start` (after stopping `old`), then reply.
+    Play(Box<PlayJob>),
+}
+
+/// A PLAY to carry out: the media start and how to answer.
+pub struct PlayJob {
+    pub session: u64,
+    pub start: MediaStart,
+    pub old: Option<Box<dyn MediaSession>>,
+    pub cseq: Option<String>,
+    pub session_id: Option<String>,
+}
+
+/// The reply to PLAY once the media plane answered.
+pub fn play_reply(cseq: Option<&str>, session_id: Option<&str>, started: bool) -> Vec<u8> {
+    if !started {
+        return response(500, "Internal Server Error", cseq, &[], b"");
+    }
+    match session_id {
+        Some(id) => response(200, "OK", cseq, &[("Session", format!("{id};timeout = 90"))], b""),
+        None => response(200, "OK", cseq, &[], b""),
+    }
+}
+
+/// Answers one request (already decrypted) from `peer` for session `generation`, reached on the host
+/// address `local`.
+pub fn handle(state: &HostState, generation: u64, peer: IpAddr, local: IpAddr, req: &Request, encrypted: bool) -> Handled {
     let cseq = req.cseq();
-    let reply = |status: u16, reason: &str| response(status, reason, cseq, &[], b"");
-    let mut slot = lock(&state.session);
-    let Some(live) = slot.as_mut() else {
+    let reply = |status: u16, reason: &str| Handled::Reply(response(status, reason, cseq, &[], b""));
+    let mut table = lock(&state.sessions);
+    let Some(live) = table.by_id(generation) else {
         tracing::warn!(%peer, method = req.method, "RTSP request without a launched session");
         return reply(454, "Session Not Found");
     };
-    if live.client_ip != peer {
+    if !encrypted && live.client_ip != peer {
         tracing::warn!(%peer, launched_by = %live.client_ip, "RTSP request from an address that did not launch the session");
         return reply(403, "Forbidden");
     }
@@ -28,12 +57,12 @@ pub fn handle(state: &HostState, peer: IpAddr, local: IpAddr, req: &Request, enc
         "OPTIONS" => {
             live.rtsp_steps.push(RtspStep::Options);
             live.rtsp_encrypted = encrypted;
-            response(200, "OK", cseq, &[("Public", "OPTIONS, DESCRIBE, SETUP, ANNOUNCE, PLAY".into())], b"")
+            Handled::Reply(response(200, "OK", cseq, &[("Public", "OPTIONS, DESCRIBE, SETUP, ANNOUNCE, PLAY".into())], b""))
         }
         "DESCRIBE" => {
             let body = crate::sdp::describe_offer(local, &state.media.codec_support(), &state.media.offer_options());
             live.rtsp_steps.push(RtspStep::Describe);
-            response(200, "OK", cseq, &[("Content-Type", "application/sdp".into())], body.as_bytes())
+            Handled::Reply(response(200, "OK", cseq, &[("Content-Type", "application/sdp".into())], body.as_bytes()))
         }
         "SETUP" => {
             let (step, port) = if req.target.contains("streamid=audio") {
@@ -55,7 +84,13 @@ pub fn handle(state: &HostState, peer: IpAddr, local: IpAddr, req: &Request, enc
                 }
             };
             live.rtsp_steps.push(step);
-            response(200, "OK", cseq, &[session_header(&id), ("Transport", format!("server_port={port}"))], b"")
+            Handled::Reply(response(
+                200,
+                "OK",
+                cseq,
+                &[session_header(&id), ("Transport", format!("server_port={port}"))],
+                b"",
+            ))
         }
         "ANNOUNCE" => match crate::sdp::parse_announce(&req.body) {
             Ok(mut config) => {
@@ -92,30 +127,20 @@ pub fn handle(state: &HostState, peer: IpAddr, local: IpAddr, req: &Request, enc
                 tracing::warn!(%peer, "RTSP PLAY before ANNOUNCE");
                 return reply(455, "Method Not Valid In This State");
             };
-            live.stop_media(EndReason::Replaced);
+            let old = live.media.take();
+            if old.is_some() {
+                live.media_ended = Some(EndReason::Replaced);
+            }
+            live.rtsp_steps.push(RtspStep::Play);
             let start = MediaStart {
+                session: live.generation,
                 launch: live.launch.clone(),
                 config,
                 client_ip: peer,
                 ports: live.media_ports,
                 on_end: state.end_callback(live.generation),
             };
-            match state.media.start(start) {
-                Ok(m) => {
-                    live.media = Some(m);
-                    live.media_ended = None;
-                    live.rtsp_steps.push(RtspStep::Play);
-                    tracing::info!(%peer, "media session started (PLAY)");
-                    match &session_id {
-                        Some(id) => response(200, "OK", cseq, &[session_header(id)], b""),
-                        None => reply(200, "OK"),
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(%peer, error = %e, "the media plane failed to start");
-                    reply(500, "Internal Server Error")
-                }
-            }
+            Handled::Play(Box::new(PlayJob { session: live.generation, start, old, cseq: cseq.map(str::to_owned), session_id }))
         }
         other => {
             tracing::warn!(%peer, method = other, "unsupported RTSP method");

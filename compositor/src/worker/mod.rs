@@ -1,0 +1,256 @@
+//! The worker role of `lumen-session` (`lumen-session worker`, started by the host, never by users): one
+//! session's compositor, outputs, renderer, encoder and apps in a process of its own. It talks to the host
+//! only over the link on descriptor 3 (`lumen_core::link`): it announces itself (`Ready`), streams at each
+//! `Start` ([`stream`]), injects the client's input into its seat, applies encoder requests, and ends at
+//! `End` or when the host goes away (link closed). A crash here ends only this session.
+
+mod encoder;
+mod link_fd;
+mod link_out;
+mod stream;
+
+use std::io::Read;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use lumen_core::link::{self, ToHost, ToWorker, HEADER_LEN};
+use lumen_render::RendererChoice;
+
+pub use encoder::EncoderCommand;
+use link_out::LinkWriter;
+use stream::{Stream, StreamContext};
+
+use crate::handle::CompositorHandle;
+use crate::host::apps::AppProcess;
+use crate::host::choice::{EncoderChoice, VideoSource};
+use crate::run::Config;
+
+/// The descriptor of the link in a worker.
+pub const LINK_FD: i32 = 3;
+
+/// How the host starts a worker (its command line, `lumen-session worker …`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerArgs {
+    /// The host's id of this session (for the log).
+    #[arg(long, default_value_t = 0)]
+    pub session: u64,
+    #[arg(long, default_value = "auto", value_parser = |s: &str| s.parse::<EncoderChoice>())]
+    pub encoder: EncoderChoice,
+    #[arg(long, default_value = "auto", value_parser = |s: &str| s.parse::<RendererChoice>())]
+    pub renderer: RendererChoice,
+    #[arg(long, default_value = "desktop", value_parser = |s: &str| s.parse::<VideoSource>())]
+    pub video_source: VideoSource,
+    /// Start CMD in the session at start (repeatable): what "Desktop" shows.
+    #[arg(long = "desktop-app", value_name = "CMD")]
+    pub desktop_apps: Vec<String>,
+    #[arg(long)]
+    pub xwayland: bool,
+    #[arg(long)]
+    pub demo: bool,
+    /// Test hook: frame dumps in DIR/session-N (docs/session.md).
+    #[arg(long, value_name = "DIR")]
+    pub frame_dump: Option<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    pub app_log_dir: Option<PathBuf>,
+}
+
+impl WorkerArgs {
+    /// The arguments that start a worker like this one (after `worker`).
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut a: Vec<std::ffi::OsString> = vec![
+            "--session".into(),
+            self.session.to_string().into(),
+            "--encoder".into(),
+            self.encoder.name().into(),
+            "--renderer".into(),
+            renderer_name(self.renderer).into(),
+            "--video-source".into(),
+            self.video_source.name().into(),
+        ];
+        for app in &self.desktop_apps {
+            a.push("--desktop-app".into());
+            a.push(app.into());
+        }
+        if self.xwayland {
+            a.push("--xwayland".into());
+        }
+        if self.demo {
+            a.push("--demo".into());
+        }
+        if let Some(d) = &self.frame_dump {
+            a.push("--frame-dump".into());
+            a.push(d.into());
+        }
+        if let Some(d) = &self.app_log_dir {
+            a.push("--app-log-dir".into());
+            a.push(d.into());
+        }
+        a
+    }
+}
+
+fn renderer_name(r: RendererChoice) -> &'static str {
+    match r {
+        RendererChoice::Gles => "gles",
+        RendererChoice::Pixman => "pixman",
+        _ => "auto",
+    }
+}
+
+/// Runs the worker until the host ends it (or goes away).
+pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
+    let link = link_fd::take_link(LINK_FD).context("the worker's link")?;
+    let out = Arc::new(LinkWriter::new(link.try_clone()?));
+    let resolved = match crate::host::choice::resolve(args.encoder, args.renderer) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = out.send(&ToHost::Failed { message: &e.to_string() });
+            return Err(e.into());
+        }
+    };
+    let config = Config {
+        apps: Vec::new(),
+        renderer: resolved.renderer,
+        outputs: Vec::new(),
+        socket: None,
+        control: None,
+        xwayland: args.xwayland,
+        keyboard_layout: "us".into(),
+        cursor_visible: true,
+        handle_signals: false,
+        app_log_dir: args.app_log_dir.clone(),
+    };
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<(CompositorHandle, String)>(1);
+    let compositor = std::thread::Builder::new().name("lumen-compositor".into()).spawn(move || {
+        let r = crate::run::run(config, |h, socket| {
+            let _ = ready_tx.send((h, socket.to_string()));
+        });
+        if let Err(e) = &r {
+            tracing::error!(error = %e, "the session's compositor failed");
+        }
+    })?;
+    let Ok((handle, socket)) = ready_rx.recv() else {
+        let _ = out.send(&ToHost::Failed { message: "the session's compositor did not start" });
+        let _ = compositor.join();
+        anyhow::bail!("the compositor did not start");
+    };
+    for app in &args.desktop_apps {
+        handle.launch_app(app.clone()).context("launching a desktop app")?;
+    }
+    if args.demo {
+        let rt = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).unwrap_or_default();
+        let sock = socket.clone();
+        std::thread::Builder::new().name("lumen-demo".into()).spawn(move || {
+            if let Err(e) = crate::host::demo::run(&rt, &sock) {
+                tracing::warn!(error = %e, "demo client stopped");
+            }
+        })?;
+    }
+    tracing::info!(session = args.session, wayland = socket, "worker ready");
+    out.send(&ToHost::Ready { version: link::LINK_VERSION, pid: std::process::id() })?;
+    // Test hook: each session's frame dumps in a directory of its own.
+    let frame_dump = args.frame_dump.as_ref().map(|d| d.join(format!("session-{}", args.session)));
+    if let Some(d) = &frame_dump {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let ctx = StreamContext {
+        handle: handle.clone(),
+        out: out.clone(),
+        resolved,
+        video_source: args.video_source,
+        wayland_display: socket,
+        frame_dump,
+        app_log_dir: args.app_log_dir.clone(),
+    };
+    let end_app = serve(link, &ctx);
+    let _ = handle.stop();
+    let _ = compositor.join();
+    if let Some(app) = end_app {
+        app.terminate();
+    }
+    tracing::info!(session = args.session, "worker done");
+    Ok(())
+}
+
+/// Reads the host's messages until `End` or the link closes; returns the app to terminate, if any.
+fn serve(mut link: UnixStream, ctx: &StreamContext) -> Option<AppProcess> {
+    let mut app: Option<AppProcess> = None;
+    let mut stream: Option<Stream> = None;
+    let mut body = Vec::with_capacity(4096);
+    let end_app = loop {
+        let mut head = [0u8; HEADER_LEN];
+        if link.read_exact(&mut head).is_err() {
+            tracing::info!("the host closed the link: the session ends");
+            break true;
+        }
+        let h = match link::parse_header(&head) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "bad frame from the host");
+                break true;
+            }
+        };
+        body.resize(h.body_len, 0);
+        if link.read_exact(&mut body).is_err() {
+            break true;
+        }
+        let msg = match link::decode_to_worker(h.kind, &body) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "undecodable message from the host ignored");
+                continue;
+            }
+        };
+        match msg {
+            ToWorker::Start(s) => {
+                if let Some(old) = stream.take() {
+                    old.stop(&ctx.handle);
+                }
+                match Stream::start(ctx, &s, &mut app) {
+                    Ok((st, (width, height))) => {
+                        stream = Some(st);
+                        let _ = ctx.out.send(&ToHost::Streaming { width, height });
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "stream did not start");
+                        let _ = ctx.out.send(&ToHost::Failed { message: &format!("{e:#}") });
+                    }
+                }
+            }
+            ToWorker::Input(bytes) => match lumen_core::input::decode(bytes) {
+                Ok(ev) => {
+                    if let Some(st) = &stream {
+                        st.input(ev);
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "undecodable input from the host"),
+            },
+            ToWorker::RequestIdr => command(&stream, EncoderCommand::Idr),
+            ToWorker::InvalidateRefs { first, last } => command(&stream, EncoderCommand::InvalidateRefs { first, last }),
+            ToWorker::SetBitrate { kbps } => command(&stream, EncoderCommand::Bitrate(kbps)),
+            ToWorker::StopStream => {
+                if let Some(old) = stream.take() {
+                    old.stop(&ctx.handle);
+                }
+            }
+            ToWorker::End { end_app } => break end_app,
+        }
+    };
+    if let Some(old) = stream.take() {
+        old.stop(&ctx.handle);
+    }
+    if end_app {
+        app
+    } else {
+        // The app outlives the worker only when the host asked for it; it is left to run.
+        None
+    }
+}
+
+fn command(stream: &Option<Stream>, c: EncoderCommand) {
+    if let Some(st) = stream {
+        st.command(c);
+    }
+}

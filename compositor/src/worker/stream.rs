@@ -1,0 +1,124 @@
+//! One stream of the worker: per host `Start`, a virtual output at the client's mode whose frames feed
+//! an [`EncoderThread`], the launched app (started once, kept across streams for a resume), and the
+//! client's input injected on that output. `StopStream` ends the stream and keeps the app.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lumen_core::input::InputEvent;
+use lumen_core::link::StreamStart;
+use lumen_encode::{Codec, ColourSpace, EncoderConfig, FrameSource, Range};
+use lumen_render::OutputId;
+use lumen_stream::media::InputSink;
+
+use super::encoder::{EncoderCommand, EncoderThread};
+use super::link_out::LinkWriter;
+use crate::handle::CompositorHandle;
+use crate::host::apps::AppProcess;
+use crate::host::choice::{Resolved, VideoSource};
+use crate::host::frames::{DesktopSource, Mailbox, MailboxSink};
+use crate::host::input::SeatInput;
+use crate::output::OutputMode;
+
+/// What a worker's streams share.
+pub struct StreamContext {
+    pub handle: CompositorHandle,
+    pub out: Arc<LinkWriter>,
+    pub resolved: Resolved,
+    pub video_source: VideoSource,
+    pub wayland_display: String,
+    pub frame_dump: Option<PathBuf>,
+    pub app_log_dir: Option<PathBuf>,
+}
+
+/// A running stream.
+pub struct Stream {
+    output: Option<OutputId>,
+    mailbox: Option<Arc<Mailbox>>,
+    encoder: EncoderThread,
+    seat: SeatInput,
+}
+
+impl Stream {
+    /// Starts a stream for `s`; returns it with the encoded size.
+    pub fn start(ctx: &StreamContext, s: &StreamStart<'_>, app: &mut Option<AppProcess>) -> anyhow::Result<(Self, (u32, u32))> {
+        let cfg = EncoderConfig {
+            width: s.width,
+            height: s.height,
+            fps: s.fps.max(1),
+            bitrate_kbps: s.bitrate_kbps.max(500),
+            codec: Codec::H264,
+            colour_space: ColourSpace::from_moonlight(s.csc_mode >> 1),
+            range: Range::from_moonlight(s.csc_mode & 1),
+            slices: s.slices.max(1),
+        };
+        let encoder = (ctx.resolved.encoder)(&cfg)?;
+        let (output, mailbox, source, pace): (_, _, Box<dyn FrameSource>, _) = match ctx.video_source {
+            VideoSource::TestPattern => {
+                let src = Box::new(lumen_encode::TestPattern::new(cfg.width, cfg.height));
+                (None, None, src, Some(Duration::from_secs_f64(1.0 / f64::from(cfg.fps))))
+            }
+            VideoSource::Desktop => {
+                let mailbox = Mailbox::new();
+                let mode = OutputMode { width: cfg.width, height: cfg.height, refresh_mhz: cfg.fps.saturating_mul(1000) };
+                let id = ctx.handle.create_output(mode, Some(Box::new(MailboxSink::new(mailbox.clone()))))?;
+                tracing::info!(output = %id, %mode, "session output created");
+                let src = Box::new(DesktopSource::new(mailbox.clone(), cfg.width, cfg.height, ctx.frame_dump.clone()));
+                (Some(id), Some(mailbox), src as Box<dyn FrameSource>, None)
+            }
+        };
+        // The app starts once the output exists, so its first window maps there.
+        if let Err(e) = ensure_app(ctx, s, app) {
+            if let Some(id) = output {
+                let _ = ctx.handle.remove_output(id);
+            }
+            return Err(e);
+        }
+        let encoder = EncoderThread::spawn(source, encoder, ctx.out.clone(), pace)?;
+        let seat = SeatInput::new(ctx.handle.clone(), output, None);
+        Ok((Stream { output, mailbox, encoder, seat }, (cfg.width, cfg.height)))
+    }
+
+    pub fn command(&self, c: EncoderCommand) {
+        self.encoder.command(c);
+    }
+
+    pub fn input(&self, ev: InputEvent) {
+        self.seat.input(ev);
+    }
+
+    /// Ends the stream: the encoder stops, the output goes.
+    pub fn stop(mut self, handle: &CompositorHandle) {
+        if let Some(mb) = &self.mailbox {
+            mb.close();
+        }
+        self.encoder.stop();
+        if let Some(id) = self.output.take() {
+            match handle.remove_output(id) {
+                Ok(()) => tracing::info!(output = %id, "session output removed"),
+                Err(e) => tracing::warn!(output = %id, error = %e, "session output not removed"),
+            }
+        }
+    }
+}
+
+/// Starts the launched app unless it already runs (a resume); "Desktop" starts nothing.
+fn ensure_app(ctx: &StreamContext, s: &StreamStart<'_>, app: &mut Option<AppProcess>) -> anyhow::Result<()> {
+    let Some(cmd) = s.app_cmd else { return Ok(()) };
+    if let Some(a) = app.as_ref().filter(|a| a.app_id == s.app_id && a.running()) {
+        tracing::info!(cmd, pid = a.pid, "app already running: resuming it");
+        return Ok(());
+    }
+    if let Some(old) = app.take() {
+        old.terminate();
+    }
+    let out = ctx.out.clone();
+    let on_exit = Box::new(move || {
+        let _ = out.send(&lumen_core::link::ToHost::AppExited { code: 0 });
+    });
+    let started = AppProcess::spawn(s.app_id, cmd, &ctx.wayland_display, ctx.app_log_dir.as_deref(), on_exit)
+        .map_err(|e| anyhow::anyhow!("the app {cmd:?} did not start: {e}"))?;
+    *app = Some(started);
+    Ok(())
+}

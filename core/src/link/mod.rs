@@ -1,0 +1,157 @@
+//! The host ↔ worker link: the typed messages a session's worker process and the host exchange over their
+//! Unix socketpair, and their byte encoding (sans-IO: the caller owns the socket and the buffers).
+//!
+//! Every message is one frame: `body_len: u32 LE` (bytes after this field, kind included) · `kind: u8` ·
+//! body. Host → worker: [`ToWorker`] (`Start` of a stream at the client's mode, client input in Moonlight's
+//! own input-packet encoding — decoded by [`crate::input::decode`] on the worker side —, encoder requests,
+//! stop). Worker → host: [`ToHost`] (ready, encoded access units with their timestamps, the app's exit,
+//! failures). An access unit's header ([`au_frame_header`]) is written before its bytes so the sender
+//! needs no copy (`writev`), and the receiver reads the bytes straight into its own reusable buffer.
+//!
+//! A stream socket, not `SOCK_SEQPACKET`: a 4K IDR of several MB must not be capped by `wmem_max`.
+
+mod codec;
+
+pub use codec::{
+    au_frame_header, decode_to_host, decode_to_worker, encode_to_host, encode_to_worker, parse_header, Header,
+    AU_FRAME_HEADER_LEN, HEADER_LEN, MAX_BODY,
+};
+
+/// Version of this protocol; the worker reports it in [`ToHost::Ready`] and the host refuses another.
+pub const LINK_VERSION: u16 = 1;
+
+/// Why bytes on the link were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    /// The body is shorter than its kind needs.
+    #[error("link message {kind:#04x} truncated: need {need} bytes, have {have}")]
+    Truncated {
+        /// Message kind.
+        kind: u8,
+        /// Bytes needed.
+        need: usize,
+        /// Bytes present.
+        have: usize,
+    },
+    /// A kind this side does not know.
+    #[error("unknown link message kind {0:#04x}")]
+    UnknownKind(u8),
+    /// The length field is zero or over [`MAX_BODY`].
+    #[error("link frame length {0} out of range")]
+    BadLength(usize),
+    /// A text field is not UTF-8.
+    #[error("link message {0:#04x}: text is not UTF-8")]
+    BadText(u8),
+    /// A field holds a value outside its set.
+    #[error("link message field {field} has invalid value {value}")]
+    BadField {
+        /// Field name.
+        field: &'static str,
+        /// The value.
+        value: u64,
+    },
+}
+
+/// What the worker is asked to stream: the negotiated mode and encoder settings, and the launched app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamStart<'a> {
+    /// Width in pixels as the client asked (the worker encodes at the next even size when odd).
+    pub width: u32,
+    /// Height in pixels as the client asked.
+    pub height: u32,
+    /// Frames per second.
+    pub fps: u32,
+    /// Initial bitrate in kbit/s.
+    pub bitrate_kbps: u32,
+    /// Moonlight's `encoderCscMode` (colour space << 1 | full range).
+    pub csc_mode: u32,
+    /// Slices per frame the client asked for.
+    pub slices: u32,
+    /// The app's id in the host's app list.
+    pub app_id: u32,
+    /// The app's command (`None`: the bare desktop).
+    pub app_cmd: Option<&'a str>,
+}
+
+/// Host → worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToWorker<'a> {
+    /// Start streaming: create the output at this mode, start the app unless it already runs.
+    Start(StreamStart<'a>),
+    /// One client input event in Moonlight's input-packet encoding ([`crate::input::encode_into`]).
+    Input(&'a [u8]),
+    /// The next frame must be an IDR.
+    RequestIdr,
+    /// Reference frames `first..=last` were lost at the client.
+    InvalidateRefs {
+        /// First lost frame index.
+        first: u64,
+        /// Last lost frame index.
+        last: u64,
+    },
+    /// Change the encoder's bitrate.
+    SetBitrate {
+        /// New bitrate in kbit/s.
+        kbps: u32,
+    },
+    /// The client left: stop the stream (output, encoder), release every key and button it held, keep
+    /// the app for a later resume.
+    StopStream,
+    /// The session ends: stop everything and exit; `end_app` also terminates the app.
+    End {
+        /// Terminate the app too.
+        end_app: bool,
+    },
+}
+
+/// Timestamps and flags of one access unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AuMeta {
+    /// An IDR (key frame).
+    pub idr: bool,
+    /// The worker's frame counter (1, 2, …).
+    pub frame_no: u64,
+    /// When the frame was ready for the encoder (render done), CLOCK_MONOTONIC ns — the start of the
+    /// host latency the client shows.
+    pub ready_ns: u64,
+    /// When the access unit was handed to the link, CLOCK_MONOTONIC ns (the hop starts here).
+    pub sent_ns: u64,
+    /// How long encoding took, µs.
+    pub encode_us: u32,
+}
+
+/// Worker → host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToHost<'a> {
+    /// The worker runs (compositor up); `version` must equal [`LINK_VERSION`].
+    Ready {
+        /// The worker's protocol version.
+        version: u16,
+        /// The worker's process id.
+        pid: u32,
+    },
+    /// The stream of a `Start` runs at this (encoded) size.
+    Streaming {
+        /// Encoded width.
+        width: u32,
+        /// Encoded height.
+        height: u32,
+    },
+    /// One encoded picture.
+    AccessUnit {
+        /// Its flags and timestamps.
+        meta: AuMeta,
+        /// The Annex-B bytes.
+        data: &'a [u8],
+    },
+    /// The launched app exited by itself.
+    AppExited {
+        /// Its exit code (−1: killed by a signal).
+        code: i32,
+    },
+    /// The worker cannot go on (or a `Start` failed): a message for the log and the client.
+    Failed {
+        /// What went wrong.
+        message: &'a str,
+    },
+}

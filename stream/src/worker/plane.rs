@@ -1,0 +1,216 @@
+//! [`WorkerPlane`]: the host's [`MediaPlane`] when sessions run in worker processes. One worker per
+//! session (keyed by the host's session id): spawned at the session's first PLAY, asked to stream at each
+//! PLAY (`Start`, answered by `Streaming` or `Failed` before RTSP replies), told `StopStream` when the
+//! client leaves (the app keeps running for a resume) and `End` when the session ends. A worker that
+//! crashes ends only its own session: its media session ends with an error, every other worker goes on.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::link::{LinkFeed, LinkInput, Outgoing, WorkerEvent, WorkerLink};
+use super::process::{WorkerCommand, WorkerProcess};
+use crate::host::lock;
+use crate::media::{encoder_config, InputSink, MediaOptions, MoonlightMedia, MoonlightSession};
+use crate::media_plane::{CodecSupport, EndReason, MediaPlane, MediaSession, MediaStart};
+
+type EndFn = Box<dyn FnOnce(EndReason) + Send>;
+type EndSlot = Arc<Mutex<Option<EndFn>>>;
+
+/// How the plane starts workers and what it reports.
+pub struct WorkerPlaneOptions {
+    pub command: WorkerCommand,
+    pub codecs: CodecSupport,
+    /// Shown in `status` (encoder, renderer, …).
+    pub describe: serde_json::Value,
+    /// How long a worker may take to start, and to answer a `Start`.
+    pub start_timeout: Duration,
+    /// Test hooks of the media plane (injected loss, an input log tee).
+    pub media: MediaOptions,
+    /// Whether `media.input_sink` is a tee for tests (`LUMEN_INPUT_LOG`) rather than the default log sink.
+    pub tee_input: bool,
+}
+
+struct Worker {
+    process: WorkerProcess,
+    link: Arc<WorkerLink>,
+    /// The end callback of the media session the worker streams now.
+    current: Arc<Mutex<Option<EndSlot>>>,
+}
+
+/// Sessions in worker processes.
+pub struct WorkerPlane {
+    opts: WorkerPlaneOptions,
+    media: MoonlightMedia,
+    workers: Mutex<HashMap<u64, Arc<Worker>>>,
+}
+
+fn take(slot: &EndSlot) -> Option<EndFn> {
+    lock(slot).take()
+}
+
+impl WorkerPlane {
+    pub fn new(opts: WorkerPlaneOptions) -> Self {
+        let media = MoonlightMedia::new(opts.media.clone());
+        Self { opts, media, workers: Mutex::new(HashMap::new()) }
+    }
+
+    /// The session's worker, started (and ready) if it was not running.
+    fn worker_for(&self, session: u64) -> anyhow::Result<Arc<Worker>> {
+        let existing = lock(&self.workers).get(&session).cloned();
+        if let Some(w) = existing {
+            if !w.link.status(|s| s.closed) {
+                return Ok(w);
+            }
+            tracing::info!(session, "the session's worker is gone: starting a fresh one");
+            lock(&self.workers).remove(&session);
+            w.link.join();
+        }
+        let (process, sock) = WorkerProcess::spawn(&self.opts.command, session)?;
+        let current: Arc<Mutex<Option<EndSlot>>> = Arc::new(Mutex::new(None));
+        let cur = current.clone();
+        let on_event = Box::new(move |ev: &WorkerEvent| {
+            let reason = match ev {
+                WorkerEvent::AppExited { code } => {
+                    tracing::info!(session, code, "the session's app exited");
+                    EndReason::AppExited
+                }
+                WorkerEvent::Closed => EndReason::Error("the session's worker process ended".into()),
+                _ => return,
+            };
+            let slot = lock(&cur).take();
+            if let Some(f) = slot.as_ref().and_then(take) {
+                f(reason);
+            }
+        });
+        let link = WorkerLink::start(sock, session, on_event)?;
+        let ready = link.wait_status(self.opts.start_timeout, |s| (s.ready || s.closed).then_some(s.ready));
+        if ready != Some(true) {
+            let how = process.wait_or_kill(Duration::from_millis(200));
+            link.join();
+            anyhow::bail!("the session's worker did not start ({})", how.map(|h| h.to_string()).unwrap_or("no answer".into()));
+        }
+        let w = Arc::new(Worker { process, link, current });
+        lock(&self.workers).insert(session, w.clone());
+        Ok(w)
+    }
+
+    /// Pids of the running workers by session (status, tests).
+    pub fn worker_pids(&self) -> Vec<(u64, u32)> {
+        lock(&self.workers).iter().map(|(s, w)| (*s, w.process.pid)).collect()
+    }
+}
+
+impl MediaPlane for WorkerPlane {
+    fn start(&self, start: MediaStart) -> anyhow::Result<Box<dyn MediaSession>> {
+        let cfg = encoder_config(&start)?;
+        let w = self.worker_for(start.session)?;
+        let before = w.link.status(|s| s.answers);
+        w.link.send(Outgoing::Start {
+            width: start.config.width,
+            height: start.config.height,
+            fps: cfg.fps,
+            bitrate_kbps: cfg.bitrate_kbps,
+            csc_mode: start.config.encoder_csc_mode,
+            slices: cfg.slices,
+            app_id: start.launch.app_id,
+            app_cmd: start.launch.app_cmd.clone(),
+        });
+        let answer = w.link.wait_status(self.opts.start_timeout, |s| {
+            if s.answers > before {
+                s.last_answer.clone()
+            } else if s.closed {
+                Some(Err("the session's worker ended".into()))
+            } else {
+                None
+            }
+        });
+        let (ew, eh) = match answer {
+            Some(Ok(size)) => size,
+            Some(Err(msg)) => anyhow::bail!("{msg}"),
+            None => anyhow::bail!("the session's worker did not answer in {:?}", self.opts.start_timeout),
+        };
+        tracing::info!(session = start.session, pid = w.process.pid, width = ew, height = eh, "worker streaming");
+        let slot: EndSlot = Arc::new(Mutex::new(Some(start.on_end)));
+        *lock(&w.current) = Some(slot.clone());
+        let media_end = {
+            let slot = slot.clone();
+            Box::new(move |reason: EndReason| {
+                if let Some(f) = take(&slot) {
+                    f(reason);
+                }
+            })
+        };
+        let tee: Option<Arc<dyn InputSink>> = self.opts.tee_input.then(|| self.opts.media.input_sink.clone());
+        let inner = self.media.start_with_feed(
+            MediaStart { on_end: media_end, ..start },
+            Box::new(LinkFeed { link: w.link.clone() }),
+            Arc::new(LinkInput { link: w.link.clone(), tee }),
+        )?;
+        Ok(Box::new(WorkerSession { inner: Some(inner), link: w.link.clone(), slot }))
+    }
+
+    fn codec_support(&self) -> CodecSupport {
+        self.opts.codecs
+    }
+
+    fn end_session(&self, session: u64, reason: &EndReason) {
+        let Some(w) = lock(&self.workers).remove(&session) else { return };
+        let end_app = !matches!(reason, EndReason::ClientGone | EndReason::Replaced);
+        w.link.send(Outgoing::End { end_app });
+        let reason = reason.clone();
+        // Waiting for the exit happens on a thread of its own: never on the caller's (a tokio worker).
+        let spawned = std::thread::Builder::new().name("lumen-worker-end".into()).spawn(move || {
+            let how = w.process.wait_or_kill(Duration::from_secs(5));
+            w.link.join();
+            tracing::info!(session, ?reason, how = ?how, "session worker ended");
+        });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start the worker reaper thread");
+        }
+    }
+
+    fn status(&self) -> Option<serde_json::Value> {
+        let workers: Vec<_> = self
+            .worker_pids()
+            .into_iter()
+            .map(|(session, pid)| serde_json::json!({ "session": session, "pid": pid }))
+            .collect();
+        let mut v = serde_json::json!({
+            "plane": "workers",
+            "workers": workers,
+            "media": self.media.status(),
+        });
+        if let (Some(obj), Some(desc)) = (v.as_object_mut(), self.opts.describe.as_object()) {
+            for (k, val) in desc {
+                obj.insert(k.clone(), val.clone());
+            }
+        }
+        Some(v)
+    }
+}
+
+/// One media session streamed from a worker.
+struct WorkerSession {
+    inner: Option<MoonlightSession>,
+    link: Arc<WorkerLink>,
+    slot: EndSlot,
+}
+
+impl MediaSession for WorkerSession {
+    fn stop(&mut self, reason: EndReason) {
+        take(&self.slot);
+        if let Some(mut inner) = self.inner.take() {
+            inner.stop(reason);
+            // The client left (or a resume replaces the stream): the worker stops streaming, keeps the app,
+            // and lets go of every key and button the client held.
+            self.link.send(Outgoing::StopStream);
+        }
+    }
+}
+
+impl Drop for WorkerSession {
+    fn drop(&mut self) {
+        self.stop(EndReason::Replaced);
+    }
+}

@@ -1,0 +1,115 @@
+//! Spawning a worker process with its end of the link on [`super::LINK_FD`], and reaping it: a watcher
+//! thread waits for the exit and logs how it ended (a crash is logged with its signal).
+
+use std::ffi::OsString;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use command_fds::{CommandFdExt, FdMapping};
+
+/// How to start a worker: the executable (this binary) and its arguments.
+#[derive(Debug, Clone)]
+pub struct WorkerCommand {
+    pub exe: PathBuf,
+    pub args: Vec<OsString>,
+}
+
+impl WorkerCommand {
+    /// `current_exe() worker ARGS…`.
+    pub fn this_binary(args: Vec<OsString>) -> std::io::Result<Self> {
+        Ok(Self { exe: std::env::current_exe()?, args })
+    }
+}
+
+/// How a worker process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerExit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl std::fmt::Display for WorkerExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkerExit::Code(c) => write!(f, "exit code {c}"),
+            WorkerExit::Signal(s) => write!(f, "killed by signal {s}"),
+        }
+    }
+}
+
+/// A running worker process.
+pub struct WorkerProcess {
+    pub pid: u32,
+    exit: Arc<(Mutex<Option<WorkerExit>>, Condvar)>,
+}
+
+impl WorkerProcess {
+    /// Starts the worker; returns it and the host's end of the link.
+    pub fn spawn(cmd: &WorkerCommand, session: u64) -> std::io::Result<(WorkerProcess, UnixStream)> {
+        let (host_end, worker_end) = UnixStream::pair()?;
+        let mut c = Command::new(&cmd.exe);
+        c.args(&cmd.args).arg("--session").arg(session.to_string()).stdin(Stdio::null());
+        c.fd_mappings(vec![FdMapping { parent_fd: worker_end.into(), child_fd: super::LINK_FD }])
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let child = c.spawn()?;
+        // The command still holds the worker's end: dropping it closes ours, so EOF means the worker died.
+        drop(c);
+        let pid = child.id();
+        tracing::info!(pid, session, "worker started");
+        let exit = Arc::new((Mutex::new(None), Condvar::new()));
+        let watch = exit.clone();
+        std::thread::Builder::new().name("lumen-worker-wait".into()).spawn(move || reap(child, session, &watch))?;
+        Ok((WorkerProcess { pid, exit }, host_end))
+    }
+
+    /// How it ended, if it did.
+    pub fn exited(&self) -> Option<WorkerExit> {
+        self.exit.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits up to `timeout` for the exit; then kills it (SIGKILL) and waits for that.
+    pub fn wait_or_kill(&self, timeout: Duration) -> Option<WorkerExit> {
+        let deadline = Instant::now() + timeout;
+        let (m, cv) = &*self.exit;
+        let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+        while g.is_none() {
+            let now = Instant::now();
+            if now >= deadline {
+                tracing::warn!(pid = self.pid, "worker did not exit in time: killing it");
+                let _ = rustix::process::kill_process(
+                    rustix::process::Pid::from_raw(self.pid as i32).expect("a child pid is positive"),
+                    rustix::process::Signal::KILL,
+                );
+                let (g2, _) = cv.wait_timeout(g, Duration::from_secs(2)).unwrap_or_else(|e| e.into_inner());
+                return g2.clone();
+            }
+            g = cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        g.clone()
+    }
+}
+
+fn reap(mut child: Child, session: u64, exit: &(Mutex<Option<WorkerExit>>, Condvar)) {
+    let pid = child.id();
+    let how = match child.wait() {
+        Ok(st) => match (st.code(), st.signal()) {
+            (Some(c), _) => WorkerExit::Code(c),
+            (None, Some(s)) => WorkerExit::Signal(s),
+            (None, None) => WorkerExit::Code(-1),
+        },
+        Err(e) => {
+            tracing::warn!(pid, error = %e, "waiting for the worker failed");
+            WorkerExit::Code(-1)
+        }
+    };
+    match &how {
+        WorkerExit::Code(0) => tracing::info!(pid, session, "worker exited"),
+        other => tracing::error!(pid, session, how = %other, "worker crashed or failed: its session ends"),
+    }
+    *exit.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(how);
+    exit.1.notify_all();
+}
