@@ -1,8 +1,8 @@
-//! "A second client gets a clear 'busy' unless it resumes": the real nvhttp HTTPS server and RTSP server
-//! of a host with the real media plane. Client A (paired) launches and streams (RTSP handshake, PLAY,
-//! video datagrams after its ping); client B, a distinct paired client on the same machine, gets a
-//! `status_code="503"` busy reply to `/launch` and a log line naming both clients; `/serverinfo` says
-//! busy; B's `/resume` takes the session over (A's media stops); B's `/cancel` ends it.
+//! "A session belongs to its client": the real nvhttp HTTPS server and RTSP server of a host with the real
+//! media plane and `max_sessions = 1`. Client A (paired) launches and streams (RTSP handshake, PLAY, video
+//! datagrams after its ping); client B, a distinct paired client on the same machine, gets a clean
+//! `status_code="503"` busy reply to `/launch` (the host is at its session limit) and a log line; `/serverinfo`
+//! describes each caller's own session; B can neither resume nor cancel A's session; A's own `/cancel` ends it.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
@@ -162,7 +162,7 @@ impl Write for Logs {
 }
 
 #[test]
-fn a_second_client_gets_busy_unless_it_resumes() {
+fn sessions_belong_to_their_client() {
     let logs = Logs::default();
     let w = logs.clone();
     let _ =
@@ -178,6 +178,7 @@ fn a_second_client_gets_busy_unless_it_resumes() {
         config: None,
         bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
         media: Arc::new(MoonlightMedia::new(MediaOptions::default())),
+        max_sessions: Some(1),
     };
     let (state, _end_rx) = build_state(&opts).unwrap();
     let a = pair(&state, "client-a");
@@ -227,31 +228,38 @@ fn a_second_client_gets_busy_unless_it_resumes() {
         let mut buf = [0u8; 2048];
         let (n, from) = video.recv_from(&mut buf).expect("A receives video");
         assert!(n > 16 && from == SocketAddr::from(([127, 0, 0, 1], ports.video)));
-        assert!(lock(&state.session).as_ref().is_some_and(|l| l.media.is_some() && l.client_id == a.id));
+        let streaming = |id: &str| lock(&state.sessions).by_client(id).is_some_and(|l| l.media.is_some());
+        assert!(streaming(&a.id));
 
-        // B, a distinct paired client: a clear busy reply, and a log line naming both.
+        // B, a distinct paired client: the host is at max_sessions — a clean busy reply and a log line.
         let r = https_get(&b, ports.https, launch).await;
         assert!(r.starts_with("HTTP/1.1 200"), "{r}");
         assert!(r.contains("status_code=\"503\""), "B's launch while A streams: {r}");
         assert!(r.contains(BUSY_MESSAGE), "{r}");
         let log = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
-        let line = log.lines().find(|l| l.contains("launch refused: busy")).expect("busy log line");
-        assert!(line.contains(&b.id) && line.contains(&a.id) && line.contains("streaming=true"), "{line}");
-        // A's session is untouched.
-        assert!(lock(&state.session).as_ref().is_some_and(|l| l.media.is_some() && l.client_id == a.id));
+        let line = log.lines().find(|l| l.contains("launch refused: the host streams as many")).expect("busy log line");
+        assert!(line.contains(&b.id) && line.contains("max=1"), "{line}");
+        // A's session is untouched; /serverinfo tells each client about its own session.
+        assert!(streaming(&a.id) && lock(&state.sessions).len() == 1);
         let r = https_get(&b, ports.https, "/serverinfo").await;
+        assert!(r.contains("SUNSHINE_SERVER_FREE") && r.contains("<currentgame>0</currentgame>"), "{r}");
+        let r = https_get(&a, ports.https, "/serverinfo").await;
         assert!(r.contains("SUNSHINE_SERVER_BUSY") && r.contains("<currentgame>1</currentgame>"), "{r}");
-        // A launching again is told to resume instead (not the other-client busy reply).
-        let r = https_get(&a, ports.https, launch).await;
-        assert!(r.contains("status_code=\"503\"") && !r.contains(BUSY_MESSAGE), "{r}");
 
-        // B resumes: it takes the session over and A's media stops.
+        // B can neither resume nor cancel A's session.
         let r = https_get(&b, ports.https, "/resume?rikey=0f0e0d0c0b0a09080706050403020100&rikeyid=9").await;
-        assert!(r.contains("status_code=\"200\"") && r.contains("<resume>1</resume>"), "B's resume: {r}");
-        assert!(lock(&state.session).as_ref().is_some_and(|l| l.media.is_none() && l.client_id == b.id));
+        assert!(r.contains("status_code=\"503\""), "B's resume: {r}");
         let r = https_get(&b, ports.https, "/cancel").await;
         assert!(r.contains("<cancel>1</cancel>"), "{r}");
-        assert!(lock(&state.session).is_none());
+        assert!(streaming(&a.id), "B's cancel touched A's session");
+
+        // A launching the same app again reattaches its own session (its old stream stops).
+        let r = https_get(&a, ports.https, launch).await;
+        assert!(r.contains("status_code=\"200\"") && r.contains("sessionUrl0"), "A's relaunch: {r}");
+        assert!(lock(&state.sessions).by_client(&a.id).is_some_and(|l| l.media.is_none() && l.awaiting_rtsp()));
+        let r = https_get(&a, ports.https, "/cancel").await;
+        assert!(r.contains("<cancel>1</cancel>"), "{r}");
+        assert!(lock(&state.sessions).is_empty());
     });
     for p in [ports.video, ports.control, ports.audio] {
         UdpSocket::bind(("0.0.0.0", p)).expect("media port freed");

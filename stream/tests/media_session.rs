@@ -160,6 +160,7 @@ fn media_session_streams_video_audio_and_takes_input() {
     let ended2 = ended.clone();
     let mut session = plane
         .start(MediaStart {
+            session: 1,
             launch: launch(&key, w, h),
             config: config(w, h, true),
             client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -340,6 +341,7 @@ fn vanished_client_ends_the_session() {
     let (tx, rx) = std::sync::mpsc::channel();
     let _session = plane
         .start(MediaStart {
+            session: 1,
             launch: launch(&key, 320, 240),
             config: config(320, 240, false),
             client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),

@@ -93,7 +93,8 @@ def test_pair_list_launch_and_full_rtsp_handshake(lumen_host, paired_client):
     assert s["launch"]["app_name"] == "Desktop" and (s["launch"]["width"], s["launch"]["height"]) == (1280, 720)
     assert s["media_ports"] == {"video": host.port_base + 9, "control": host.port_base + 10, "audio": host.port_base + 11}
     mp = st["media_plane"]
-    assert mp["plane"] == "session" and mp["encoder"] in ("software", "nvenc") and mp["video_source"] == "Desktop"
+    assert mp["plane"] == "workers" and mp["encoder"] in ("software", "nvenc") and mp["video_source"] == "desktop"
+    assert [w["session"] for w in mp["workers"]] == [s["session"]]
     assert mp["media"]["plane"] == "moonlight"
 
     info = mh.server_info(host.address, host.port_base, cfg)

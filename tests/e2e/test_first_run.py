@@ -51,14 +51,6 @@ def test_ready_block_comes_last_and_its_pin_command_pairs(lumen_host, lumen_bin,
     app = "sh -c 'echo first-run-stdout-$((6*7)); echo first-run-stderr-$((6*7)) >&2; exec sleep 300'"
     h = lumen_host("--desktop-app", app, env={"PATH": path})
 
-    # The app's output is in its own file, named in the log once.
-    m = re.search(r"app started.*log=(\S+)", h.wait_log("app started"))
-    assert m, h.log()[-3000:]
-    app_log = Path(m.group(1))
-    assert app_log.parent == h.state_dir / "logs" and re.fullmatch(r"sh-\d+\.log", app_log.name), app_log
-    _wait(lambda: "first-run-stderr-42" in app_log.read_text(), 10, "the app's stderr in its log file")
-    assert "first-run-stdout-42" in app_log.read_text()
-
     text = h.wait_log(RULE + "\n", timeout=15)
     # A round trip through the host after the block, then nothing may follow it.
     h.status()
@@ -84,4 +76,17 @@ def test_ready_block_comes_last_and_its_pin_command_pairs(lumen_host, lumen_bin,
     client = mh.pair_client(h, tmp_path / "client", pin="1234", arm=False)
     assert client is not None
     assert len(h.clients()) == 1
+
+    # A stream starts the client's session (its worker starts the desktop app): the app's output is in its
+    # own file, named in the log once, and never in the host's log.
+    from test_session import run_client
+
+    run_client(h, tmp_path / "client", [["wait_frame", ["any"], 30]])
+    m = re.search(r"app started.*log=(\S+)", h.wait_log("app started"))
+    assert m, h.log()[-3000:]
+    app_log = Path(m.group(1))
+    assert app_log.parent == h.state_dir / "logs" and re.fullmatch(r"sh-\d+\.log", app_log.name), app_log
+    _wait(lambda: "first-run-stderr-42" in app_log.read_text(), 10, "the app's stderr in its log file")
+    assert "first-run-stdout-42" in app_log.read_text()
+    assert "first-run-stderr-42" not in h.log() and "first-run-stdout-42" not in h.log()
 

@@ -460,7 +460,7 @@ def test_configured_app_exit_ends_the_stream(session_host, paired_client, tmp_pa
         line = p.stdout.readline()
         assert json.loads(line)["result"] == "started", (line, host.log()[-3000:])
         quit_file.touch()
-        wait_for(lambda: "the app exited: ending the stream" in host.log(), 15, "the app's exit", host)
+        wait_for(lambda: "the session's app exited" in host.log(), 15, "the app's exit", host)
         wait_for(lambda: "reason=AppExited" in host.log() and "session output removed" in host.log(), 10,
                  "the stream to end", host)
         # The session ended with its app: the host is free again (Sunshine's behaviour).

@@ -93,14 +93,24 @@ pub async fn handle(state: &Arc<HostState>, conn: &ConnInfo, req: Request<Incomi
     }
 }
 
-/// `/serverinfo`: `currentgame` and the busy state describe the asking client's own session (known over
-/// HTTPS from its certificate); over plain HTTP the host answers "free".
+/// `/serverinfo`: `currentgame` and the busy state describe the asking client's own session — known exactly
+/// over HTTPS from its certificate (moonlight-qt asks there once paired). Over plain HTTP the host goes by the
+/// client's address: the app of that address's sessions when they agree on one, else "free".
 fn server_info(state: &HostState, conn: &ConnInfo, client: Option<&PairedClient>) -> XmlReply {
     let codecs = state.media.codec_support();
     let paired = client.is_some() || conn.client_der.as_deref().is_some_and(|d| lock(&state.clients).by_der(d).is_some());
-    let current = client
-        .and_then(|c| lock(&state.sessions).by_client(&c.id).map(|s| s.launch.app_id))
-        .unwrap_or(0);
+    let current = match client {
+        Some(c) => lock(&state.sessions).by_client(&c.id).map(|s| s.launch.app_id).unwrap_or(0),
+        None => {
+            let peer = conn.peer.ip();
+            let table = lock(&state.sessions);
+            let mut apps = table.iter().filter(|s| s.client_ip == peer).map(|s| s.launch.app_id);
+            match apps.next() {
+                Some(first) if apps.all(|a| a == first) => first,
+                _ => 0,
+            }
+        }
+    };
     let local_ip = match conn.local.ip() {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
         ip => ip,
