@@ -87,6 +87,26 @@ def _client_main(args) -> int:
             rcs.append(lib.LiSendMouseButtonEvent(0x07, 1))
             time.sleep(0.05)  # pace between input events, not a wait
             rcs.append(lib.LiSendMouseButtonEvent(0x08, 1))
+        elif op == "watch":
+            # ["watch", seconds]: how the stream goes for a while — decoded frames, the largest gap between
+            # two of them, and whether the connection was terminated.
+            t_end = time.monotonic() + step[1]
+            last_f, last_t, gap, n = sm.latest_frame, time.monotonic(), 0.0, 0
+            while time.monotonic() < t_end and not sm._session.is_terminated:
+                f = sm.latest_frame
+                now = time.monotonic()
+                if f is not None and f is not last_f:
+                    gap, last_f, last_t, n = max(gap, now - last_t), f, now, n + 1
+                time.sleep(0.002)  # polling pace of the measurement, not a wait
+            gap = max(gap, time.monotonic() - last_t) if n else gap
+            out.setdefault("watch", []).append(
+                {"frames": n, "max_gap_ms": round(gap * 1000, 1), "terminated": sm._session.is_terminated})
+        elif op == "wait_terminated":
+            # ["wait_terminated", timeout]: the host ends the stream; the moment (CLOCK_MONOTONIC) is recorded.
+            if not _client_wait(out, lambda: sm._session.is_terminated, step[1], "the stream's termination",
+                                lambda v: "still streaming"):
+                break
+            out["terminated_at"] = time.monotonic()
         elif op == "request_dump":
             Path(step[1], "request").touch()
         elif op == "wait_file":

@@ -1,0 +1,154 @@
+"""Many Moonlight clients at once, each in its own session (issue 12): three stock clients with distinct
+paired certificates launch at the same instant and stream different apps at different modes, each sees only
+its own app (PSNR against its own worker's frame), text typed by one reaches only its app; `kill -9` of one
+worker terminates only that client while the others keep streaming, and a relaunch gets a fresh worker; a
+client beyond `--max-sessions` gets 503 and nothing else changes; Moonlight's quit ends the app.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+from test_session import VK_RETURN, _client_cmd, psnr, run_client, session_host  # noqa: F401 (fixture)
+from waits import wait_until
+
+# (app, width, height, fps, the predicate of its first picture)
+CLIENTS = {
+    "a": ("foot", 1280, 720, 60, ["prompt"]),
+    "b": ("gtk4-demo", 1920, 1080, 30, ["bright", 100]),
+    "c": ("weston-simple-shm", 1366, 768, 60, ["any"]),
+}
+
+
+def _start(host, cfg, name, steps):
+    app, w, h, fps, _ = CLIENTS[name]
+    return subprocess.Popen(_client_cmd(host, cfg, steps, app=app, width=w, height=h, fps=fps),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _result(p, host, timeout=120):
+    out, err = p.communicate(timeout=timeout)
+    lines = [l for l in out.splitlines() if l.startswith("{")]
+    assert lines, f"client printed nothing (rc={p.returncode}):\n{err[-3000:]}\n{host.log()[-3000:]}"
+    r = json.loads(lines[-1])
+    assert r["result"] == "streamed", (r, host.log()[-4000:])
+    return r
+
+
+def _sessions(host) -> dict:
+    """app name -> the session's status entry."""
+    return {s["launch"]["app_name"]: s for s in host.status()["sessions"]}
+
+
+def test_three_clients_stream_their_own_sessions_at_once(session_host, paired_client, tmp_path):
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    host = session_host("--max-sessions", "3", "--app", "foot sh", "--app", "gtk4-demo", "--app",
+                        "weston-simple-shm", "--frame-dump", str(dumps))
+    cfgs = {n: paired_client(host, name=f"client-{n}")[1] for n in CLIENTS}
+    trig, trig2 = tmp_path / "dump-now", tmp_path / "kill-done"
+    typed = tmp_path / "typed-by-a"
+    dec = {n: tmp_path / f"decoded-{n}.npy" for n in CLIENTS}
+    # Each client's dump directory is a link the test makes once it knows which session is whose.
+    link = {n: tmp_path / f"dump-{n}" for n in CLIENTS}
+
+    def first_steps(n):
+        pred = CLIENTS[n][4]
+        steps = [["wait_frame", pred, 90], ["wait_file", str(trig), 90]]
+        if n != "c":  # weston-simple-shm animates: its frame cannot be matched to one dump
+            steps += [["request_dump", str(link[n])], ["wait_file", str(link[n] / "frame.rgba"), 15],
+                      ["save_when", str(dec[n]), ["psnr", str(link[n]), 28.0], 30]]
+        else:
+            steps += [["save_when", str(dec[n]), ["any"], 10]]
+        return steps
+
+    steps = {
+        "a": first_steps("a") + [["text", f"echo a-only > {typed}"], ["key", VK_RETURN],
+                                 ["wait_file", str(typed), 15], ["wait_file", str(trig2), 60], ["watch", 3.0]],
+        "b": first_steps("b") + [["wait_terminated", 60]],
+        "c": first_steps("c") + [["wait_file", str(trig2), 60], ["watch", 3.0]],
+    }
+    # All three launch at the same instant.
+    procs = {n: _start(host, cfgs[n], n, steps[n]) for n in CLIENTS}
+    try:
+        wait_until(lambda: len(host.status()["sessions"]) == 3 and all(
+            s["media_running"] for s in host.status()["sessions"]), 90, "three streaming sessions",
+            describe=lambda v: json.dumps(host.status()["sessions"])[:2000])
+        sessions = _sessions(host)
+        for n, (app, w, h, fps, _) in CLIENTS.items():
+            s = sessions[app]
+            assert (s["stream_config"]["width"], s["stream_config"]["height"]) == (w, h), s
+            link[n].symlink_to(dumps / f"session-{s['session']}")
+        assert len({s["client_id"] for s in sessions.values()}) == 3
+        workers = {w["session"]: w["pid"] for w in host.status()["media_plane"]["workers"]}
+        assert len(set(workers.values())) == 3, workers
+        trig.touch()
+        # A's and B's decoded frames match their own worker's picture; C's is its own size.
+        wait_until(lambda: all(p.exists() for p in dec.values()) and typed.exists(), 90,
+                   "each client's own picture and A's typed command",
+                   describe=lambda v: str({n: p.exists() for n, p in dec.items()}))
+        frames = {n: np.load(p) for n, p in dec.items()}
+        for n, (app, w, h, fps, _) in CLIENTS.items():
+            assert frames[n].shape == (h, w, 3), (n, frames[n].shape)
+        ref_a = np.frombuffer((link["a"] / "frame.rgba").read_bytes(), np.uint8).reshape(720, 1280, 4)[..., :3][..., ::-1]
+        assert psnr(frames["a"], ref_a) >= 28.0
+        # Text typed by A ran in A's terminal only: the others show no terminal.
+        assert typed.read_text().strip() == "a-only"
+        assert frames["b"].mean() > 100 and abs(float(frames["b"].mean()) - float(frames["a"].mean())) > 30
+
+        # kill -9 of B's worker: B is terminated within 2 s, A and C go on without a gap over 100 ms (C
+        # animates; A shows an idle terminal, repeated once a second).
+        b_session = sessions["gtk4-demo"]["session"]
+        killed_at = time.monotonic()
+        os.kill(workers[b_session], signal.SIGKILL)
+        trig2.touch()
+        rb = _result(procs["b"], host)
+        assert rb["terminated_at"] - killed_at < 2.0, rb["terminated_at"] - killed_at
+        ra, rc = _result(procs["a"], host), _result(procs["c"], host)
+        for r in (ra, rc):
+            assert not r["watch"][0]["terminated"], r
+        assert rc["watch"][0]["frames"] > 100 and rc["watch"][0]["max_gap_ms"] <= 100, rc["watch"]
+        assert ra["watch"][0]["frames"] >= 2, ra["watch"]
+        host.wait_log("worker crashed or failed", timeout=10)
+        # A relaunch of B gets a fresh worker.
+        run_client(host, cfgs["b"], [["wait_frame", ["bright", 100], 90]], app="gtk4-demo", width=1920,
+                   height=1080, fps=30)
+        workers2 = {w["session"]: w["pid"] for w in host.status()["media_plane"]["workers"]}
+        assert workers2.get(b_session) not in (None, workers[b_session]), (workers, workers2)
+
+        # A fourth client is turned away with 503; nothing else changes.
+        _, cfg_d = paired_client(host, name="client-d")
+        p = subprocess.run(_client_cmd(host, cfg_d, [["wait_frame", ["any"], 10]], app="foot"),
+                           capture_output=True, text=True, timeout=60)
+        first = json.loads([l for l in p.stdout.splitlines() if l.startswith("{")][0])
+        assert first["result"] != "streamed" and "503" in first.get("message", ""), first
+        assert len(host.status()["sessions"]) == 3
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def test_quit_from_the_client_ends_the_app(session_host, paired_client, tmp_path):
+    """Moonlight's quit (stop the stream, then `/cancel`) ends the app; a later launch starts it afresh."""
+    import moonlight_helpers as mh
+
+    host = session_host("--app", "foot sh")
+    _, cfg = paired_client(host)
+    run_client(host, cfg, [["wait_frame", ["prompt"], 60]], app="foot")
+    m = host.wait_log("app started")
+    pid = int(m.split("app started")[1].split("pid=")[1].split()[0])
+    assert Path(f"/proc/{pid}").exists()
+    mh.attach_client(host, cfg)._http.quit_app()
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), 10, "the app to end after quit")
+    assert host.status()["sessions"] == []
+    run_client(host, cfg, [["wait_frame", ["prompt"], 60]], app="foot")
+    assert host.log().count("app started") == 2
