@@ -31,8 +31,8 @@ pub mod rtsp;
 pub mod sdp;
 pub mod session;
 pub mod store;
-pub mod worker;
 pub mod stream_config;
+pub mod worker;
 
 pub use launch::LaunchRecord;
 pub use media_plane::{

@@ -7,8 +7,9 @@ use std::os::unix::net::UnixStream;
 
 /// Takes descriptor `fd` as the link, after checking that it is an open socket. Call once.
 pub fn take_link(fd: i32) -> std::io::Result<UnixStream> {
-    let meta = std::fs::metadata(format!("/proc/self/fd/{fd}"))
-        .map_err(|e| std::io::Error::other(format!("descriptor {fd} is not open ({e}): workers are started by the host")))?;
+    let meta = std::fs::metadata(format!("/proc/self/fd/{fd}")).map_err(|e| {
+        std::io::Error::other(format!("descriptor {fd} is not open ({e}): workers are started by the host"))
+    })?;
     if !meta.file_type().is_socket() {
         return Err(std::io::Error::other(format!("descriptor {fd} is not a socket: workers are started by the host")));
     }

@@ -228,7 +228,9 @@ fn serve(mut link: UnixStream, ctx: &StreamContext) -> Option<AppProcess> {
                 Err(e) => tracing::debug!(error = %e, "undecodable input from the host"),
             },
             ToWorker::RequestIdr => command(&stream, EncoderCommand::Idr),
-            ToWorker::InvalidateRefs { first, last } => command(&stream, EncoderCommand::InvalidateRefs { first, last }),
+            ToWorker::InvalidateRefs { first, last } => {
+                command(&stream, EncoderCommand::InvalidateRefs { first, last })
+            }
             ToWorker::SetBitrate { kbps } => command(&stream, EncoderCommand::Bitrate(kbps)),
             ToWorker::StopStream => {
                 if let Some(old) = stream.take() {

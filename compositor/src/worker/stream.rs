@@ -42,7 +42,11 @@ pub struct Stream {
 
 impl Stream {
     /// Starts a stream for `s`; returns it with the encoded size.
-    pub fn start(ctx: &StreamContext, s: &StreamStart<'_>, app: &mut Option<AppProcess>) -> anyhow::Result<(Self, (u32, u32))> {
+    pub fn start(
+        ctx: &StreamContext,
+        s: &StreamStart<'_>,
+        app: &mut Option<AppProcess>,
+    ) -> anyhow::Result<(Self, (u32, u32))> {
         let cfg = EncoderConfig {
             width: s.width,
             height: s.height,
@@ -61,7 +65,8 @@ impl Stream {
             }
             VideoSource::Desktop => {
                 let mailbox = Mailbox::new();
-                let mode = OutputMode { width: cfg.width, height: cfg.height, refresh_mhz: cfg.fps.saturating_mul(1000) };
+                let mode =
+                    OutputMode { width: cfg.width, height: cfg.height, refresh_mhz: cfg.fps.saturating_mul(1000) };
                 let id = ctx.handle.create_output(mode, Some(Box::new(MailboxSink::new(mailbox.clone()))))?;
                 tracing::info!(output = %id, %mode, "session output created");
                 let src = Box::new(DesktopSource::new(mailbox.clone(), cfg.width, cfg.height, ctx.frame_dump.clone()));

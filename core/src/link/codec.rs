@@ -10,6 +10,8 @@ pub const MAX_BODY: usize = 64 << 20;
 /// Bytes of an access unit's frame header (frame header + [`AuMeta`]), written before its data.
 pub const AU_FRAME_HEADER_LEN: usize = HEADER_LEN + AU_META_LEN;
 const AU_META_LEN: usize = 1 + 8 + 8 + 8 + 4;
+/// The kind byte of an access unit (a reader that streams the data into its own buffer checks for it).
+pub const ACCESS_UNIT_KIND: u8 = kind::ACCESS_UNIT;
 
 mod kind {
     pub const START: u8 = 0x01;

@@ -14,7 +14,7 @@ mod codec;
 
 pub use codec::{
     au_frame_header, decode_to_host, decode_to_worker, encode_to_host, encode_to_worker, parse_header, Header,
-    AU_FRAME_HEADER_LEN, HEADER_LEN, MAX_BODY,
+    ACCESS_UNIT_KIND, AU_FRAME_HEADER_LEN, HEADER_LEN, MAX_BODY,
 };
 
 /// Version of this protocol; the worker reports it in [`ToHost::Ready`] and the host refuses another.

@@ -15,8 +15,8 @@ use lumen_core::pacing::{Pacer, PacerConfig};
 use lumen_core::video::{FrameMeta, FrameType, GcmVideo, PacketBatch, VideoPacketizer, VideoParams};
 use lumen_encode::{AccessUnit, FrameKind};
 
-use super::shared::Shared;
 use super::feed::{FeedPool, Job, VideoFeed};
+use super::shared::Shared;
 use super::timing::Timings;
 use super::udp_sys::{try_recv_from, BatchSender};
 use crate::media_plane::EndReason;

@@ -98,7 +98,8 @@ pub async fn handle(state: &Arc<HostState>, conn: &ConnInfo, req: Request<Incomi
 /// client's address: the app of that address's sessions when they agree on one, else "free".
 fn server_info(state: &HostState, conn: &ConnInfo, client: Option<&PairedClient>) -> XmlReply {
     let codecs = state.media.codec_support();
-    let paired = client.is_some() || conn.client_der.as_deref().is_some_and(|d| lock(&state.clients).by_der(d).is_some());
+    let paired =
+        client.is_some() || conn.client_der.as_deref().is_some_and(|d| lock(&state.clients).by_der(d).is_some());
     let current = match client {
         Some(c) => lock(&state.sessions).by_client(&c.id).map(|s| s.launch.app_id).unwrap_or(0),
         None => {
@@ -209,7 +210,9 @@ fn launch(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClie
             if let Some(mut m) = old {
                 m.stop(EndReason::Replaced);
             }
-            return ok(XmlReply::ok().field("sessionUrl0", session_url(state, conn, encrypted)).field("gamesession", 1));
+            return ok(XmlReply::ok()
+                .field("sessionUrl0", session_url(state, conn, encrypted))
+                .field("gamesession", 1));
         }
         tracing::warn!(running = %live.launch.app_name, client = client.id, "launch refused: the client's own app is running");
         return ok(XmlReply::error(400, "Another app is running in your session: quit it first"));

@@ -39,7 +39,14 @@ pub fn play_reply(cseq: Option<&str>, session_id: Option<&str>, started: bool) -
 
 /// Answers one request (already decrypted) from `peer` for session `generation`, reached on the host
 /// address `local`.
-pub fn handle(state: &HostState, generation: u64, peer: IpAddr, local: IpAddr, req: &Request, encrypted: bool) -> Handled {
+pub fn handle(
+    state: &HostState,
+    generation: u64,
+    peer: IpAddr,
+    local: IpAddr,
+    req: &Request,
+    encrypted: bool,
+) -> Handled {
     let cseq = req.cseq();
     let reply = |status: u16, reason: &str| Handled::Reply(response(status, reason, cseq, &[], b""));
     let mut table = lock(&state.sessions);
@@ -57,7 +64,13 @@ pub fn handle(state: &HostState, generation: u64, peer: IpAddr, local: IpAddr, r
         "OPTIONS" => {
             live.rtsp_steps.push(RtspStep::Options);
             live.rtsp_encrypted = encrypted;
-            Handled::Reply(response(200, "OK", cseq, &[("Public", "OPTIONS, DESCRIBE, SETUP, ANNOUNCE, PLAY".into())], b""))
+            Handled::Reply(response(
+                200,
+                "OK",
+                cseq,
+                &[("Public", "OPTIONS, DESCRIBE, SETUP, ANNOUNCE, PLAY".into())],
+                b"",
+            ))
         }
         "DESCRIBE" => {
             let body = crate::sdp::describe_offer(local, &state.media.codec_support(), &state.media.offer_options());
@@ -140,7 +153,13 @@ pub fn handle(state: &HostState, generation: u64, peer: IpAddr, local: IpAddr, r
                 ports: live.media_ports,
                 on_end: state.end_callback(live.generation),
             };
-            Handled::Play(Box::new(PlayJob { session: live.generation, start, old, cseq: cseq.map(str::to_owned), session_id }))
+            Handled::Play(Box::new(PlayJob {
+                session: live.generation,
+                start,
+                old,
+                cseq: cseq.map(str::to_owned),
+                session_id,
+            }))
         }
         other => {
             tracing::warn!(%peer, method = other, "unsupported RTSP method");

@@ -22,19 +22,37 @@ use crate::media_plane::EndReason;
 /// What the host sends a worker (owned; encoded by the writer thread).
 #[derive(Debug, Clone)]
 pub enum Outgoing {
-    Start { width: u32, height: u32, fps: u32, bitrate_kbps: u32, csc_mode: u32, slices: u32, app_id: u32, app_cmd: Option<String> },
+    Start {
+        width: u32,
+        height: u32,
+        fps: u32,
+        bitrate_kbps: u32,
+        csc_mode: u32,
+        slices: u32,
+        app_id: u32,
+        app_cmd: Option<String>,
+    },
     Input(InputEvent),
     Request(EncoderRequest),
     StopStream,
-    End { end_app: bool },
+    End {
+        end_app: bool,
+    },
 }
 
 /// What the reader thread reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerEvent {
-    Ready { pid: u32 },
-    Streaming { width: u32, height: u32 },
-    AppExited { code: i32 },
+    Ready {
+        pid: u32,
+    },
+    Streaming {
+        width: u32,
+        height: u32,
+    },
+    AppExited {
+        code: i32,
+    },
     Failed(String),
     /// The link closed: the worker exited or died.
     Closed,
@@ -76,7 +94,8 @@ impl WorkerLink {
         let (att_tx, att_rx) = sync_channel::<Attachment>(4);
         let status = Arc::new((Mutex::new(LinkStatus::default()), Condvar::new()));
         let wsock = sock.try_clone()?;
-        let writer = std::thread::Builder::new().name("lumen-link-write".into()).spawn(move || writer(wsock, out_rx))?;
+        let writer =
+            std::thread::Builder::new().name("lumen-link-write".into()).spawn(move || writer(wsock, out_rx))?;
         let st = status.clone();
         let reader = std::thread::Builder::new()
             .name("lumen-link-read".into())
@@ -208,7 +227,7 @@ fn reader(
                 return Err(e.into());
             }
             let h = link::parse_header(&head)?;
-            if h.kind == 0x83 && h.body_len >= AU_FRAME_HEADER_LEN - HEADER_LEN {
+            if h.kind == link::ACCESS_UNIT_KIND && h.body_len >= AU_FRAME_HEADER_LEN - HEADER_LEN {
                 let mut meta_bytes = [0u8; AU_FRAME_HEADER_LEN - HEADER_LEN];
                 sock.read_exact(&mut meta_bytes)?;
                 let meta = match link::decode_to_host(h.kind, &meta_bytes)? {
@@ -216,11 +235,8 @@ fn reader(
                     _ => anyhow::bail!("access unit header did not decode as one"),
                 };
                 let data_len = h.body_len - meta_bytes.len();
-                loop {
-                    match att_rx.try_recv() {
-                        Ok(a) => attached = Some(a),
-                        Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                    }
+                while let Ok(a) = att_rx.try_recv() {
+                    attached = Some(a);
                 }
                 deliver(&mut sock, &mut attached, &mut scratch, meta, data_len)?;
                 continue;

@@ -88,7 +88,10 @@ impl WorkerPlane {
         if ready != Some(true) {
             let how = process.wait_or_kill(Duration::from_millis(200));
             link.join();
-            anyhow::bail!("the session's worker did not start ({})", how.map(|h| h.to_string()).unwrap_or("no answer".into()));
+            anyhow::bail!(
+                "the session's worker did not start ({})",
+                how.map(|h| h.to_string()).unwrap_or("no answer".into())
+            );
         }
         let w = Arc::new(Worker { process, link, current });
         lock(&self.workers).insert(session, w.clone());

@@ -58,6 +58,8 @@ const UNSAFE_ALLOWLIST: &[&str] = &[
     // lumen-compositor: Smithay's `get_mut` on the display and client state (documented unsafe API).
     "compositor/src/control.rs",
     "compositor/src/run.rs",
+    // lumen-compositor's worker role: taking ownership of the link descriptor the host passed.
+    "compositor/src/worker/link_fd.rs",
     // lumen-stream: sendmsg/sendmmsg/poll for the media senders.
     "stream/src/media/udp_sys.rs",
 ];
