@@ -18,6 +18,7 @@ pub enum Command {
     SetSink(OutputId, Option<Box<dyn FrameSink>>),
     Inject(OutputId, InputEvent),
     LaunchApp(String),
+    ReleaseInput,
     SetCursorVisible(bool),
     Stop,
 }
@@ -69,6 +70,11 @@ impl CompositorHandle {
         self.send(Command::LaunchApp(cmd.into()))
     }
 
+    /// Releases every key and button injected input holds (a client left).
+    pub fn release_input(&self) -> Result<(), HandleError> {
+        self.send(Command::ReleaseInput)
+    }
+
     pub fn set_cursor_visible(&self, visible: bool) -> Result<(), HandleError> {
         self.send(Command::SetCursorVisible(visible))
     }
@@ -99,6 +105,7 @@ impl crate::state::State {
             }
             Command::Inject(id, ev) => self.inject(id, &ev),
             Command::LaunchApp(cmd) => self.launch_app(&cmd),
+            Command::ReleaseInput => self.release_all_input(),
             Command::SetCursorVisible(v) => self.cursor.visible = v,
             Command::Stop => self.loop_signal.stop(),
         }

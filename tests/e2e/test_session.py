@@ -80,6 +80,9 @@ def _client_main(args) -> int:
             time.sleep(0.02)  # typing pace between input events, not a wait
             rcs.append(lib.LiSendKeyboardEvent(step[1], 0x04, 0))
             time.sleep(0.02)  # typing pace between input events, not a wait
+        elif op == "key_down":
+            # ["key_down", vk]: press and hold (the client then leaves without releasing it).
+            rcs.append(lib.LiSendKeyboardEvent(step[1], 0x03, 0))
         elif op == "click":
             _, x, y, rw, rh = step
             rcs.append(lib.LiSendMousePositionEvent(x, y, rw, rh))

@@ -152,3 +152,33 @@ def test_quit_from_the_client_ends_the_app(session_host, paired_client, tmp_path
     assert host.status()["sessions"] == []
     run_client(host, cfg, [["wait_frame", ["prompt"], 60]], app="foot")
     assert host.log().count("app started") == 2
+
+
+def test_a_held_modifier_is_released_when_the_client_leaves(session_host, paired_client, tmp_path):
+    """A client that leaves holding Ctrl does not leave it held: the next client's typing is plain text."""
+    target = tmp_path / "typed-after"
+    host = session_host("--desktop-app", "foot sh")
+    _, cfg = paired_client(host)
+    p = subprocess.Popen(_client_cmd(host, cfg, [["wait_frame", ["prompt"], 60], ["key_down", 0x11], ["hang"]]),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        assert json.loads(line)["result"] == "started", (line, host.log()[-3000:])
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    host.wait_log("releasing what the departed client held", timeout=20)
+    run_client(host, cfg, [["wait_frame", ["prompt"], 60], ["text", f"echo plain > {target}"], ["key", VK_RETURN],
+                           ["wait_file", str(target), 15]])
+    assert target.read_text().strip() == "plain"
+
+
+def test_an_odd_mode_streams_at_the_next_even_size(session_host, paired_client, tmp_path):
+    host = session_host("--desktop-app", "foot sh")
+    _, cfg = paired_client(host)
+    f = tmp_path / "odd.npy"
+    run_client(host, cfg, [["save_when", str(f), ["prompt"], 60]], width=1365, height=767, fps=30)
+    # The stock client announces 1365x766 (it evens the height itself); the odd width streams as 1366.
+    h, w, _ = np.load(f).shape
+    assert w == 1366 and h in (766, 768), (h, w)
+    assert 'odd mode: streaming the next even size asked="1365x' in host.log()

@@ -229,6 +229,10 @@ impl HostSession {
                 st.end = None;
             }
         }
+        // Nothing the client held may leak into the next client's input.
+        if self.handle.release_input().is_err() {
+            tracing::debug!("input not released: the compositor is gone");
+        }
         // Wake the encoder thread first so the media threads stop without waiting for a frame.
         if let Some(mb) = &self.mailbox {
             mb.close();

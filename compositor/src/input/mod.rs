@@ -41,6 +41,8 @@ pub const BTN_EXTRA: u32 = 0x114;
 pub struct InputState {
     /// evdev codes currently held down through injection.
     held: HashSet<u32>,
+    /// Pointer buttons currently held down through injection.
+    buttons: HashSet<u32>,
     text: Option<TextKeymap>,
     pen_down: bool,
     pen_in: bool,
@@ -52,7 +54,7 @@ impl InputState {
         if text.is_none() {
             tracing::warn!("xkb layout {layout:?} could not be compiled; text input will use text-input only");
         }
-        InputState { held: HashSet::new(), text, pen_down: false, pen_in: false }
+        InputState { held: HashSet::new(), buttons: HashSet::new(), text, pen_down: false, pen_in: false }
     }
 }
 
@@ -290,9 +292,32 @@ impl State {
         ptr.frame(self);
     }
 
+    /// Releases every key and button the client holds (it left: nothing it held may leak into the next
+    /// client's input).
+    pub fn release_all_input(&mut self) {
+        let mut keys: Vec<u32> = self.input.held.iter().copied().collect();
+        keys.sort_unstable();
+        let mut buttons: Vec<u32> = self.input.buttons.iter().copied().collect();
+        buttons.sort_unstable();
+        if !keys.is_empty() || !buttons.is_empty() {
+            tracing::info!(?keys, ?buttons, "releasing what the departed client held");
+        }
+        for k in keys {
+            self.key(k, false);
+        }
+        for b in buttons {
+            self.button(b, false);
+        }
+    }
+
     /// Press or release a pointer button (Linux code). A press focuses the window under the pointer.
     pub fn button(&mut self, code: u32, pressed: bool) {
         let Some(ptr) = self.seat.get_pointer() else { return };
+        if pressed {
+            self.input.buttons.insert(code);
+        } else {
+            self.input.buttons.remove(&code);
+        }
         if pressed {
             if let Some(w) = shell::window_under(self, ptr.current_location()) {
                 shell::focus_window(self, &w);

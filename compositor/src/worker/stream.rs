@@ -47,9 +47,19 @@ impl Stream {
         s: &StreamStart<'_>,
         app: &mut Option<AppProcess>,
     ) -> anyhow::Result<(Self, (u32, u32))> {
+        // 4:2:0 needs even sizes: an odd mode (1365x767) streams at the next even size, which the client
+        // scales into its window like any other mode.
+        let (width, height) = (s.width + (s.width & 1), s.height + (s.height & 1));
+        if (width, height) != (s.width, s.height) {
+            tracing::info!(
+                asked = format!("{}x{}", s.width, s.height),
+                streamed = format!("{width}x{height}"),
+                "odd mode: streaming the next even size"
+            );
+        }
         let cfg = EncoderConfig {
-            width: s.width,
-            height: s.height,
+            width,
+            height,
             fps: s.fps.max(1),
             bitrate_kbps: s.bitrate_kbps.max(500),
             codec: Codec::H264,
@@ -93,8 +103,11 @@ impl Stream {
         self.seat.input(ev);
     }
 
-    /// Ends the stream: the encoder stops, the output goes.
+    /// Ends the stream: whatever the client held is released, the encoder stops, the output goes.
     pub fn stop(mut self, handle: &CompositorHandle) {
+        if handle.release_input().is_err() {
+            tracing::debug!("input not released: the compositor is gone");
+        }
         if let Some(mb) = &self.mailbox {
             mb.close();
         }
