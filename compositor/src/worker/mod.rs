@@ -6,7 +6,7 @@
 
 mod encoder;
 mod link_fd;
-mod link_out;
+pub mod link_out;
 mod stream;
 
 use std::io::Read;
