@@ -27,6 +27,8 @@ pub enum Command {
 pub enum HandleError {
     #[error("the compositor has stopped")]
     Stopped,
+    #[error("Xwayland failed to start (see the log)")]
+    XwaylandFailed,
 }
 
 /// Cloneable, `Send` handle to a running compositor.
@@ -34,11 +36,21 @@ pub enum HandleError {
 pub struct CompositorHandle {
     tx: Sender<Command>,
     next_id: Arc<AtomicU32>,
+    x_display: Arc<AtomicU32>,
 }
 
 impl CompositorHandle {
-    pub(crate) fn new(tx: Sender<Command>, next_id: Arc<AtomicU32>) -> Self {
-        CompositorHandle { tx, next_id }
+    pub(crate) fn new(tx: Sender<Command>, next_id: Arc<AtomicU32>, x_display: Arc<AtomicU32>) -> Self {
+        CompositorHandle { tx, next_id, x_display }
+    }
+
+    /// Xwayland's `DISPLAY` number: `Ok(None)` while none runs (or it is still starting), `Err` when it failed.
+    pub fn x_display(&self) -> Result<Option<u32>, HandleError> {
+        match self.x_display.load(std::sync::atomic::Ordering::SeqCst) {
+            crate::xwayland::X_NONE => Ok(None),
+            crate::xwayland::X_FAILED => Err(HandleError::XwaylandFailed),
+            n => Ok(Some(n - 1)),
+        }
     }
 
     fn send(&self, c: Command) -> Result<(), HandleError> {

@@ -274,7 +274,7 @@ pub fn run_with(
         state.start_xwayland()?;
     }
     info!(socket = %state.socket_name, runtime = %runtime.path.display(), "compositor ready");
-    ready(CompositorHandle::new(tx, next_output_id), &state.socket_name);
+    ready(CompositorHandle::new(tx, next_output_id, state.xwayland.shared.clone()), &state.socket_name);
     for app in &config.apps {
         state.launch_app(app);
     }

@@ -30,7 +30,15 @@ pub struct XwaylandState {
     pub starting: bool,
     /// The Xwayland server's loop source; removing it drops the server and its X lock files.
     pub source: Option<smithay::reexports::calloop::RegistrationToken>,
+    /// What other threads see through [`crate::CompositorHandle::x_display`]: [`X_NONE`], [`X_FAILED`], or
+    /// the display number + 1.
+    pub shared: std::sync::Arc<std::sync::atomic::AtomicU32>,
 }
+
+/// [`XwaylandState::shared`]: no Xwayland (yet).
+pub const X_NONE: u32 = 0;
+/// [`XwaylandState::shared`]: Xwayland failed to start.
+pub const X_FAILED: u32 = u32::MAX;
 
 #[derive(Debug, thiserror::Error)]
 pub enum XwaylandError {
@@ -64,11 +72,16 @@ pub fn parse_version(text: &str) -> Option<(u32, u32, String)> {
 
 /// Check that `Xwayland` in PATH is new enough.
 pub fn check_version() -> Result<String, XwaylandError> {
-    let out = Command::new("Xwayland")
-        .arg("-version")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| XwaylandError::NotFound(e.to_string()))?;
+    check_version_on(None)
+}
+
+/// [`check_version`] with `path` as the `PATH` it is looked up in (`None`: this process's).
+pub fn check_version_on(path: Option<&std::ffi::OsStr>) -> Result<String, XwaylandError> {
+    let mut c = Command::new("Xwayland");
+    if let Some(p) = path {
+        c.env("PATH", p);
+    }
+    let out = c.arg("-version").stdin(Stdio::null()).output().map_err(|e| XwaylandError::NotFound(e.to_string()))?;
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let (major, minor, found) = parse_version(&text).ok_or_else(|| XwaylandError::UnknownVersion(text.clone()))?;
     if (major, minor) < MIN_VERSION {
@@ -111,6 +124,7 @@ impl State {
                 XWaylandEvent::Error => {
                     error!("Xwayland failed to start");
                     state.xwayland.starting = false;
+                    state.xwayland.shared.store(X_FAILED, std::sync::atomic::Ordering::SeqCst);
                 }
             })
             .map_err(|e| XwaylandError::Spawn(e.to_string()))?;
@@ -140,11 +154,15 @@ impl State {
                 self.xwayland.wm = Some(wm);
                 self.xwayland.display = Some(display_number);
                 self.xwayland.starting = false;
+                self.xwayland.shared.store(display_number + 1, std::sync::atomic::Ordering::SeqCst);
                 for cmd in std::mem::take(&mut self.xwayland.queued_apps) {
                     self.launch_app(&cmd);
                 }
             }
-            Err(e) => error!("X11 window manager: {e}"),
+            Err(e) => {
+                error!("X11 window manager: {e}");
+                self.xwayland.shared.store(X_FAILED, std::sync::atomic::Ordering::SeqCst);
+            }
         }
     }
 }

@@ -165,7 +165,7 @@ def _client_wait(out: dict, probe, timeout: float, what: str, describe, until=bo
 def _frame_measure(pred: list, saved: dict):
     """The quantity a frame predicate looks at, as a function of a decoded (BGR) frame, and the test of it.
     Predicates: ["any"], ["bars"] (foot's colour bars), ["prompt"] (foot's), ["bright", mean], ["rings"] (weston-simple-shm),
-    ["white_square"] (the demo client's), ["still", seconds] (no change for that long), ["changed", saved_path, {"region": [y0, y1, x0, x1] | None,
+    ["white_square"] (the demo client's), ["clock_face"] (xclock in black on white), ["still", seconds] (no change for that long), ["changed", saved_path, {"region": [y0, y1, x0, x1] | None,
     "diff": d, "min_pixels": n | "min_fraction": x}] (pixels whose largest channel difference to an earlier
     saved frame is over d), ["psnr", frame_dump_dir, dB] (against the compositor's frame dump)."""
     kind = pred[0]
@@ -182,6 +182,10 @@ def _frame_measure(pred: list, saved: dict):
         from test_compositor import colorful
 
         return (lambda f: colorful(f[30:220, 30:220])), (lambda m: m > 100)
+    if kind == "clock_face":
+        # xclock drawn in black on white: mostly white, with its marks and hands in black.
+        return (lambda f: (round(float((f.min(axis=2) >= 240).mean()), 3), int((f.max(axis=2) < 64).sum()))), \
+            (lambda m: m[0] > 0.8 and m[1] > 300)
     if kind == "white_square":
         return (lambda f: int((f.min(axis=2) > 235).sum())), (lambda m: m > 100 * 100)
     if kind == "changed":

@@ -182,3 +182,24 @@ def test_an_odd_mode_streams_at_the_next_even_size(session_host, paired_client, 
     h, w, _ = np.load(f).shape
     assert w == 1366 and h in (766, 768), (h, w)
     assert 'odd mode: streaming the next even size asked="1365x' in host.log()
+
+
+def test_an_x11_app_streams_as_a_moonlight_app(session_host, paired_client, tmp_path):
+    """`--app xclock`: the session's Xwayland (the set-up's, found by the host) runs it, and it streams."""
+    host = session_host("--app", "xclock -update 1 -bg white -fg black -hd black -hl black")
+    _, cfg = paired_client(host)
+    f = tmp_path / "xclock.npy"
+    run_client(host, cfg, [["save_when", str(f), ["clock_face"], 60]], app="xclock")
+    assert np.load(f).shape == (720, 1280, 3)
+    assert "X11 apps: each session starts Xwayland" in host.log()
+
+
+def test_a_wrong_app_command_is_a_clean_error(session_host, paired_client, tmp_path):
+    host = session_host("--app", "no-such-command-xyz --flag")
+    _, cfg = paired_client(host)
+    p = subprocess.run(_client_cmd(host, cfg, [["wait_frame", ["any"], 10]], app="no-such-command-xyz"),
+                       capture_output=True, text=True, timeout=60)
+    first = json.loads([l for l in p.stdout.splitlines() if l.startswith("{")][0])
+    assert first["result"] != "streamed", first
+    host.wait_log("no such command: no-such-command-xyz", timeout=10)
+    assert host.proc.poll() is None

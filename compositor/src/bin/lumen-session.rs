@@ -49,9 +49,14 @@ struct Args {
     /// The compositor's control socket (test/admin commands, see docs/compositor.md).
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
-    /// Start Xwayland (needs >= 23.1) and export DISPLAY to apps.
-    #[arg(long)]
+    /// Require Xwayland (>= 23.1) for X11 apps: without this flag each session starts it when a usable one is
+    /// found (the set-up's in $LUMEN_CACHE/xwayland/bin first, then PATH); with it, the host fails at start
+    /// when there is none.
+    #[arg(long, conflicts_with = "no_xwayland")]
     xwayland: bool,
+    /// Run sessions without Xwayland (Wayland apps only).
+    #[arg(long)]
+    no_xwayland: bool,
     /// Also run the built-in demo client (a window with something moving) inside the session.
     #[arg(long)]
     demo: bool,
@@ -152,21 +157,24 @@ fn main() -> anyhow::Result<()> {
 fn serve_workers(args: &Args, resolved: host::choice::Resolved, app_log_dir: PathBuf) -> anyhow::Result<()> {
     use lumen_compositor::worker::WorkerArgs;
     use lumen_stream::worker::{WorkerCommand, WorkerPlane, WorkerPlaneOptions};
+    let (xwayland, env) = xwayland_for_workers(args)?;
     let worker = WorkerArgs {
         session: 0,
         encoder: args.encoder,
         renderer: args.renderer,
         video_source: args.video_source,
         desktop_apps: args.desktop_apps.clone(),
-        xwayland: args.xwayland,
+        xwayland,
         demo: args.demo,
         frame_dump: args.frame_dump.clone(),
         app_log_dir: Some(app_log_dir.clone()),
     };
     let mut wargs: Vec<std::ffi::OsString> = vec!["worker".into()];
     wargs.extend(worker.to_args().into_iter().skip(2));
+    let mut command = WorkerCommand::this_binary(wargs).context("finding this binary to start workers")?;
+    command.env = env;
     let plane = Arc::new(WorkerPlane::new(WorkerPlaneOptions {
-        command: WorkerCommand::this_binary(wargs).context("finding this binary to start workers")?,
+        command,
         codecs: resolved.codecs,
         describe: serde_json::json!({
             "encoder": resolved.encoder_name,
@@ -198,6 +206,35 @@ fn serve_workers(args: &Args, resolved: host::choice::Resolved, app_log_dir: Pat
         }
     };
     rt.block_on(lumen_stream::host::run_until_ready(opts, std::future::pending::<()>(), on_ready))
+}
+
+/// Whether sessions start Xwayland, and the environment that lets workers find it: the set-up installs a new
+/// enough one into `$LUMEN_CACHE/xwayland/bin` (Debian 12's is too old), which goes first on the workers' PATH.
+fn xwayland_for_workers(args: &Args) -> anyhow::Result<(bool, Vec<(std::ffi::OsString, std::ffi::OsString)>)> {
+    if args.no_xwayland {
+        tracing::info!("X11 apps: off (--no-xwayland)");
+        return Ok((false, Vec::new()));
+    }
+    let cache = std::env::var_os("LUMEN_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/lumen")));
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dir = cache.map(|c| c.join("xwayland/bin")).filter(|d| d.join("Xwayland").exists());
+    let path = match &dir {
+        Some(d) => std::env::join_paths(std::iter::once(d.clone()).chain(std::env::split_paths(&path)))?,
+        None => path,
+    };
+    match lumen_compositor::xwayland::check_version_on(Some(&path)) {
+        Ok(version) => {
+            tracing::info!(%version, "X11 apps: each session starts Xwayland");
+            Ok((true, vec![("PATH".into(), path)]))
+        }
+        Err(e) if args.xwayland => Err(anyhow::anyhow!("--xwayland: {e}")),
+        Err(e) => {
+            tracing::warn!(error = %e, "X11 apps will not open: no usable Xwayland (run scripts/setup.sh)");
+            Ok((false, Vec::new()))
+        }
+    }
 }
 
 /// Where launched apps' output goes: `STATE_DIR/logs`.

@@ -24,19 +24,25 @@ pub struct AppProcess {
 }
 
 impl AppProcess {
-    /// Starts `cmd` through `sh -c` on `wayland_display`, its output in a file of `log_dir` (else the host's
-    /// streams); `on_exit` runs (on the watcher thread) when the process exits by itself.
+    /// Starts `cmd` through `sh -c` on `wayland_display` (and Xwayland's `x_display`, when the session runs
+    /// one), its output in a file of `log_dir` (else the host's streams); `on_exit` runs (on the watcher
+    /// thread) when the process exits by itself.
     pub fn spawn(
         app_id: u32,
         cmd: &str,
         wayland_display: &str,
+        x_display: Option<u32>,
         log_dir: Option<&Path>,
         on_exit: Box<dyn FnOnce() + Send>,
     ) -> std::io::Result<AppProcess> {
         use std::os::unix::process::CommandExt;
         let mut c = Command::new("sh");
         c.arg("-c").arg(cmd).stdin(Stdio::null());
-        c.env("WAYLAND_DISPLAY", wayland_display).env_remove("WAYLAND_SOCKET").env_remove("DISPLAY");
+        c.env("WAYLAND_DISPLAY", wayland_display).env_remove("WAYLAND_SOCKET");
+        match x_display {
+            Some(n) => c.env("DISPLAY", format!(":{n}")),
+            None => c.env_remove("DISPLAY"),
+        };
         c.process_group(0);
         let log = crate::applog::prepare(log_dir, cmd, &mut c);
         let child = match c.spawn() {

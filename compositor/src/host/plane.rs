@@ -97,6 +97,7 @@ impl SessionPlane {
             launch.app_id,
             cmd,
             &self.opts.wayland_display,
+            self.handle.x_display().ok().flatten(),
             self.opts.app_log_dir.as_deref(),
             on_exit,
         )?;

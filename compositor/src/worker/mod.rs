@@ -161,6 +161,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         resolved,
         video_source: args.video_source,
         wayland_display: socket,
+        xwayland: args.xwayland,
         frame_dump,
         app_log_dir: args.app_log_dir.clone(),
     };

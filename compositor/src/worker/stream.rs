@@ -28,6 +28,8 @@ pub struct StreamContext {
     pub resolved: Resolved,
     pub video_source: VideoSource,
     pub wayland_display: String,
+    /// The session runs Xwayland: apps wait for its `DISPLAY`.
+    pub xwayland: bool,
     pub frame_dump: Option<PathBuf>,
     pub app_log_dir: Option<PathBuf>,
 }
@@ -135,8 +137,76 @@ fn ensure_app(ctx: &StreamContext, s: &StreamStart<'_>, app: &mut Option<AppProc
     let on_exit = Box::new(move || {
         let _ = out.send(&lumen_core::link::ToHost::AppExited { code: 0 });
     });
-    let started = AppProcess::spawn(s.app_id, cmd, &ctx.wayland_display, ctx.app_log_dir.as_deref(), on_exit)
-        .map_err(|e| anyhow::anyhow!("the app {cmd:?} did not start: {e}"))?;
+    if let Some(problem) = command_problem(cmd, std::env::var_os("PATH").as_deref()) {
+        anyhow::bail!("the app {cmd:?} cannot start: {problem}");
+    }
+    let x_display = if ctx.xwayland { wait_for_x_display(&ctx.handle) } else { None };
+    let started =
+        AppProcess::spawn(s.app_id, cmd, &ctx.wayland_display, x_display, ctx.app_log_dir.as_deref(), on_exit)
+            .map_err(|e| anyhow::anyhow!("the app {cmd:?} did not start: {e}"))?;
     *app = Some(started);
     Ok(())
+}
+
+/// How long an app waits for the session's Xwayland.
+const X_WAIT: Duration = Duration::from_secs(15);
+
+/// Xwayland's display once it is ready (`None`, logged, when it failed or did not come up in time).
+fn wait_for_x_display(handle: &CompositorHandle) -> Option<u32> {
+    let deadline = std::time::Instant::now() + X_WAIT;
+    loop {
+        match handle.x_display() {
+            Ok(Some(n)) => return Some(n),
+            Err(e) => {
+                tracing::warn!(error = %e, "the app starts without DISPLAY: X11 apps will not open");
+                return None;
+            }
+            Ok(None) if std::time::Instant::now() >= deadline => {
+                tracing::warn!("Xwayland not ready in {X_WAIT:?}: the app starts without DISPLAY");
+                return None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// Words `sh -c` runs itself, so they need no file on PATH.
+const SHELL_WORDS: &[&str] = &[
+    "exec", "cd", "export", "set", "test", "[", "echo", "printf", "read", "while", "until", "for", "if", "case", "{",
+    "(", "!", ".", "eval", "true", "false", ":", "sleep",
+];
+
+/// Why `sh -c cmd` could not even start its program (its first word is neither a shell word, nor an
+/// executable path, nor found on `path`), so the client gets a clean error instead of a stream that ends at
+/// once. Commands with shell syntax before the program (`VAR=x cmd`) are left to the shell.
+pub fn command_problem(cmd: &str, path: Option<&std::ffi::OsStr>) -> Option<String> {
+    let word = cmd.split_whitespace().next()?;
+    if SHELL_WORDS.contains(&word) || word.contains('=') || word.starts_with(['$', '`', '\'', '"']) {
+        return None;
+    }
+    let executable = |p: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if word.contains('/') {
+        return (!executable(std::path::Path::new(word))).then(|| format!("{word} is not an executable file"));
+    }
+    let found = path.is_some_and(|p| std::env::split_paths(p).any(|d| executable(&d.join(word))));
+    (!found).then(|| format!("no such command: {word} (not on PATH)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_problem;
+
+    #[test]
+    fn finds_commands_that_cannot_start() {
+        let path = std::ffi::OsString::from("/usr/bin:/bin");
+        assert_eq!(command_problem("sh -c 'exit 0'", Some(&path)), None);
+        assert_eq!(command_problem("exec sleep 1", Some(&path)), None);
+        assert_eq!(command_problem("FOO=1 anything", Some(&path)), None);
+        assert_eq!(command_problem("/bin/sh", Some(&path)), None);
+        assert!(command_problem("no-such-command-xyz --flag", Some(&path)).unwrap().contains("no such command"));
+        assert!(command_problem("/nonexistent/app", Some(&path)).unwrap().contains("not an executable"));
+    }
 }

@@ -16,12 +16,14 @@ use command_fds::{CommandFdExt, FdMapping};
 pub struct WorkerCommand {
     pub exe: PathBuf,
     pub args: Vec<OsString>,
+    /// Environment set for the worker (e.g. `PATH` with the set-up's Xwayland first).
+    pub env: Vec<(OsString, OsString)>,
 }
 
 impl WorkerCommand {
     /// `current_exe() worker ARGS…`.
     pub fn this_binary(args: Vec<OsString>) -> std::io::Result<Self> {
-        Ok(Self { exe: std::env::current_exe()?, args })
+        Ok(Self { exe: std::env::current_exe()?, args, env: Vec::new() })
     }
 }
 
@@ -53,6 +55,7 @@ impl WorkerProcess {
         let (host_end, worker_end) = UnixStream::pair()?;
         let mut c = Command::new(&cmd.exe);
         c.args(&cmd.args).arg("--session").arg(session.to_string()).stdin(Stdio::null());
+        c.envs(cmd.env.iter().map(|(k, v)| (k, v)));
         c.fd_mappings(vec![FdMapping { parent_fd: worker_end.into(), child_fd: super::LINK_FD }])
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let child = c.spawn()?;
