@@ -97,15 +97,17 @@ def test_pair_list_launch_and_full_rtsp_handshake(lumen_host, paired_client):
     assert [w["session"] for w in mp["workers"]] == [s["session"]]
     assert mp["media"]["plane"] == "moonlight"
 
+    # Over plain HTTP the caller is unknown: "free" (its /launch then reattaches its own session). Over
+    # HTTPS with its certificate the client sees its own session (stream/tests/busy.rs).
     info = mh.server_info(host.address, host.port_base, cfg)
-    assert info.state == "SUNSHINE_SERVER_BUSY" and info.current_game == 1
+    assert info.state == "SUNSHINE_SERVER_FREE" and info.current_game == 0
 
-    # The stock client sees Desktop running and resumes it (new key), then runs RTSP again.
+    # The stock client launches Desktop again: its own session is reattached (new key), RTSP runs again.
     key_id = s["launch"]["key_id"]
     assert_stream_started(mh.stream_attempt(host, cfg, width=1280, height=720, fps=30))
     s2 = host.status()["session"]
     assert s2["rtsp_steps"] == FULL_HANDSHAKE and s2["launch"]["key_id"] != key_id
-    assert "app resumed" in host.log()
+    assert s2["session"] == s["session"] and "reattaching the client's session" in host.log()
     client.quit_app()  # /cancel
     assert host.status()["session"] is None
     assert mh.server_info(host.address, host.port_base, cfg).state == "SUNSHINE_SERVER_FREE"

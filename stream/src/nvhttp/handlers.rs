@@ -93,25 +93,15 @@ pub async fn handle(state: &Arc<HostState>, conn: &ConnInfo, req: Request<Incomi
     }
 }
 
-/// `/serverinfo`: `currentgame` and the busy state describe the asking client's own session — known exactly
-/// over HTTPS from its certificate (moonlight-qt asks there once paired). Over plain HTTP the host goes by the
-/// client's address: the app of that address's sessions when they agree on one, else "free".
+/// `/serverinfo`: `currentgame` and the busy state describe the asking client's own session, known from its
+/// certificate over HTTPS (where paired clients ask: moonlight-qt, Android, iOS). Over plain HTTP the caller is
+/// unknown (every stock client sends the same `uniqueid`, and many share an address behind a NAT or on one
+/// machine), so the host says "free": the client then sends `/launch`, which reattaches its own running
+/// session — never a `/resume` of a session that is someone else's.
 fn server_info(state: &HostState, conn: &ConnInfo, client: Option<&PairedClient>) -> XmlReply {
     let codecs = state.media.codec_support();
-    let paired =
-        client.is_some() || conn.client_der.as_deref().is_some_and(|d| lock(&state.clients).by_der(d).is_some());
-    let current = match client {
-        Some(c) => lock(&state.sessions).by_client(&c.id).map(|s| s.launch.app_id).unwrap_or(0),
-        None => {
-            let peer = conn.peer.ip();
-            let table = lock(&state.sessions);
-            let mut apps = table.iter().filter(|s| s.client_ip == peer).map(|s| s.launch.app_id);
-            match apps.next() {
-                Some(first) if apps.all(|a| a == first) => first,
-                _ => 0,
-            }
-        }
-    };
+    let paired = client.is_some() || conn.client_der.as_deref().is_some_and(|d| lock(&state.clients).by_der(d).is_some());
+    let current = client.and_then(|c| lock(&state.sessions).by_client(&c.id).map(|s| s.launch.app_id)).unwrap_or(0);
     let local_ip = match conn.local.ip() {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
         ip => ip,

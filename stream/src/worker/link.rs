@@ -217,6 +217,7 @@ fn reader(
 ) {
     let mut scratch: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut attached: Option<Attachment> = None;
+    let mut hops = HopStats::new(session);
     let result = (|| -> anyhow::Result<()> {
         loop {
             let mut head = [0u8; HEADER_LEN];
@@ -239,6 +240,7 @@ fn reader(
                     attached = Some(a);
                 }
                 deliver(&mut sock, &mut attached, &mut scratch, meta, data_len)?;
+                hops.record(monotonic_ns().saturating_sub(meta.sent_ns));
                 continue;
             }
             scratch.resize(h.body_len, 0);
@@ -262,6 +264,7 @@ fn reader(
     if let Err(e) = result {
         tracing::error!(session, error = %e, "worker link broken");
     }
+    hops.log();
     if let Some(a) = attached.take() {
         a.shared.end(EndReason::Error("the session's worker process ended".into()));
     }
@@ -286,6 +289,40 @@ fn report(status: &(Mutex<LinkStatus>, Condvar), ev: &WorkerEvent) {
     }
     drop(g);
     status.1.notify_all();
+}
+
+/// The hop of each access unit (the worker's write → its bytes read here), in a ring allocated once, logged as
+/// median / p99 every 600 units and when the link closes.
+struct HopStats {
+    session: u64,
+    ring: Vec<u32>,
+    n: usize,
+}
+
+impl HopStats {
+    const RING: usize = 1024;
+
+    fn new(session: u64) -> Self {
+        Self { session, ring: vec![0; Self::RING], n: 0 }
+    }
+
+    fn record(&mut self, ns: u64) {
+        self.ring[self.n % Self::RING] = (ns / 1000).min(u64::from(u32::MAX)) as u32;
+        self.n += 1;
+        if self.n.is_multiple_of(600) {
+            self.log();
+        }
+    }
+
+    fn log(&self) {
+        let k = self.n.min(Self::RING);
+        if k == 0 {
+            return;
+        }
+        let mut v = self.ring[..k].to_vec();
+        let (p50, p99) = crate::media::timing::median_p99(&mut v);
+        tracing::info!(session = self.session, units = self.n, hop_us_p50 = p50, hop_us_p99 = p99, "worker link hop");
+    }
 }
 
 /// Reads one access unit's data into a free buffer of the attached sender (or drops it).
