@@ -100,7 +100,8 @@ pub async fn handle(state: &Arc<HostState>, conn: &ConnInfo, req: Request<Incomi
 /// session — never a `/resume` of a session that is someone else's.
 fn server_info(state: &HostState, conn: &ConnInfo, client: Option<&PairedClient>) -> XmlReply {
     let codecs = state.media.codec_support();
-    let paired = client.is_some() || conn.client_der.as_deref().is_some_and(|d| lock(&state.clients).by_der(d).is_some());
+    let paired =
+        client.is_some() || conn.client_der.as_deref().is_some_and(|d| lock(&state.clients).by_der(d).is_some());
     let current = client.and_then(|c| lock(&state.sessions).by_client(&c.id).map(|s| s.launch.app_id)).unwrap_or(0);
     let local_ip = match conn.local.ip() {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
