@@ -13,12 +13,18 @@ use crate::output::OutputMode;
 
 /// A request for the compositor thread.
 pub enum Command {
-    CreateOutput { id: OutputId, mode: OutputMode, sink: Option<Box<dyn FrameSink>> },
+    CreateOutput {
+        id: OutputId,
+        mode: OutputMode,
+        sink: Option<Box<dyn FrameSink>>,
+    },
     RemoveOutput(OutputId),
     SetSink(OutputId, Option<Box<dyn FrameSink>>),
     Inject(OutputId, InputEvent),
     LaunchApp(String),
     ReleaseInput,
+    /// Answers the `--nested` window's output and its current mode.
+    NestedOutput(std::sync::mpsc::SyncSender<Option<(OutputId, crate::output::OutputMode)>>),
     SetCursorVisible(bool),
     Stop,
 }
@@ -82,6 +88,13 @@ impl CompositorHandle {
         self.send(Command::LaunchApp(cmd.into()))
     }
 
+    /// The `--nested` window's output and its current mode (`None` without a window).
+    pub fn nested_output(&self) -> Result<Option<(OutputId, crate::output::OutputMode)>, HandleError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.send(Command::NestedOutput(tx))?;
+        rx.recv_timeout(std::time::Duration::from_secs(5)).map_err(|_| HandleError::Stopped)
+    }
+
     /// Releases every key and button injected input holds (a client left).
     pub fn release_input(&self) -> Result<(), HandleError> {
         self.send(Command::ReleaseInput)
@@ -118,6 +131,10 @@ impl crate::state::State {
             Command::Inject(id, ev) => self.inject(id, &ev),
             Command::LaunchApp(cmd) => self.launch_app(&cmd),
             Command::ReleaseInput => self.release_all_input(),
+            Command::NestedOutput(reply) => {
+                let id = self.nested.as_ref().map(|n| n.output);
+                let _ = reply.send(id.and_then(|id| self.outputs.get(&id).map(|o| (id, o.mode))));
+            }
             Command::SetCursorVisible(v) => self.cursor.visible = v,
             Command::Stop => self.loop_signal.stop(),
         }

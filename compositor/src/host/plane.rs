@@ -115,7 +115,17 @@ impl SessionPlane {
 }
 
 impl MediaPlane for SessionPlane {
-    fn start(&self, start: MediaStart) -> anyhow::Result<Box<dyn MediaSession>> {
+    fn start(&self, mut start: MediaStart) -> anyhow::Result<Box<dyn MediaSession>> {
+        // `--nested`: the stream shows the window's own output (the same session the local user sees, one
+        // seat), at the window's size; the client scales it into its view.
+        let nested = match self.opts.video_source {
+            VideoSource::Desktop => self.handle.nested_output()?,
+            VideoSource::TestPattern => None,
+        };
+        if let Some((_, m)) = nested {
+            start.config.width = m.width;
+            start.config.height = m.height;
+        }
         let (w, h, fps) = (start.config.width, start.config.height, start.config.fps.max(1));
         let tee: Option<Arc<dyn InputSink>> =
             std::env::var_os(lumen_stream::media::ENV_INPUT_LOG).map(|_| self.base.input_sink.clone());
@@ -129,10 +139,22 @@ impl MediaPlane for SessionPlane {
             }
             VideoSource::Desktop => {
                 let mailbox = Mailbox::new();
-                let mode = OutputMode { width: w, height: h, refresh_mhz: fps.saturating_mul(1000) };
-                let id = self.handle.create_output(mode, Some(Box::new(MailboxSink::new(mailbox.clone()))))?;
-                tracing::info!(output = %id, %mode, client = %start.client_ip, app = %start.launch.app_name,
-                    "session output created");
+                let sink = Box::new(MailboxSink::new(mailbox.clone()));
+                let id = match nested {
+                    Some((id, mode)) => {
+                        self.handle.set_sink(id, Some(sink))?;
+                        tracing::info!(output = %id, %mode, client = %start.client_ip, app = %start.launch.app_name,
+                            "streaming the nested window's output");
+                        id
+                    }
+                    None => {
+                        let mode = OutputMode { width: w, height: h, refresh_mhz: fps.saturating_mul(1000) };
+                        let id = self.handle.create_output(mode, Some(sink))?;
+                        tracing::info!(output = %id, %mode, client = %start.client_ip, app = %start.launch.app_name,
+                            "session output created");
+                        id
+                    }
+                };
                 let (mb, dump) = (mailbox.clone(), self.opts.frame_dump.clone());
                 opts.source = Arc::new(move |sw, sh| {
                     Box::new(DesktopSource::new(mb.clone(), sw, sh, dump.clone())) as Box<dyn FrameSource>
@@ -145,7 +167,7 @@ impl MediaPlane for SessionPlane {
         // `--nested` window that was the newest output before).
         if let Err(e) = self.ensure_app(&start.launch) {
             if let Some(id) = output {
-                let _ = self.handle.remove_output(id);
+                let _ = if nested.is_some() { self.handle.set_sink(id, None) } else { self.handle.remove_output(id) };
             }
             return Err(e);
         }
@@ -170,6 +192,7 @@ impl MediaPlane for SessionPlane {
         let mut session = HostSession {
             inner: None,
             output,
+            mirrored: nested.is_some(),
             mailbox,
             slot,
             handle: self.handle.clone(),
@@ -210,6 +233,8 @@ impl MediaPlane for SessionPlane {
 struct HostSession {
     inner: Option<Box<dyn MediaSession>>,
     output: Option<OutputId>,
+    /// The output is the `--nested` window's: at the end its sink goes, the output stays.
+    mirrored: bool,
     mailbox: Option<Arc<Mailbox>>,
     slot: EndSlot,
     handle: CompositorHandle,
@@ -247,13 +272,24 @@ impl HostSession {
                 st.output = None;
             }
             drop(st);
+            if self.mirrored {
+                match self.handle.set_sink(id, None) {
+                    Ok(()) => tracing::info!(output = %id, ?reason, "the nested window's output is no longer streamed"),
+                    Err(e) => tracing::warn!(output = %id, error = %e, "stream sink not removed"),
+                }
+                return self.end_app(reason);
+            }
             match self.handle.remove_output(id) {
                 Ok(()) => tracing::info!(output = %id, ?reason, "session output removed"),
                 Err(e) => tracing::warn!(output = %id, error = %e, "session output not removed"),
             }
         }
-        // Sunshine semantics: /cancel and shutdown end the app; a vanished client or a replaced session
-        // leave it running so a later client resumes it.
+        self.end_app(reason);
+    }
+
+    /// Sunshine semantics: /cancel and shutdown end the app; a vanished client or a replaced session leave it
+    /// running so a later client resumes it.
+    fn end_app(&mut self, reason: EndReason) {
         if matches!(reason, EndReason::Cancelled | EndReason::HostShutdown) {
             let app = lock(&self.plane).app.take();
             if let Some(a) = app {
