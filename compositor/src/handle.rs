@@ -22,6 +22,7 @@ pub enum Command {
     SetSink(OutputId, Option<Box<dyn FrameSink>>),
     Inject(OutputId, InputEvent),
     LaunchApp(String),
+    SetOutputScale(OutputId, i32),
     ReleaseInput,
     /// Answers the `--nested` window's output and its current mode.
     NestedOutput(std::sync::mpsc::SyncSender<Option<(OutputId, crate::output::OutputMode)>>),
@@ -95,6 +96,11 @@ impl CompositorHandle {
         rx.recv_timeout(std::time::Duration::from_secs(5)).map_err(|_| HandleError::Stopped)
     }
 
+    /// Sets an output's integer scale (see `State::set_output_scale`).
+    pub fn set_output_scale(&self, id: OutputId, scale: i32) -> Result<(), HandleError> {
+        self.send(Command::SetOutputScale(id, scale))
+    }
+
     /// Releases every key and button injected input holds (a client left).
     pub fn release_input(&self) -> Result<(), HandleError> {
         self.send(Command::ReleaseInput)
@@ -131,6 +137,11 @@ impl crate::state::State {
             Command::Inject(id, ev) => self.inject(id, &ev),
             Command::LaunchApp(cmd) => self.launch_app(&cmd),
             Command::ReleaseInput => self.release_all_input(),
+            Command::SetOutputScale(id, scale) => {
+                if let Err(e) = self.set_output_scale(id, scale) {
+                    tracing::warn!("output scale: {e}");
+                }
+            }
             Command::NestedOutput(reply) => {
                 let id = self.nested.as_ref().map(|n| n.output);
                 let _ = reply.send(id.and_then(|id| self.outputs.get(&id).map(|o| (id, o.mode))));

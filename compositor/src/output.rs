@@ -126,6 +126,8 @@ pub struct VirtualOutput {
     pub id: OutputId,
     pub output: Output,
     pub mode: OutputMode,
+    /// Integer output scale (logical size = mode / scale): 2 makes text readable on a 4K stream.
+    pub scale: i32,
     global: GlobalId,
     /// Damage since the previous frame (always age 1): decides whether a tick produces a frame.
     detect: OutputDamageTracker,
@@ -211,6 +213,7 @@ impl State {
                 tracker: OutputDamageTracker::from_output(&output),
                 output,
                 mode,
+                scale: 1,
                 global,
                 pool,
                 timer: Some(timer),
@@ -285,23 +288,47 @@ impl State {
             announce_targets(renderer, id, &out.pool, sink.as_mut());
         }
         info!(%id, %mode, "output resized");
+        self.relayout_outputs(id);
+        Ok(())
+    }
+
+    /// Keeps the outputs side by side in the space by their logical widths (a wider output pushes the ones
+    /// to its right) and refits the windows of every output that moved and of `changed`.
+    fn relayout_outputs(&mut self, changed: OutputId) {
         // Keep the outputs side by side (a wider output pushes the ones to its right).
         let mut x = 0;
         let ids: Vec<OutputId> = self.outputs.keys().copied().collect();
         for oid in ids {
             let Some(o) = self.outputs.get(&oid) else { continue };
             let output = o.output.clone();
-            let width = o.mode.width as i32;
+            let width = o.mode.width as i32 / o.scale.max(1);
             let moved = self.space.output_geometry(&output).map(|g| g.loc.x) != Some(x);
             if moved {
                 output.change_current_state(None, None, None, Some((x, 0).into()));
                 self.space.map_output(&output, (x, 0));
             }
-            if moved || oid == id {
+            if moved || oid == changed {
                 crate::shell::reassign_windows(self, Some(oid), Some(oid));
             }
             x += width;
         }
+    }
+
+    /// Sets an output's integer scale: clients render at it (wl_output scale), the output keeps its mode, its
+    /// logical size becomes mode / scale, and the windows on it are fitted again.
+    pub fn set_output_scale(&mut self, id: OutputId, scale: i32) -> Result<(), OutputError> {
+        let scale = scale.clamp(1, 4);
+        let out = self.outputs.get_mut(&id).ok_or(OutputError::NoSuchOutput(id))?;
+        if out.scale == scale {
+            return Ok(());
+        }
+        out.output.change_current_state(None, None, Some(Scale::Integer(scale)), None);
+        out.scale = scale;
+        out.detect = OutputDamageTracker::from_output(&out.output);
+        out.tracker = OutputDamageTracker::from_output(&out.output);
+        info!(%id, scale, "output scale set");
+        // Same mode and targets: the layout and the windows follow the new logical size.
+        self.relayout_outputs(id);
         Ok(())
     }
 
@@ -537,7 +564,10 @@ where
     let t0 = Instant::now();
     let mut elements: Vec<OutputRenderElements<R, WaylandSurfaceRenderElement<R>>> = Vec::new();
     if let Some(p) = pointer {
+        // The cursor is placed in physical pixels of the output.
         let local = p - origin.to_f64();
+        let s = f64::from(out.scale.max(1));
+        let local: Point<f64, smithay::utils::Logical> = (local.x * s, local.y * s).into();
         if local.x >= 0.0 && local.y >= 0.0 && local.x < out.mode.width as f64 && local.y < out.mode.height as f64 {
             cursor.elements(r, local, &mut elements);
         }

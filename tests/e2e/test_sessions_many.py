@@ -203,3 +203,23 @@ def test_a_wrong_app_command_is_a_clean_error(session_host, paired_client, tmp_p
     assert first["result"] != "streamed", first
     host.wait_log("no such command: no-such-command-xyz", timeout=10)
     assert host.proc.poll() is None
+
+
+def test_text_is_as_readable_at_4k_as_at_1080p(session_host, paired_client, tmp_path):
+    """The output scale: a 3840x2160 session runs at scale 2 (auto), so foot's text is as tall, in share of the
+    picture, as at 1920x1080."""
+    from test_session import COLOUR_BARS
+
+    host = session_host("--desktop-app", COLOUR_BARS)
+    _, cfg = paired_client(host)
+
+    def red_rows(f):
+        b, g, r = (f[:200, :, k].astype(int) for k in range(3))
+        return int((((r > g + 30) & (r > b + 30)).sum(axis=1) > 50).sum())
+
+    small, big = tmp_path / "1080.npy", tmp_path / "2160.npy"
+    run_client(host, cfg, [["save_when", str(small), ["bars"], 60]], width=1920, height=1080, fps=30)
+    run_client(host, cfg, [["save_when", str(big), ["bars"], 120]], width=3840, height=2160, fps=30)
+    h1, h2 = red_rows(np.load(small)), red_rows(np.load(big))
+    assert h1 > 5 and 1.8 <= h2 / h1 <= 2.2, (h1, h2)
+    assert "output scale set" in host.log() and "scale=2" in host.log()

@@ -54,6 +54,9 @@ struct Args {
     /// when there is none.
     #[arg(long, conflicts_with = "no_xwayland")]
     xwayland: bool,
+    /// Output scale of each session: auto (2 from 2160 lines up, so text stays readable at 4K; else 1) or 1-4.
+    #[arg(long, default_value = "auto", value_parser = lumen_compositor::worker::parse_scale)]
+    output_scale: lumen_compositor::worker::OutputScale,
     /// Run sessions without Xwayland (Wayland apps only).
     #[arg(long)]
     no_xwayland: bool,
@@ -168,6 +171,7 @@ fn serve_workers(args: &Args, resolved: host::choice::Resolved, app_log_dir: Pat
         demo: args.demo,
         frame_dump: args.frame_dump.clone(),
         app_log_dir: Some(app_log_dir.clone()),
+        output_scale: args.output_scale,
     };
     let mut wargs: Vec<std::ffi::OsString> = vec!["worker".into()];
     wargs.extend(worker.to_args().into_iter().skip(2));

@@ -94,7 +94,9 @@ impl State {
             InputEvent::MouseMove { dx, dy } => self.pointer_relative(output, f64::from(*dx), f64::from(*dy)),
             InputEvent::MousePosition { .. } => {
                 let Some(out) = self.outputs.get(&output) else { return };
-                if let Some((x, y)) = ev.scale_position(out.mode.width, out.mode.height) {
+                // Onto the output's logical plane (its mode at scale 1, half of it at scale 2).
+                let s = out.scale.max(1) as u32;
+                if let Some((x, y)) = ev.scale_position(out.mode.width / s, out.mode.height / s) {
                     self.pointer_absolute(output, x, y);
                 } else {
                     debug!("absolute motion with a degenerate reference plane ignored");

@@ -54,6 +54,46 @@ pub struct WorkerArgs {
     pub frame_dump: Option<PathBuf>,
     #[arg(long, value_name = "DIR")]
     pub app_log_dir: Option<PathBuf>,
+    /// Output scale: `auto` (2 from 2160 lines up, else 1) or an integer 1–4.
+    #[arg(long, default_value = "auto", value_parser = parse_scale)]
+    pub output_scale: OutputScale,
+}
+
+/// `--output-scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputScale {
+    #[default]
+    Auto,
+    Fixed(i32),
+}
+
+impl OutputScale {
+    /// The scale of an output `height` lines high: text stays readable on 4K streams.
+    pub fn for_height(self, height: u32) -> i32 {
+        match self {
+            OutputScale::Fixed(n) => n,
+            OutputScale::Auto if height >= 2160 => 2,
+            OutputScale::Auto => 1,
+        }
+    }
+
+    fn arg(self) -> String {
+        match self {
+            OutputScale::Auto => "auto".into(),
+            OutputScale::Fixed(n) => n.to_string(),
+        }
+    }
+}
+
+/// Parses `--output-scale` (`auto` or 1–4).
+pub fn parse_scale(s: &str) -> Result<OutputScale, String> {
+    match s {
+        "auto" => Ok(OutputScale::Auto),
+        n => match n.parse::<i32>() {
+            Ok(k) if (1..=4).contains(&k) => Ok(OutputScale::Fixed(k)),
+            _ => Err(format!("output scale {s:?}: expected auto or 1-4")),
+        },
+    }
 }
 
 impl WorkerArgs {
@@ -87,6 +127,8 @@ impl WorkerArgs {
             a.push("--app-log-dir".into());
             a.push(d.into());
         }
+        a.push("--output-scale".into());
+        a.push(self.output_scale.arg().into());
         a
     }
 }
@@ -162,6 +204,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         video_source: args.video_source,
         wayland_display: socket,
         xwayland: args.xwayland,
+        output_scale: args.output_scale,
         frame_dump,
         app_log_dir: args.app_log_dir.clone(),
     };

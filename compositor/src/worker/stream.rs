@@ -30,6 +30,7 @@ pub struct StreamContext {
     pub wayland_display: String,
     /// The session runs Xwayland: apps wait for its `DISPLAY`.
     pub xwayland: bool,
+    pub output_scale: super::OutputScale,
     pub frame_dump: Option<PathBuf>,
     pub app_log_dir: Option<PathBuf>,
 }
@@ -81,6 +82,10 @@ impl Stream {
                     OutputMode { width: cfg.width, height: cfg.height, refresh_mhz: cfg.fps.saturating_mul(1000) };
                 let id = ctx.handle.create_output(mode, Some(Box::new(MailboxSink::new(mailbox.clone()))))?;
                 tracing::info!(output = %id, %mode, "session output created");
+                let scale = ctx.output_scale.for_height(cfg.height);
+                if scale > 1 {
+                    ctx.handle.set_output_scale(id, scale)?;
+                }
                 let src = Box::new(DesktopSource::new(mailbox.clone(), cfg.width, cfg.height, ctx.frame_dump.clone()));
                 (Some(id), Some(mailbox), src as Box<dyn FrameSource>, None)
             }
