@@ -18,7 +18,7 @@ mod target;
 pub use bind::BindTarget;
 pub use choice::{select, GlesGpu, Renderer, RendererChoice, RendererKind, SelectError};
 pub use frame::{DamageRect, Frame, FrameSink, OutputId};
-pub use mailbox::{mailbox, MailboxReceiver, MailboxSink};
+pub use mailbox::{mailbox, MailboxCloser, MailboxReceiver, MailboxSink, Waited};
 pub use pool::{Lease, TargetPool};
 pub use readback::{Readback, ReadbackError, ReadbackPool};
 pub use target::{CpuPixels, Target, TargetError};

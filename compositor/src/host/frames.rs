@@ -1,106 +1,21 @@
-//! From the compositor's frame clock to the encoder thread: a newest-wins mailbox holding at most one
-//! rendered [`lumen_render::Frame`]. [`MailboxSink`] (a `FrameSink`, called on the compositor thread) only
-//! swaps the newest frame in and never waits; [`DesktopSource`] (a `FrameSource`, called on the encoder
-//! thread) waits until a new frame arrives, or — when nothing changed for [`REPEAT_AFTER`] — hands the
+//! From the compositor's frame clock to the encoder thread: the newest-wins mailbox of `lumen_render`
+//! holding at most one rendered [`lumen_render::Frame`]. Its `MailboxSink` (a `FrameSink`, called on the
+//! compositor thread) only swaps the newest frame in and never waits; [`DesktopSource`] (a `FrameSource`,
+//! called on the encoder thread) waits until a new frame arrives, or — when nothing changed for
+//! [`REPEAT_AFTER`] — hands the
 //! current frame out again, so an idle session costs one tiny encoded repeat frame a second and the client
 //! never reaches its no-frame timeout. Frames keep their pool target (no copy); a held frame simply keeps
 //! its target out of the pool until the next one replaces it.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use lumen_encode::source::SourceError;
 use lumen_encode::{CpuPixels, FramePixels, FrameSource, PixelFormat};
-use lumen_render::{Frame, FrameSink, OutputId, Target};
+use lumen_render::{Frame, MailboxReceiver, Waited};
 
 /// How long the source waits for a change before repeating the current frame.
 pub const REPEAT_AFTER: Duration = Duration::from_secs(1);
-
-#[derive(Default)]
-struct Slot {
-    frame: Option<Frame>,
-    closed: bool,
-}
-
-/// The one-frame mailbox between an output and its encoder.
-#[derive(Default)]
-pub struct Mailbox {
-    slot: Mutex<Slot>,
-    cv: Condvar,
-}
-
-impl Mailbox {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Slot> {
-        self.slot.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Puts the newest frame in (the one it replaces goes back to its pool).
-    pub fn put(&self, frame: Frame) {
-        let old = self.lock().frame.replace(frame);
-        self.cv.notify_one();
-        drop(old);
-    }
-
-    /// No more frames will come (output removed or session stopping): a waiting source returns at once.
-    pub fn close(&self) {
-        let old = {
-            let mut s = self.lock();
-            s.closed = true;
-            s.frame.take()
-        };
-        self.cv.notify_all();
-        drop(old);
-    }
-}
-
-/// The `FrameSink` of a session's output.
-pub struct MailboxSink {
-    mailbox: Arc<Mailbox>,
-    warned_gpu: bool,
-}
-
-impl MailboxSink {
-    pub fn new(mailbox: Arc<Mailbox>) -> Self {
-        Self { mailbox, warned_gpu: false }
-    }
-}
-
-impl FrameSink for MailboxSink {
-    fn target_created(&mut self, output: OutputId, index: u32, target: &Target) {
-        tracing::debug!(%output, index, size = ?target.size(), "session output target");
-    }
-
-    fn wants_cpu_pixels(&self) -> bool {
-        // The session's encoders take CPU frames: GLES targets come with a readback.
-        true
-    }
-
-    fn output_removed(&mut self, _output: OutputId) {
-        self.mailbox.close();
-    }
-
-    fn submit(&mut self, frame: Frame) {
-        if frame.target().cpu_pixels().is_none() && frame.readback().is_none() {
-            if !self.warned_gpu {
-                tracing::error!(output = %frame.output, "frame without CPU pixels dropped (GPU target on the CPU route)");
-                self.warned_gpu = true;
-            }
-            return;
-        }
-        self.mailbox.put(frame);
-    }
-}
-
-impl Drop for MailboxSink {
-    fn drop(&mut self) {
-        self.mailbox.close();
-    }
-}
 
 /// CLOCK_MONOTONIC "now" (the clock of `Frame::pts`).
 fn monotonic_now() -> Duration {
@@ -117,7 +32,7 @@ fn instant_of(pts: Duration) -> Instant {
 
 /// The encoder side of a session's output.
 pub struct DesktopSource {
-    mailbox: Arc<Mailbox>,
+    mailbox: MailboxReceiver,
     width: u32,
     height: u32,
     current: Option<Frame>,
@@ -129,29 +44,26 @@ pub struct DesktopSource {
 
 impl DesktopSource {
     /// A source of `width`×`height` frames; `dump_dir` is the test hook described in docs/session.md.
-    pub fn new(mailbox: Arc<Mailbox>, width: u32, height: u32, dump_dir: Option<PathBuf>) -> Self {
+    pub fn new(mailbox: MailboxReceiver, width: u32, height: u32, dump_dir: Option<PathBuf>) -> Self {
         Self { mailbox, width, height, current: None, index: 0, fresh: 0, repeats: 0, dump_dir }
     }
 
     /// Waits for a newer frame (or the repeat deadline); returns whether a new frame arrived.
     fn wait(&mut self) -> Result<bool, SourceError> {
-        let start = Instant::now();
-        let mut slot = self.mailbox.lock();
+        // The first frame is waited for as long as it takes (until the mailbox closes); later ones only until
+        // the repeat deadline.
+        let far = Instant::now() + Duration::from_secs(3600);
+        let deadline = if self.current.is_some() { Instant::now() + REPEAT_AFTER } else { far };
         loop {
-            if let Some(f) = slot.frame.take() {
-                drop(slot);
-                self.current = Some(f);
-                return Ok(true);
+            match self.mailbox.wait_until(deadline) {
+                Waited::Frame(f) => {
+                    self.current = Some(f);
+                    return Ok(true);
+                }
+                Waited::Closed if self.current.is_none() => return Err(SourceError::Ended),
+                Waited::Closed | Waited::TimedOut if self.current.is_some() => return Ok(false),
+                Waited::Closed | Waited::TimedOut => {}
             }
-            if slot.closed {
-                return if self.current.is_some() { Ok(false) } else { Err(SourceError::Ended) };
-            }
-            let waited = start.elapsed();
-            if self.current.is_some() && waited >= REPEAT_AFTER {
-                return Ok(false);
-            }
-            let left = REPEAT_AFTER.saturating_sub(waited).max(Duration::from_millis(1));
-            slot = self.mailbox.cv.wait_timeout(slot, left).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
 
@@ -256,10 +168,12 @@ mod tests {
             })
         });
         let handle = rx.recv_timeout(Duration::from_secs(20)).expect("compositor did not start");
-        let mailbox = Mailbox::new();
+        let (sink, mailbox) = lumen_render::mailbox();
+        let closer = mailbox.closer();
         let mode = OutputMode { width: 320, height: 240, refresh_mhz: 60_000 };
-        let id = handle.create_output(mode, Some(Box::new(MailboxSink::new(mailbox.clone())))).unwrap();
-        let mut src = DesktopSource::new(mailbox.clone(), 320, 240, None);
+        let id = handle.create_output(mode, Some(Box::new(sink.for_cpu_encoder()))).unwrap();
+        let probe = closer.clone();
+        let mut src = DesktopSource::new(mailbox, 320, 240, None);
         {
             let f = src.next_frame().expect("first frame");
             let FramePixels::Cpu(px) = f.pixels else { panic!("not CPU pixels") };
@@ -276,13 +190,14 @@ mod tests {
         handle.remove_output(id).unwrap();
         // Closed: the source no longer waits for the repeat deadline.
         let t = Instant::now();
-        while !mailbox.lock().closed {
+        while !src.mailbox.is_closed() {
             assert!(t.elapsed() < Duration::from_secs(5), "output removal did not close the mailbox");
             std::thread::sleep(Duration::from_millis(10));
         }
         let t = Instant::now();
         src.next_frame().expect("last frame again");
         assert!(t.elapsed() < Duration::from_millis(500));
+        probe.close(); // closing again is harmless
         handle.stop().unwrap();
         thread.join().unwrap().unwrap();
     }

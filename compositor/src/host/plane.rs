@@ -13,7 +13,7 @@ use lumen_stream::{CodecSupport, EndReason, MediaPlane, MediaSession, MediaStart
 
 use super::apps::AppProcess;
 use super::choice::{Resolved, VideoSource};
-use super::frames::{DesktopSource, Mailbox, MailboxSink};
+use super::frames::DesktopSource;
 use super::input::SeatInput;
 use crate::handle::CompositorHandle;
 use crate::output::OutputMode;
@@ -53,6 +53,10 @@ pub struct SessionPlane {
 }
 
 fn lock(m: &Mutex<PlaneState>) -> MutexGuard<'_, PlaneState> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock_rx(m: &Mutex<Option<lumen_render::MailboxReceiver>>) -> MutexGuard<'_, Option<lumen_render::MailboxReceiver>> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -138,8 +142,9 @@ impl MediaPlane for SessionPlane {
                 (None, None)
             }
             VideoSource::Desktop => {
-                let mailbox = Mailbox::new();
-                let sink = Box::new(MailboxSink::new(mailbox.clone()));
+                let (sink, mailbox) = lumen_render::mailbox();
+                let closer = mailbox.closer();
+                let sink = Box::new(sink.for_cpu_encoder());
                 let id = match nested {
                     Some((id, mode)) => {
                         self.handle.set_sink(id, Some(sink))?;
@@ -155,12 +160,20 @@ impl MediaPlane for SessionPlane {
                         id
                     }
                 };
-                let (mb, dump) = (mailbox.clone(), self.opts.frame_dump.clone());
+                // The media plane makes its source once per session: the receiver is handed over then.
+                let (mb, dump) = (Mutex::new(Some(mailbox)), self.opts.frame_dump.clone());
+                let spare = closer.clone();
                 opts.source = Arc::new(move |sw, sh| {
-                    Box::new(DesktopSource::new(mb.clone(), sw, sh, dump.clone())) as Box<dyn FrameSource>
+                    let rx = lock_rx(&mb).take().unwrap_or_else(|| {
+                        // Not expected: a second source of the same session gets a closed mailbox.
+                        let (_, rx) = lumen_render::mailbox();
+                        spare.close();
+                        rx
+                    });
+                    Box::new(DesktopSource::new(rx, sw, sh, dump.clone())) as Box<dyn FrameSource>
                 });
                 opts.input_sink = Arc::new(SeatInput::new(self.handle.clone(), Some(id), tee));
-                (Some(id), Some(mailbox))
+                (Some(id), Some(closer))
             }
         };
         // The app starts once the session's output exists, so its first window maps there (not on a
@@ -235,7 +248,7 @@ struct HostSession {
     output: Option<OutputId>,
     /// The output is the `--nested` window's: at the end its sink goes, the output stays.
     mirrored: bool,
-    mailbox: Option<Arc<Mailbox>>,
+    mailbox: Option<lumen_render::MailboxCloser>,
     slot: EndSlot,
     handle: CompositorHandle,
     plane: Arc<Mutex<PlaneState>>,

@@ -17,7 +17,7 @@ use super::link_out::LinkWriter;
 use crate::handle::CompositorHandle;
 use crate::host::apps::AppProcess;
 use crate::host::choice::{Resolved, VideoSource};
-use crate::host::frames::{DesktopSource, Mailbox, MailboxSink};
+use crate::host::frames::DesktopSource;
 use crate::host::input::SeatInput;
 use crate::output::OutputMode;
 
@@ -38,7 +38,7 @@ pub struct StreamContext {
 /// A running stream.
 pub struct Stream {
     output: Option<OutputId>,
-    mailbox: Option<Arc<Mailbox>>,
+    mailbox: Option<lumen_render::MailboxCloser>,
     encoder: EncoderThread,
     seat: SeatInput,
 }
@@ -77,17 +77,18 @@ impl Stream {
                 (None, None, src, Some(Duration::from_secs_f64(1.0 / f64::from(cfg.fps))))
             }
             VideoSource::Desktop => {
-                let mailbox = Mailbox::new();
+                let (sink, mailbox) = lumen_render::mailbox();
+                let closer = mailbox.closer();
                 let mode =
                     OutputMode { width: cfg.width, height: cfg.height, refresh_mhz: cfg.fps.saturating_mul(1000) };
-                let id = ctx.handle.create_output(mode, Some(Box::new(MailboxSink::new(mailbox.clone()))))?;
+                let id = ctx.handle.create_output(mode, Some(Box::new(sink.for_cpu_encoder())))?;
                 tracing::info!(output = %id, %mode, "session output created");
                 let scale = ctx.output_scale.for_height(cfg.height);
                 if scale > 1 {
                     ctx.handle.set_output_scale(id, scale)?;
                 }
-                let src = Box::new(DesktopSource::new(mailbox.clone(), cfg.width, cfg.height, ctx.frame_dump.clone()));
-                (Some(id), Some(mailbox), src as Box<dyn FrameSource>, None)
+                let src = Box::new(DesktopSource::new(mailbox, cfg.width, cfg.height, ctx.frame_dump.clone()));
+                (Some(id), Some(closer), src as Box<dyn FrameSource>, None)
             }
         };
         // The app starts once the output exists, so its first window maps there.
