@@ -223,3 +223,15 @@ def test_text_is_as_readable_at_4k_as_at_1080p(session_host, paired_client, tmp_
     h1, h2 = red_rows(np.load(small)), red_rows(np.load(big))
     assert h1 > 5 and 1.8 <= h2 / h1 <= 2.2, (h1, h2)
     assert "output scale set" in host.log() and "scale=2" in host.log()
+
+
+def test_text_outside_the_keymap_reaches_foot(session_host, paired_client, tmp_path):
+    """UTF-8 text with characters that are not on the US keymap (✓ é ß) reaches foot, which has no text-input:
+    each goes through a one-character keymap."""
+    target = tmp_path / "utf8"
+    host = session_host("--desktop-app", "foot sh")
+    _, cfg = paired_client(host)
+    run_client(host, cfg, [["wait_frame", ["prompt"], 60], ["text", f"echo ✓éß > {target}"], ["key", VK_RETURN],
+                           ["wait_file", str(target), 15]])
+    wait_until(lambda: target.read_text(), 5, "the typed line", until=lambda t: t.endswith("\n"))
+    assert target.read_text().strip() == "✓éß"

@@ -23,8 +23,7 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, SERIAL_COUNTER};
 use smithay::wayland::pointer_constraints::{with_pointer_constraint, PointerConstraint};
 use smithay::wayland::tablet_manager::{TabletDescriptor, TabletSeatTrait};
-use smithay::wayland::text_input::TextInputSeat;
-use tracing::{debug, trace};
+use tracing::{debug, trace, warn};
 
 use crate::shell;
 use crate::state::State;
@@ -44,6 +43,8 @@ pub struct InputState {
     /// Pointer buttons currently held down through injection.
     buttons: HashSet<u32>,
     text: Option<TextKeymap>,
+    /// The seat's xkb layout (restored after a one-character keymap).
+    layout: String,
     pen_down: bool,
     pen_in: bool,
 }
@@ -54,7 +55,14 @@ impl InputState {
         if text.is_none() {
             tracing::warn!("xkb layout {layout:?} could not be compiled; text input will use text-input only");
         }
-        InputState { held: HashSet::new(), buttons: HashSet::new(), text, pen_down: false, pen_in: false }
+        InputState {
+            held: HashSet::new(),
+            buttons: HashSet::new(),
+            text,
+            layout: layout.to_owned(),
+            pen_down: false,
+            pen_in: false,
+        }
     }
 }
 
@@ -158,7 +166,7 @@ impl State {
         }
     }
 
-    /// Type UTF-8 text: through the keymap where the character is on it, else through text-input.
+    /// Type UTF-8 text: through the keymap where the character is on it, else through a one-character keymap.
     pub fn type_text(&mut self, text: &str) {
         for ch in text.chars() {
             let stroke = self.input.text.as_ref().and_then(|t| t.stroke(ch));
@@ -195,25 +203,41 @@ impl State {
                         }
                     }
                 }
-                None => self.commit_text(ch),
+                None => self.type_via_keymap(ch),
             }
         }
     }
 
-    fn commit_text(&mut self, ch: char) {
-        let mut buf = [0u8; 4];
-        let s: &str = ch.encode_utf8(&mut buf);
-        let mut sent = false;
-        // smithay 0.7 only tracks enable/commit of text inputs while an input-method client runs; lumen is
-        // the input method itself, so it sends to the focused client's text inputs. `done` carries serial
-        // 0: a client whose commit count differs still applies the text (text-input-v3, `done`).
-        self.seat.text_input().with_focused_text_input(|t, _surface| {
-            t.commit_string(Some(s.to_string()));
-            t.done(0);
-            sent = true;
-        });
-        if !sent {
-            debug!(?ch, "character not on the keymap and no text-input on the focused surface: dropped");
+    /// Types a character that is not on the keymap: the focused client gets a keymap with the character on a
+    /// spare key (evdev 240, `KEY_UNKNOWN`), the key goes down and up, and the seat's own keymap comes back (as
+    /// wtype does). Events on one connection stay in order, so the client reads the new keymap before the key.
+    /// Every client with a keyboard takes it (foot, GTK, Qt, Xwayland); text-input's `commit_string` does not
+    /// reach clients that have not enabled text-input, and smithay 0.7 does not track enabling without an
+    /// input-method client, so it cannot be chosen per client.
+    fn type_via_keymap(&mut self, ch: char) {
+        use smithay::input::keyboard::{xkb, XkbConfig};
+        const SPARE: u32 = 240;
+        let Some(kb) = self.seat.get_keyboard() else { return };
+        let sym = xkb::utf32_to_keysym(ch as u32);
+        if sym.raw() == 0 {
+            debug!(?ch, "character without a keysym: dropped");
+            return;
+        }
+        let layout = self.input.layout.clone();
+        let keymap = format!(
+            "xkb_keymap {{ xkb_keycodes {{ include \"evdev+aliases(qwerty)\" }}; xkb_types {{ include \"complete\" }}; \
+             xkb_compat {{ include \"complete\" }}; xkb_symbols {{ include \"pc+{layout}+inet(evdev)\" \
+             key <I248> {{ [ 0x{:x} ] }}; }}; }};",
+            sym.raw()
+        );
+        if let Err(e) = kb.set_keymap_from_string(self, keymap) {
+            warn!(?ch, error = ?e, "one-character keymap failed: character dropped");
+            return;
+        }
+        self.key(SPARE, true);
+        self.key(SPARE, false);
+        if let Err(e) = kb.set_xkb_config(self, XkbConfig { layout: &layout, ..Default::default() }) {
+            warn!(error = ?e, "the seat's keymap could not be restored");
         }
     }
 
