@@ -70,6 +70,7 @@ def round_trip(host, cfgs, app, seconds, tmp: Path):
         raise
     time.sleep(2.0)  # warm-up left out of the window (stream start, first IDRs), not a wait
     workers = [w["pid"] for w in host.status()["media_plane"]["workers"]]
+    ids = {str(x["session"]) for x in host.status()["sessions"]}
     go.touch()
     c0 = [children_cpu(p) for p in workers]
     h0, t0 = cpu_seconds(host.proc.pid), time.monotonic()
@@ -81,13 +82,13 @@ def round_trip(host, cfgs, app, seconds, tmp: Path):
     for c in cfgs:  # Moonlight's quit: the sessions end, their links close and log their hop figures
         mh.attach_client(host, c)._http.quit_app()
     wait_until(lambda: host.status()["sessions"], 30, "the sessions to end", until=lambda s: not s)
-    wait_until(lambda: host.log()[log_before:].count("worker link hop"), 15, "hop lines", until=lambda k: k >= n)
+    def hop_lines():
+        return {kv(l)["session"]: kv(l) for l in host.log()[log_before:].splitlines()
+                if "worker link hop" in l and kv(l).get("session") in ids}
+    # The last line of each session (at its link's close) covers its last 1024 units.
+    hops = wait_until(hop_lines, 15, "the sessions' hop lines", until=lambda h: len(h) == n)
     text = host.log()[log_before:]
     lat = [kv(l) for l in text.splitlines() if "host processing time" in l and int(kv(l).get("frames", 0)) > 30]
-    hops = {}
-    for l in text.splitlines():
-        if "worker link hop" in l:
-            hops[kv(l)["session"]] = kv(l)  # the last line of each session covers its last 1024 units
     wall = t1 - t0
     return {
         "latency": [(int(x["host_us_p50"]), int(x["host_us_p99"]), int(x["frames"])) for x in lat[-n:]],
