@@ -46,6 +46,8 @@ pub enum EndReason {
 pub struct MediaStart {
     /// The host's id of the session (one per client launch; a resume keeps it).
     pub session: u64,
+    /// The session's ping payload and connect data (sent in the SETUP replies).
+    pub tokens: crate::session::SessionTokens,
     /// From `/launch`: app, mode, `rikey`/`rikeyid`, audio configuration, controllers, HDR, corever.
     pub launch: LaunchRecord,
     /// The typed ANNOUNCE.

@@ -34,6 +34,8 @@ pub struct LiveSession {
     pub client_id: String,
     /// The media port slot (0: the standard ports; see `HostState::media_ports_for_slot`).
     pub slot: u16,
+    /// What tells this session's pings and ENet connection apart from everyone else's.
+    pub tokens: SessionTokens,
     /// RTSP `Session:` id, set at the audio SETUP.
     pub rtsp_session_id: Option<String>,
     /// Every RTSP step completed, in order.
@@ -66,6 +68,7 @@ impl LiveSession {
             client_ip,
             client_id,
             slot,
+            tokens: SessionTokens::random(),
             rtsp_session_id: None,
             rtsp_steps: Vec::new(),
             rtsp_encrypted: false,
@@ -85,8 +88,9 @@ impl LiveSession {
         }
     }
 
-    /// Forgets the handshake so a resumed client can run it again.
+    /// Forgets the handshake so a resumed client can run it again (with fresh tokens).
     pub fn reset_handshake(&mut self) {
+        self.tokens = SessionTokens::random();
         self.rtsp_session_id = None;
         self.rtsp_steps.clear();
         self.rtsp_encrypted = false;
@@ -134,6 +138,35 @@ pub struct SessionSnapshot {
     pub media_ports: MediaPorts,
     pub media_running: bool,
     pub media_ended: Option<EndReason>,
+}
+
+/// A session's tokens (Sunshine's extension, `../shared/notes/sessions-audio-gamepads-login.md` §A.2): the
+/// 16-character `X-SS-Ping-Payload` the client puts in every video and audio ping, and the `X-SS-Connect-Data`
+/// it puts in its ENet connect. Fresh at every launch and resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SessionTokens {
+    #[serde(skip)]
+    pub ping_payload: [u8; 16],
+    #[serde(skip)]
+    pub connect_data: u32,
+}
+
+impl SessionTokens {
+    /// 8 random bytes as 16 hex digits (as Sunshine), and a random non-zero u32.
+    pub fn random() -> Self {
+        let bytes: [u8; 8] = rand::random();
+        let mut ping_payload = [0u8; 16];
+        for (i, b) in bytes.iter().enumerate() {
+            let hex = format!("{b:02X}");
+            ping_payload[2 * i..2 * i + 2].copy_from_slice(hex.as_bytes());
+        }
+        SessionTokens { ping_payload, connect_data: rand::random::<u32>() | 1 }
+    }
+
+    /// The payload as the SETUP header value.
+    pub fn ping_payload_str(&self) -> &str {
+        std::str::from_utf8(&self.ping_payload).unwrap_or("")
+    }
 }
 
 /// Every live session of the host.

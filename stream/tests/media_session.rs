@@ -21,6 +21,7 @@ use lumen_encode::source::read_counter;
 use lumen_encode::{ColourSpace, Range, TestPattern};
 use lumen_stream::media::udp_sys::wait_readable;
 use lumen_stream::media::{InputSink, MediaOptions, MoonlightMedia};
+use lumen_stream::session::SessionTokens;
 use lumen_stream::{EndReason, LaunchRecord, MediaPlane, MediaPorts, MediaStart, StreamConfig, VideoCodec};
 use openh264::decoder::Decoder;
 use openh264::formats::YUVSource;
@@ -38,6 +39,16 @@ fn free_udp_ports() -> (u16, u16, u16) {
     let s: Vec<UdpSocket> = (0..3).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
     let p: Vec<u16> = s.iter().map(|s| s.local_addr().unwrap().port()).collect();
     (p[0], p[1], p[2])
+}
+
+/// The session's tokens, as the host would have sent them in SETUP.
+const TOKENS: SessionTokens = SessionTokens { ping_payload: *b"0123456789ABCDEF", connect_data: 0x5eed };
+
+/// A v2 ping: the 16-byte payload, then the counter (BE32).
+fn ping(counter: u32) -> Vec<u8> {
+    let mut p = TOKENS.ping_payload.to_vec();
+    p.extend_from_slice(&counter.to_be_bytes());
+    p
 }
 
 fn config(w: u32, h: u32, encrypt_video: bool) -> StreamConfig {
@@ -161,6 +172,7 @@ fn media_session_streams_video_audio_and_takes_input() {
     let mut session = plane
         .start(MediaStart {
             session: 1,
+            tokens: TOKENS,
             launch: launch(&key, w, h),
             config: config(w, h, true),
             client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -173,7 +185,7 @@ fn media_session_streams_video_audio_and_takes_input() {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let waker = sock.try_clone().unwrap();
     let mut host = Host::new(sock, HostSettings { peer_limit: 1, ..Default::default() }).unwrap();
-    host.connect(SocketAddr::from(([127, 0, 0, 1], cport)), 2, 0).unwrap();
+    host.connect(SocketAddr::from(([127, 0, 0, 1], cport)), 2, TOKENS.connect_data).unwrap();
     // The host sends HdrMode as soon as it sees the connection, so the first host message can arrive in the
     // same service() batch as our Connect event: the client records every event from the first service()
     // on (dropping the batch after Connect made the HdrMode assertion below fail about 1 run in 6).
@@ -194,8 +206,10 @@ fn media_session_streams_video_audio_and_takes_input() {
     video.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
     let audio = UdpSocket::bind("127.0.0.1:0").unwrap();
     audio.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+    // A ping without the session's payload (this client announced payloads) moves nothing; then real pings.
     video.send_to(b"PING", ("127.0.0.1", vport)).unwrap();
-    audio.send_to(b"PING", ("127.0.0.1", aport)).unwrap();
+    video.send_to(&ping(1), ("127.0.0.1", vport)).unwrap();
+    audio.send_to(&ping(1), ("127.0.0.1", aport)).unwrap();
 
     let params = VideoParams { packet_size: 1392, fec_percentage: 20, min_fec_packets: 2 };
     let mut reasm = VideoReassembler::new(params).unwrap().with_opener(Box::new(GcmVideo::new(&key.key)));
@@ -342,6 +356,7 @@ fn vanished_client_ends_the_session() {
     let _session = plane
         .start(MediaStart {
             session: 1,
+            tokens: TOKENS,
             launch: launch(&key, 320, 240),
             config: config(320, 240, false),
             client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -353,7 +368,7 @@ fn vanished_client_ends_the_session() {
     let mut host =
         Host::new(UdpSocket::bind("127.0.0.1:0").unwrap(), HostSettings { peer_limit: 1, ..Default::default() })
             .unwrap();
-    host.connect(SocketAddr::from(([127, 0, 0, 1], cport)), 2, 0).unwrap();
+    host.connect(SocketAddr::from(([127, 0, 0, 1], cport)), 2, TOKENS.connect_data).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut connected = false;
     while !connected && Instant::now() < deadline {

@@ -90,6 +90,9 @@ def test_pair_list_launch_and_full_rtsp_handshake(lumen_host, paired_client):
     assert c["packet_size"] > 1000 and c["min_fec_packets"] == 2
     assert c["codec"] == "h264" and c["audio_channels"] == 2 and c["audio_packet_duration_ms"] == 5
     assert c["use_reliable_udp"] == 13 and c["encryption_enabled"] & 0x1  # control stream v2
+    # The client uses ping payloads and connect data (0x2): the host accepts only pings with this session's
+    # X-SS-Ping-Payload and an ENet connect with its X-SS-Connect-Data — and the stream ran on them.
+    assert c["ml_feature_flags"] & 0x2
     assert s["launch"]["app_name"] == "Desktop" and (s["launch"]["width"], s["launch"]["height"]) == (1280, 720)
     assert s["media_ports"] == {"video": host.port_base + 9, "control": host.port_base + 10, "audio": host.port_base + 11}
     mp = st["media_plane"]

@@ -196,6 +196,7 @@ impl MediaPlane for SessionPlane {
         };
         let inner_start = MediaStart {
             session: start.session,
+            tokens: start.tokens,
             launch: start.launch,
             config: start.config,
             client_ip: start.client_ip,

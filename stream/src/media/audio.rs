@@ -15,7 +15,7 @@ use lumen_encode::audio::{AudioSource, OpusEncoder};
 use super::shared::Shared;
 use super::timing::Ticker;
 use super::udp_sys::BatchSender;
-use super::video::{drain_incoming, unspecified, wait_for_ping, PING_WAIT};
+use super::video::{drain_incoming, unspecified, wait_for_ping, PingRule, PING_WAIT};
 use crate::media_plane::EndReason;
 
 /// What the audio sender needs.
@@ -23,6 +23,8 @@ pub struct AudioSetup {
     pub packet_ms: u32,
     pub key: Option<RemoteInputKey>,
     pub client_ip: IpAddr,
+    /// Which pings are this session's.
+    pub ping: PingRule,
     pub port: u16,
     pub bitrate_bps: i32,
 }
@@ -39,7 +41,7 @@ pub fn spawn(shared: Arc<Shared>, setup: AudioSetup, source: Box<dyn AudioSource
 }
 
 fn run(shared: &Shared, setup: AudioSetup, sock: UdpSocket, mut source: Box<dyn AudioSource>) -> anyhow::Result<()> {
-    let Some(mut dest) = wait_for_ping(shared, &sock, setup.client_ip, "audio") else {
+    let Some(mut dest) = wait_for_ping(shared, &sock, &setup.ping, "audio") else {
         if !shared.stopping() {
             tracing::warn!("no audio ping from the client within {:?}", PING_WAIT);
         }
@@ -55,7 +57,7 @@ fn run(shared: &Shared, setup: AudioSetup, sock: UdpSocket, mut source: Box<dyn 
     let mut sent = 0u64;
     while !shared.stopping() {
         ticker.wait();
-        if sent.is_multiple_of(50) && drain_incoming(&sock, setup.client_ip, &mut dest, "audio") {
+        if sent.is_multiple_of(50) && drain_incoming(&sock, &setup.ping, &mut dest, "audio") {
             out.set_dest(dest);
         }
         let n = opus.encode_from(source.as_mut(), &mut pkt)?;

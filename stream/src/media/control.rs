@@ -46,6 +46,9 @@ pub struct ControlSetup {
     pub key: RemoteInputKey,
     pub encrypted: bool,
     pub client_ip: IpAddr,
+    /// The `X-SS-Connect-Data` the client's ENet connect must carry (`None`: a client without it, matched by
+    /// address only).
+    pub connect_data: Option<u32>,
     pub port: u16,
     pub sink: Arc<dyn InputSink>,
     pub bitrate_kbps: u32,
@@ -220,9 +223,10 @@ fn run(shared: &Shared, setup: ControlSetup, sock: UdpSocket, host_rx: Receiver<
                 }
             };
             match ev {
-                Event::Connect { peer: p, .. } => {
+                Event::Connect { peer: p, data } => {
                     let from = p.address();
-                    if from.map(|a| a.ip()) != Some(setup.client_ip) || peer.is_some() {
+                    let token_ok = setup.connect_data.is_none_or(|want| want == data);
+                    if from.map(|a| a.ip()) != Some(setup.client_ip) || peer.is_some() || !token_ok {
                         let ip = from.map(|a| a.ip()).unwrap_or(setup.client_ip);
                         crate::noise::record(
                             ip,

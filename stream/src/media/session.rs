@@ -13,7 +13,7 @@ use super::audio::{self, AudioSetup};
 use super::control::{self, ControlSetup, HostMessage};
 use super::feed::{EncoderFeed, VideoFeed};
 use super::shared::Shared;
-use super::video::{self, VideoSetup};
+use super::video::{self, PingRule, VideoSetup};
 use super::MediaOptions;
 use crate::media_plane::{CodecSupport, EndReason, MediaPlane, MediaSession, MediaStart};
 use crate::stream_config::VideoCodec;
@@ -74,6 +74,10 @@ impl MoonlightMedia {
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::downgrade(&shared));
         let key = start.launch.key.clone();
         let (host_tx, host_rx) = sync_channel::<HostMessage>(64);
+        // Clients that announce ping payloads and connect data (`x-ml-general.featureFlags` 0x2) must use them.
+        let tokens_required = c.ml_feature_flags & 0x2 != 0;
+        let ping =
+            PingRule { client_ip: start.client_ip, payload: start.tokens.ping_payload, legacy: !tokens_required };
         let mut threads = Vec::new();
         let spawned = (|| -> anyhow::Result<()> {
             threads.push(control::spawn(
@@ -82,6 +86,7 @@ impl MoonlightMedia {
                     key: key.clone(),
                     encrypted: c.control_encrypted_v2(),
                     client_ip: start.client_ip,
+                    connect_data: tokens_required.then_some(start.tokens.connect_data),
                     port: start.ports.control,
                     sink: input,
                     bitrate_kbps: enc.bitrate_kbps,
@@ -97,6 +102,7 @@ impl MoonlightMedia {
                     min_fec_packets: c.min_fec_packets.max(MIN_PARITY_FLOOR).min(u16::MAX as u32) as u16,
                     encrypt_key: c.video_encrypted().then_some(key.key),
                     client_ip: start.client_ip,
+                    ping,
                     port: start.ports.video,
                     inject_loss: self.opts.inject_video_loss,
                 },
@@ -108,6 +114,7 @@ impl MoonlightMedia {
                     packet_ms: c.audio_packet_duration_ms.max(1),
                     key: c.audio_encrypted().then(|| key.clone()),
                     client_ip: start.client_ip,
+                    ping,
                     port: start.ports.audio,
                     bitrate_bps: 96_000,
                 },

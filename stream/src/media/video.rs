@@ -36,6 +36,8 @@ pub struct VideoSetup {
     /// AES-128-GCM key when video encryption was negotiated.
     pub encrypt_key: Option<[u8; 16]>,
     pub client_ip: IpAddr,
+    /// Which pings are this session's.
+    pub ping: PingRule,
     pub port: u16,
     /// Random datagram loss injected before sending (tests only), 0.0–1.0.
     pub inject_loss: f64,
@@ -60,16 +62,35 @@ pub(crate) fn unspecified(peer: IpAddr) -> IpAddr {
     }
 }
 
-/// Largest datagram accepted as a client ping (Moonlight sends "PING" or a 16-byte Sunshine payload).
+/// Largest datagram accepted as a client ping (Moonlight sends "PING" or a 16-byte Sunshine payload + counter).
 pub const MAX_PING: usize = 64;
 
+/// Which datagrams are pings of this session: from the client's address, and carrying the session's
+/// `X-SS-Ping-Payload` (first 16 bytes, then the client's counter) — or, only for clients that did not announce
+/// ping payloads (`x-ml-general.featureFlags` without 0x2), the legacy 4-byte `PING`. A datagram without the
+/// token never moves a session's destination.
+#[derive(Debug, Clone, Copy)]
+pub struct PingRule {
+    pub client_ip: IpAddr,
+    pub payload: [u8; 16],
+    pub legacy: bool,
+}
+
+impl PingRule {
+    pub fn accepts(&self, from: IpAddr, d: &[u8]) -> bool {
+        from == self.client_ip
+            && d.len() <= MAX_PING
+            && ((d.len() >= 20 && d[..16] == self.payload) || (self.legacy && d == b"PING"))
+    }
+}
+
 /// Waits for the client's first ping; `None` on stop or timeout.
-pub(crate) fn wait_for_ping(shared: &Shared, sock: &UdpSocket, client_ip: IpAddr, what: &str) -> Option<SocketAddr> {
+pub(crate) fn wait_for_ping(shared: &Shared, sock: &UdpSocket, rule: &PingRule, what: &str) -> Option<SocketAddr> {
     let deadline = Instant::now() + PING_WAIT;
     let mut buf = [0u8; 2048];
     while !shared.stopping() && Instant::now() < deadline {
         match sock.recv_from(&mut buf) {
-            Ok((n, from)) if from.ip() == client_ip && n <= MAX_PING => {
+            Ok((n, from)) if rule.accepts(from.ip(), &buf[..n]) => {
                 tracing::info!(%from, what, "client ping: media flows to this address");
                 return Some(from);
             }
@@ -87,12 +108,12 @@ pub(crate) fn wait_for_ping(shared: &Shared, sock: &UdpSocket, client_ip: IpAddr
 }
 
 /// Drains datagrams queued on a media socket: pings may move the destination, anything else is logged.
-pub(crate) fn drain_incoming(sock: &UdpSocket, client_ip: IpAddr, dest: &mut SocketAddr, what: &str) -> bool {
+pub(crate) fn drain_incoming(sock: &UdpSocket, rule: &PingRule, dest: &mut SocketAddr, what: &str) -> bool {
     let mut buf = [0u8; 2048];
     let mut moved = false;
     loop {
         match try_recv_from(sock, &mut buf) {
-            Ok(Some((n, from))) if from.ip() == client_ip && n <= MAX_PING => {
+            Ok(Some((n, from))) if rule.accepts(from.ip(), &buf[..n]) => {
                 if from != *dest {
                     tracing::info!(%from, what, "client ping from a new port: following it");
                     *dest = from;
@@ -112,7 +133,7 @@ pub(crate) fn drain_incoming(sock: &UdpSocket, client_ip: IpAddr, dest: &mut Soc
 }
 
 fn sender(shared: Arc<Shared>, setup: VideoSetup, sock: UdpSocket, feed: Box<dyn VideoFeed>) -> anyhow::Result<()> {
-    let Some(mut dest) = wait_for_ping(&shared, &sock, setup.client_ip, "video") else {
+    let Some(mut dest) = wait_for_ping(&shared, &sock, &setup.ping, "video") else {
         if !shared.stopping() {
             tracing::warn!("no video ping from the client within {:?}", PING_WAIT);
             shared.end(EndReason::ClientGone);
@@ -150,7 +171,7 @@ fn sender(shared: Arc<Shared>, setup: VideoSetup, sock: UdpSocket, feed: Box<dyn
     let epoch = Instant::now();
     let mut timings = Timings::new("video");
     while !shared.stopping() {
-        if drain_incoming(&sock, setup.client_ip, &mut dest, "video") {
+        if drain_incoming(&sock, &setup.ping, &mut dest, "video") {
             out.set_dest(dest);
         }
         let job = match full_rx.recv_timeout(Duration::from_millis(100)) {
@@ -234,4 +255,28 @@ fn send_paced(out: &mut BatchSender, pacer: &mut Pacer, batch: &PacketBatch, epo
         out.send_uniform(&all[r.start * stride..r.end * stride], stride)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_sessions_pings_count() {
+        let ip: IpAddr = "10.0.0.7".parse().unwrap();
+        let mut ping = b"0123456789ABCDEF".to_vec();
+        ping.extend_from_slice(&1u32.to_be_bytes());
+        let tokened = PingRule { client_ip: ip, payload: *b"0123456789ABCDEF", legacy: false };
+        assert!(tokened.accepts(ip, &ping));
+        assert!(!tokened.accepts(ip, b"PING"), "a client that announced payloads must use them");
+        assert!(!tokened.accepts("10.0.0.8".parse().unwrap(), &ping), "another address");
+        let mut other = b"FEDCBA9876543210".to_vec();
+        other.extend_from_slice(&1u32.to_be_bytes());
+        assert!(!tokened.accepts(ip, &other), "another session's payload (same NAT address)");
+        assert!(!tokened.accepts(ip, &ping[..16]), "payload without its counter");
+        assert!(!tokened.accepts(ip, &[0u8; 64]), "junk of ping size");
+        let legacy = PingRule { legacy: true, ..tokened };
+        assert!(legacy.accepts(ip, b"PING") && legacy.accepts(ip, &ping));
+        assert!(!legacy.accepts(ip, b"PONG!"));
+    }
 }

@@ -97,11 +97,17 @@ pub fn handle(
                 }
             };
             live.rtsp_steps.push(step);
+            // The session's tokens: the client copies the ping payload into its video and audio pings and the
+            // connect data into its ENet connect, so no datagram of another client can reach this session.
+            let token = match step {
+                RtspStep::SetupControl => ("X-SS-Connect-Data", live.tokens.connect_data.to_string()),
+                _ => ("X-SS-Ping-Payload", live.tokens.ping_payload_str().to_owned()),
+            };
             Handled::Reply(response(
                 200,
                 "OK",
                 cseq,
-                &[session_header(&id), ("Transport", format!("server_port={port}"))],
+                &[session_header(&id), ("Transport", format!("server_port={port}")), token],
                 b"",
             ))
         }
@@ -147,6 +153,7 @@ pub fn handle(
             live.rtsp_steps.push(RtspStep::Play);
             let start = MediaStart {
                 session: live.generation,
+                tokens: live.tokens,
                 launch: live.launch.clone(),
                 config,
                 client_ip: peer,
