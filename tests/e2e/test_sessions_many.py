@@ -112,6 +112,7 @@ def test_three_clients_stream_their_own_sessions_at_once(session_host, paired_cl
         rb = _result(procs["b"], host)
         assert rb["terminated_at"] - killed_at < 2.0, rb["terminated_at"] - killed_at
         ra, rc = _result(procs["a"], host), _result(procs["c"], host)
+        print("watch after the kill:", {"a": ra["watch"], "c": rc["watch"]})
         for r in (ra, rc):
             assert not r["watch"][0]["terminated"], r
         assert rc["watch"][0]["frames"] > 100 and rc["watch"][0]["max_gap_ms"] <= 100, rc["watch"]
