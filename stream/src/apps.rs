@@ -16,6 +16,7 @@
 //!
 //! [sessions]
 //! max_sessions = 4      # clients streaming at once (default: one per CPU core, at least 2)
+//! idle_timeout_secs = 3600  # a session nobody streams (its client left without quitting) ends after this
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -69,6 +70,8 @@ struct ConfigFile {
 #[serde(deny_unknown_fields)]
 pub struct SessionsSection {
     pub max_sessions: Option<usize>,
+    /// How long a session no client streams is kept for a resume (default 3600 s).
+    pub idle_timeout_secs: Option<u64>,
 }
 
 /// Errors reading the config.

@@ -50,6 +50,10 @@ pub struct Cli {
     /// config's `[sessions]`, else one per CPU core, at least 2); the next gets 503.
     #[arg(long, value_name = "N")]
     pub max_sessions: Option<usize>,
+    /// A session no client streams (its client left without quitting) ends after SECS (default: the
+    /// config's `[sessions] idle_timeout_secs`, else 3600), freeing its slot and its app.
+    #[arg(long, value_name = "SECS")]
+    pub session_idle_timeout: Option<u64>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -157,6 +161,7 @@ pub fn host_options(cli: &Cli, media: Arc<dyn MediaPlane>) -> HostOptions {
         bind: cli.bind,
         media,
         max_sessions: cli.max_sessions,
+        session_idle_timeout: cli.session_idle_timeout.map(std::time::Duration::from_secs),
     }
 }
 

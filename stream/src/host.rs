@@ -36,7 +36,13 @@ pub struct HostOptions {
     pub media: Arc<dyn MediaPlane>,
     /// How many clients may stream at once (`None`: [`default_max_sessions`]).
     pub max_sessions: Option<usize>,
+    /// How long a session nobody streams is kept (`None`: the config's, else [`DEFAULT_IDLE_TIMEOUT`]).
+    pub session_idle_timeout: Option<Duration>,
 }
+
+/// A session nobody streams ends after this (Sunshine keeps its one session until quit; with many sessions an
+/// abandoned one would hold a slot and its app forever).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// The default session limit: one per CPU core (a software-encoded 1080p60 stream keeps about one core
 /// busy), at least 2.
@@ -58,6 +64,7 @@ pub struct HostState {
     pub pairing: Mutex<PairingGate>,
     pub sessions: Mutex<SessionTable>,
     pub max_sessions: usize,
+    pub idle_timeout: Duration,
     pub media: Arc<dyn MediaPlane>,
     pub hostname: String,
     pub mac: String,
@@ -127,6 +134,7 @@ impl HostState {
             "ports": self.ports,
             "state": if sessions.is_empty() { "free" } else { "busy" },
             "max_sessions": self.max_sessions,
+            "idle_timeout_secs": self.idle_timeout.as_secs(),
             "sessions": sessions,
             "codec_support": self.media.codec_support(),
             "server_codec_mode_support": self.media.codec_support().server_codec_mode_support(),
@@ -187,6 +195,7 @@ impl HostState {
         let media = lock(&self.sessions).by_id(generation).and_then(|live| {
             tracing::info!(session = generation, ?reason, "the media plane ended the stream");
             live.media_ended = Some(reason.clone());
+            live.last_active = Instant::now();
             live.media.take()
         });
         if let Some(mut m) = media {
@@ -242,6 +251,10 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, Sessio
         tracing::info!(expires_in_secs = ttl.as_secs(), "pairing armed at start for the next pairing request");
     }
     let max_sessions = opts.max_sessions.or(apps.sessions.max_sessions).unwrap_or_else(default_max_sessions).max(1);
+    let idle_timeout = opts
+        .session_idle_timeout
+        .or(apps.sessions.idle_timeout_secs.map(Duration::from_secs))
+        .unwrap_or(DEFAULT_IDLE_TIMEOUT);
     let (end_tx, end_rx) = mpsc::unbounded_channel();
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
     let state = Arc::new(HostState {
@@ -252,6 +265,7 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, Sessio
         pairing: Mutex::new(gate),
         sessions: Mutex::new(SessionTable::default()),
         max_sessions,
+        idle_timeout,
         media: opts.media.clone(),
         hostname,
         mac: mac_address(),
@@ -318,6 +332,27 @@ pub async fn run_until_ready(
                 // Joining media threads and reaping workers may take a moment: not on a runtime worker,
                 // not under the lock.
                 tokio::task::spawn_blocking(move || state.media_ended(generation, reason));
+            }
+        });
+    }
+    {
+        // Sessions nobody streams end after the idle timeout (checked a few times per timeout).
+        let state = state.clone();
+        let every = (state.idle_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(60));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let idle = lock(&state.sessions).idle_for(state.idle_timeout, Instant::now());
+                for generation in idle {
+                    let st = state.clone();
+                    tracing::info!(
+                        session = generation,
+                        timeout_secs = state.idle_timeout.as_secs(),
+                        "nobody streamed the session: ending it"
+                    );
+                    tokio::task::spawn_blocking(move || st.end_session(generation, EndReason::IdleTimeout));
+                }
             }
         });
     }

@@ -38,6 +38,8 @@ pub enum EndReason {
     ClientGone,
     /// The streamed app exited.
     AppExited,
+    /// No client streamed the session for `idle_timeout_secs` (a client that left without quitting).
+    IdleTimeout,
     /// The media plane failed.
     Error(String),
 }

@@ -51,6 +51,9 @@ pub struct LiveSession {
     pub media: Option<Box<dyn MediaSession>>,
     /// Why the media session ended, if it did.
     pub media_ended: Option<EndReason>,
+    /// The last time a client launched, resumed, played or left this session: with no media running, the
+    /// idle timeout counts from here.
+    pub last_active: std::time::Instant,
 }
 
 impl LiveSession {
@@ -77,6 +80,7 @@ impl LiveSession {
             media_ports,
             media: None,
             media_ended: None,
+            last_active: std::time::Instant::now(),
         }
     }
 
@@ -90,6 +94,7 @@ impl LiveSession {
 
     /// Forgets the handshake so a resumed client can run it again (with fresh tokens).
     pub fn reset_handshake(&mut self) {
+        self.last_active = std::time::Instant::now();
         self.tokens = SessionTokens::random();
         self.rtsp_session_id = None;
         self.rtsp_steps.clear();
@@ -211,6 +216,15 @@ impl SessionTable {
     pub fn remove(&mut self, generation: u64) -> Option<LiveSession> {
         let i = self.list.iter().position(|s| s.generation == generation)?;
         Some(self.list.remove(i))
+    }
+
+    /// Ids of the sessions no client has streamed for `timeout` (no media running since their last activity).
+    pub fn idle_for(&self, timeout: std::time::Duration, now: std::time::Instant) -> Vec<u64> {
+        self.list
+            .iter()
+            .filter(|s| s.media.is_none() && now.saturating_duration_since(s.last_active) >= timeout)
+            .map(|s| s.generation)
+            .collect()
     }
 
     /// Removes every session.

@@ -179,6 +179,7 @@ fn sessions_belong_to_their_client() {
         bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
         media: Arc::new(MoonlightMedia::new(MediaOptions::default())),
         max_sessions: Some(1),
+        session_idle_timeout: None,
     };
     let (state, _end_rx) = build_state(&opts).unwrap();
     let a = pair(&state, "client-a");

@@ -90,6 +90,7 @@ fn the_pin_goes_to_the_chosen_request_and_others_cannot_cancel_it() {
         bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
         media: Arc::new(HandshakeOnly::default()),
         max_sessions: None,
+        session_idle_timeout: None,
     };
     let (state, _end_rx) = build_state(&opts).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

@@ -236,3 +236,21 @@ def test_text_outside_the_keymap_reaches_foot(session_host, paired_client, tmp_p
                            ["wait_file", str(target), 15]])
     wait_until(lambda: target.read_text(), 5, "the typed line", until=lambda t: t.endswith("\n"))
     assert target.read_text().strip() == "✓éß"
+
+
+def test_a_session_nobody_streams_ends_after_the_idle_timeout(session_host, paired_client, tmp_path):
+    """A client that leaves without quitting keeps its session for a resume — but not forever: after
+    `--session-idle-timeout` the session, its app and its worker end (a streaming session is never idle)."""
+    host = session_host("--session-idle-timeout", "2", "--app", "foot sh")
+    _, cfg = paired_client(host)
+    # Streams for longer than the timeout: not reaped while it streams.
+    run_client(host, cfg, [["wait_frame", ["prompt"], 60], ["stream_for", 4]], app="foot")
+    assert "nobody streamed the session" not in host.log()
+    m = host.wait_log("app started")
+    pid = int(m.split("app started")[1].split("pid=")[1].split()[0])
+    # The client left without quitting: 2 s later the session ends, with its app and worker.
+    host.wait_log("nobody streamed the session: ending it", timeout=15)
+    wait_until(lambda: host.status()["sessions"], 10, "the session to end", until=lambda s: s == [])
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), 10, "the app to end")
+    host.wait_log("session worker ended", timeout=10)
+    assert "reason=IdleTimeout" in host.log()

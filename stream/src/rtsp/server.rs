@@ -166,6 +166,7 @@ async fn finish(state: &Arc<HostState>, handled: super::handler::Handled) -> Vec
                     Some(live) => {
                         live.media = Some(m);
                         live.media_ended = None;
+                        live.last_active = std::time::Instant::now();
                         tracing::info!(%peer, session, "media session started (PLAY)");
                         true
                     }

@@ -38,6 +38,8 @@ pub enum Outgoing {
     End {
         end_app: bool,
     },
+    /// Not for the worker: ends the writer thread (`WorkerLink::join`).
+    CloseWriter,
 }
 
 /// What the reader thread reports.
@@ -147,9 +149,12 @@ impl WorkerLink {
         tx.is_some_and(|tx| tx.try_send(a).is_ok())
     }
 
-    /// Joins the threads (after the worker exited: the reader sees EOF, the writer its channel close).
+    /// Joins the threads (after the worker exited: the reader has seen EOF; the writer is told to end).
     pub fn join(&self) {
         self.attach.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // Blocks only while the writer drains its queue (writes to a dead worker fail at once); an Err means
+        // the writer has already ended.
+        let _ = self.out.send(Outgoing::CloseWriter);
         let threads: Vec<_> = self.threads.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
         for t in threads {
             if t.thread().id() != std::thread::current().id() {
@@ -194,6 +199,7 @@ fn writer(mut sock: UnixStream, rx: Receiver<Outgoing>) {
             }
             Outgoing::StopStream => link::encode_to_worker(&ToWorker::StopStream, &mut buf),
             Outgoing::End { end_app } => link::encode_to_worker(&ToWorker::End { end_app: *end_app }, &mut buf),
+            Outgoing::CloseWriter => return,
         }
         if let Err(e) = sock.write_all(&buf) {
             tracing::debug!(error = %e, "worker link write failed (worker gone)");
