@@ -199,17 +199,7 @@ fn serve_workers(args: &Args, resolved: host::choice::Resolved, app_log_dir: Pat
         "Each client streams its own session (a worker process with its own compositor and apps).".to_string(),
         format!("Apps' output: {}/<app>-<pid>.log", app_log_dir.display()),
     ];
-    let on_ready = move |ready: &lumen_stream::ready::Ready| {
-        let ready = ready.clone();
-        let printer = std::thread::Builder::new().name("lumen-ready".into()).spawn(move || {
-            host::logging::settle(READY_QUIET, READY_MAX_WAIT);
-            ready.print(&notes);
-        });
-        if let Err(e) = printer {
-            tracing::warn!(error = %e, "could not print the ready block");
-        }
-    };
-    rt.block_on(lumen_stream::host::run_until_ready(opts, std::future::pending::<()>(), on_ready))
+    rt.block_on(lumen_stream::host::run_until_ready(opts, std::future::pending::<()>(), ready_printer(notes)))
 }
 
 /// Whether sessions start Xwayland, and the environment that lets workers find it: the set-up installs a new
@@ -237,6 +227,21 @@ fn xwayland_for_workers(args: &Args) -> anyhow::Result<(bool, Vec<(std::ffi::OsS
         Err(e) => {
             tracing::warn!(error = %e, "X11 apps will not open: no usable Xwayland (run scripts/setup.sh)");
             Ok((false, Vec::new()))
+        }
+    }
+}
+
+/// What the host calls once every server listens: a thread prints the ready block (with this binary's `notes`)
+/// once the startup lines (apps, Xwayland, the demo client) have settled, so it comes last on screen.
+fn ready_printer(notes: Vec<String>) -> impl FnOnce(&lumen_stream::ready::Ready) {
+    move |ready| {
+        let ready = ready.clone();
+        let printer = std::thread::Builder::new().name("lumen-ready".into()).spawn(move || {
+            host::logging::settle(READY_QUIET, READY_MAX_WAIT);
+            ready.print(&notes);
+        });
+        if let Err(e) = printer {
+            tracing::warn!(error = %e, "could not print the ready block");
         }
     }
 }
@@ -315,18 +320,7 @@ fn serve_host(
             Err(_) => *failed2.lock().unwrap_or_else(|e| e.into_inner()) = Some("the compositor thread died".into()),
         }
     };
-    let on_ready = move |ready: &lumen_stream::ready::Ready| {
-        // Printed once the startup lines (apps, Xwayland, the demo client) have settled, so it comes last.
-        let ready = ready.clone();
-        let printer = std::thread::Builder::new().name("lumen-ready".into()).spawn(move || {
-            host::logging::settle(READY_QUIET, READY_MAX_WAIT);
-            ready.print(&notes);
-        });
-        if let Err(e) = printer {
-            tracing::warn!(error = %e, "could not print the ready block");
-        }
-    };
-    let result = rt.block_on(lumen_stream::host::run_until_ready(opts, stop, on_ready));
+    let result = rt.block_on(lumen_stream::host::run_until_ready(opts, stop, ready_printer(notes)));
     drop(rt);
     plane.terminate_app();
     result?;

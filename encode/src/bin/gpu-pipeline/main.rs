@@ -74,8 +74,12 @@ fn max_error(conv: &Conversion, w: u32, h: u32, pitch: usize, gpu: &[u8], cpu: &
     worst
 }
 
+/// The conversion the timed paths run: RGBA → NV12, BT.709, limited range (what NVENC takes for H.264).
+const NV12_BT709: Conversion =
+    Conversion { order: SourceOrder::Rgba, format: PixelFormat::Nv12, matrix: Matrix::Bt709, range: Range::Limited };
+
 const CHECKS: [Conversion; 6] = [
-    Conversion { order: SourceOrder::Rgba, format: PixelFormat::Nv12, matrix: Matrix::Bt709, range: Range::Limited },
+    NV12_BT709,
     Conversion { order: SourceOrder::Rgba, format: PixelFormat::Yuv444, matrix: Matrix::Bt709, range: Range::Limited },
     Conversion { order: SourceOrder::Rgba, format: PixelFormat::P010, matrix: Matrix::Bt2020, range: Range::Limited },
     Conversion { order: SourceOrder::Bgra, format: PixelFormat::Nv12, matrix: Matrix::Bt601, range: Range::Full },
@@ -234,12 +238,7 @@ fn bench(
     frames: usize,
     warmup: usize,
 ) -> Result<Stats> {
-    let c = Conversion {
-        order: SourceOrder::Rgba,
-        format: PixelFormat::Nv12,
-        matrix: Matrix::Bt709,
-        range: Range::Limited,
-    };
+    let c = NV12_BT709;
     let coeffs = c.coeffs();
     let targets = [gles.target(w, h)?, gles.target(w, h)?];
     let n_out = if v == Variant::GlMapBatch2 { 2 } else { 1 };

@@ -8,7 +8,7 @@ use lumen_encode::gpu::convert::Converter;
 use lumen_encode::gpu::cuda::{CudaDevice, Event, PitchedBuffer, Stream};
 use lumen_encode::gpu::interop::{MapSet, Registered};
 use lumen_encode::gpu::targets::TargetRegistry;
-use lumen_encode::gpu::{counters, frame_pool, Conversion, Matrix, PixelFormat, Range, SourceOrder};
+use lumen_encode::gpu::{counters, frame_pool, Conversion};
 use lumen_render::smithay::backend::allocator::Fourcc;
 use lumen_render::smithay::backend::renderer::damage::OutputDamageTracker;
 use lumen_render::smithay::backend::renderer::element::memory::{MemoryRenderBuffer, MemoryRenderBufferRenderElement};
@@ -18,7 +18,7 @@ use lumen_render::smithay::backend::renderer::ExportMem;
 use lumen_render::smithay::utils::{Rectangle, Transform};
 use lumen_render::{BindTarget, Frame, OutputId, Renderer, RendererChoice, Target, TargetPool};
 
-use super::{percentile, Checker, CHECKS};
+use super::{percentile, Checker, CHECKS, NV12_BT709};
 
 /// Targets per output pool (what the compositor makes: one being rendered, one being encoded, one spare).
 const POOL: usize = 3;
@@ -181,12 +181,7 @@ fn bench(
     warmup: usize,
 ) -> Result<Stats> {
     let (w, h) = (scene.w as u32, scene.h as u32);
-    let c = Conversion {
-        order: SourceOrder::Rgba,
-        format: PixelFormat::Nv12,
-        matrix: Matrix::Bt709,
-        range: Range::Limited,
-    };
+    let c = NV12_BT709;
     let coeffs = c.coeffs();
     let mut out = Output::new(renderer, id, w, h)?;
     let r = gles(renderer)?;
