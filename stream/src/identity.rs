@@ -42,9 +42,14 @@ fn derived_unique_id(key: &RsaPrivateKey) -> Result<String, IdentityError> {
     Ok(hex::encode_upper(&Sha256::digest(public_der(key)?)[..16]))
 }
 
-/// The host certificate of a key. Everything in it is derived from the key (serial from its hash, fixed
-/// dates and name; PKCS#1 v1.5 signatures are deterministic), so a lost certificate is rebuilt byte for byte.
-fn self_signed_pem(key: &RsaPrivateKey) -> Result<String, IdentityError> {
+/// The common name of the host certificate.
+pub const HOST_CN: &str = "lumen GameStream host";
+
+/// The self-signed certificate (PEM) of a key, named `common_name` — the host's (with [`HOST_CN`]), or a
+/// client's like Moonlight's ("NVIDIA GameStream Client"). Everything in it is derived from the key (serial
+/// from its hash, fixed dates; PKCS#1 v1.5 signatures are deterministic), so a lost host certificate is rebuilt
+/// byte for byte.
+pub fn self_signed_pem(key: &RsaPrivateKey, common_name: &str) -> Result<String, IdentityError> {
     use sha2::Digest;
     let pkcs8 = key.to_pkcs8_der().map_err(|e| IdentityError::Key(e.to_string()))?;
     let kp = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
@@ -54,7 +59,7 @@ fn self_signed_pem(key: &RsaPrivateKey) -> Result<String, IdentityError> {
     .map_err(|e| IdentityError::Cert(e.to_string()))?;
     let mut params = rcgen::CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(rcgen::DnType::CommonName, "lumen GameStream host");
+    params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
     let mut h = Sha256::new();
     h.update(b"lumen host certificate serial");
     h.update(public_der(key)?);
@@ -153,7 +158,7 @@ impl HostIdentity {
                     ID_FILE
                 )));
             }
-            let pem = self_signed_pem(&key)?;
+            let pem = self_signed_pem(&key, HOST_CN)?;
             write_atomic(&cert_path, pem.as_bytes(), 0o644)?;
             if has_id {
                 tracing::warn!(file = %cert_path.display(), "host-cert.pem was missing: rebuilt it from host-key.pem");
@@ -167,7 +172,7 @@ impl HostIdentity {
         let unique_id = if has_id {
             read(&id_path)?.trim().to_owned()
         } else {
-            if cert_pem != self_signed_pem(&key)? {
+            if cert_pem != self_signed_pem(&key, HOST_CN)? {
                 return Err(IdentityError::Incomplete(format!(
                     "{} is missing and cannot be rebuilt (this identity predates ids derived from the key; clients \
                      know the host by it). Restore it from a backup, or remove {} and {} to create a new identity \
@@ -187,7 +192,7 @@ impl HostIdentity {
     fn create(dir: &Path) -> Result<Self, IdentityError> {
         tracing::info!(dir = %dir.display(), "generating the host identity (RSA-2048 key, self-signed certificate)");
         let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(|e| IdentityError::Key(e.to_string()))?;
-        let cert_pem = self_signed_pem(&key)?;
+        let cert_pem = self_signed_pem(&key, HOST_CN)?;
         let key_pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| IdentityError::Key(e.to_string()))?;
         let unique_id = derived_unique_id(&key)?;
         // The key first: after a crash between the writes the rest is rebuilt from it, exactly.

@@ -242,22 +242,14 @@ pub fn validate_pin(pin: &str) -> Result<(), &'static str> {
 mod tests {
     use super::*;
     use rsa::pkcs1v15::SigningKey;
-    use rsa::pkcs8::EncodePrivateKey;
     use rsa::signature::{SignatureEncoding, Signer};
 
     /// A client identity like moonlight's: RSA-2048, self-signed, SHA-256.
     fn client_identity() -> (rsa::RsaPrivateKey, String, Vec<u8>) {
         let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
-        let pkcs8 = key.to_pkcs8_der().unwrap();
-        let kp = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
-            &rustls::pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_bytes()),
-            &rcgen::PKCS_RSA_SHA256,
-        )
-        .unwrap();
-        let mut params = rcgen::CertificateParams::default();
-        params.distinguished_name.push(rcgen::DnType::CommonName, "NVIDIA GameStream Client");
-        let cert = params.self_signed(&kp).unwrap();
-        (key, cert.pem(), cert.der().to_vec())
+        let pem = crate::identity::self_signed_pem(&key, "NVIDIA GameStream Client").unwrap();
+        let der = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap().1.contents;
+        (key, pem, der)
     }
 
     /// Plays the client side of the exchange; returns the stage-4 result.

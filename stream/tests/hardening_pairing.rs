@@ -27,15 +27,8 @@ fn base_port() -> u16 {
 
 /// A client certificate like Moonlight's: RSA-2048, self-signed; returns its PEM.
 fn client_pem() -> String {
-    use rsa::pkcs8::EncodePrivateKey;
     let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
-    let pkcs8 = key.to_pkcs8_der().unwrap();
-    let kp = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
-        &rustls::pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_bytes()),
-        &rcgen::PKCS_RSA_SHA256,
-    )
-    .unwrap();
-    rcgen::CertificateParams::default().self_signed(&kp).unwrap().pem()
+    lumen_stream::identity::self_signed_pem(&key, "NVIDIA GameStream Client").unwrap()
 }
 
 /// `GET /path?query` over HTTP from `source`; returns (HTTP status line, body).
