@@ -1,6 +1,6 @@
 //! The worker's encoder thread: the session output's frames (the output's frame clock decides when one is
 //! ready: no second ticker) → encoder → the link. Requests from the host (IDR, reference invalidation,
-//! bitrate) arrive as [`EncoderCommand`]s on a bounded channel and are applied before the next frame.
+//! bitrate) arrive as `EncoderRequest`s (the media plane's own enum) on a bounded channel and are applied before the next frame.
 //! The access-unit buffer is reused: nothing is allocated per frame once it has grown.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,21 +12,14 @@ use std::time::Duration;
 use lumen_core::link::AuMeta;
 use lumen_encode::source::SourceError;
 use lumen_encode::{AccessUnit, Encoder, FrameKind, FrameSource};
+use lumen_stream::media::feed::EncoderRequest;
 use lumen_stream::media::timing::Ticker;
 
 use super::link_out::{monotonic_ns_of, LinkWriter};
 
-/// A request to the encoder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EncoderCommand {
-    Idr,
-    InvalidateRefs { first: u64, last: u64 },
-    Bitrate(u32),
-}
-
 /// A running encoder thread.
 pub struct EncoderThread {
-    commands: SyncSender<EncoderCommand>,
+    commands: SyncSender<EncoderRequest>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -39,12 +32,13 @@ impl EncoderThread {
         encoder: Box<dyn Encoder>,
         out: Arc<LinkWriter>,
         pace: Option<Duration>,
+        bitrate_kbps: u32,
     ) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel(64);
         let stop = Arc::new(AtomicBool::new(false));
         let st = stop.clone();
         let thread = std::thread::Builder::new().name("lumen-worker-enc".into()).spawn(move || {
-            if let Err(e) = encode_loop(source, encoder, &out, &rx, &st, pace) {
+            if let Err(e) = encode_loop(source, encoder, &out, &rx, &st, pace, bitrate_kbps) {
                 tracing::error!(error = %e, "worker encoder stopped");
                 let _ = out.send(&lumen_core::link::ToHost::Failed { message: &format!("encoder: {e}") });
             }
@@ -53,7 +47,7 @@ impl EncoderThread {
     }
 
     /// Queues a request (dropped with a log line if the queue is full).
-    pub fn command(&self, c: EncoderCommand) {
+    pub fn command(&self, c: EncoderRequest) {
         if self.commands.try_send(c).is_err() {
             tracing::warn!(?c, "encoder request queue full: request dropped");
         }
@@ -78,9 +72,10 @@ fn encode_loop(
     mut source: Box<dyn FrameSource>,
     mut encoder: Box<dyn Encoder>,
     out: &LinkWriter,
-    commands: &Receiver<EncoderCommand>,
+    commands: &Receiver<EncoderRequest>,
     stop: &AtomicBool,
     pace: Option<Duration>,
+    mut bitrate: u32,
 ) -> anyhow::Result<()> {
     let mut au = AccessUnit::default();
     au.data.reserve(512 * 1024);
@@ -98,19 +93,8 @@ fn encode_loop(
         if stop.load(Ordering::Relaxed) {
             return Ok(());
         }
-        while let Ok(c) = commands.try_recv() {
-            match c {
-                EncoderCommand::Idr => encoder.request_idr(),
-                EncoderCommand::InvalidateRefs { first, last } => {
-                    if !encoder.invalidate_refs(first, last) {
-                        encoder.request_idr();
-                    }
-                }
-                EncoderCommand::Bitrate(kbps) => match encoder.set_bitrate(kbps) {
-                    Ok(()) => tracing::info!(kbps, "encoder bitrate changed"),
-                    Err(e) => tracing::warn!(error = %e, "bitrate change failed"),
-                },
-            }
+        while let Ok(r) = commands.try_recv() {
+            r.apply(encoder.as_mut(), &mut bitrate);
         }
         let ready_ns = monotonic_ns_of(frame.ready_at);
         if let Err(e) = encoder.encode(&frame, &mut au) {

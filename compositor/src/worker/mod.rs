@@ -18,8 +18,8 @@ use anyhow::Context;
 use lumen_core::link::{self, ToHost, ToWorker, HEADER_LEN};
 use lumen_render::RendererChoice;
 
-pub use encoder::EncoderCommand;
 use link_out::LinkWriter;
+use lumen_stream::media::feed::EncoderRequest;
 use stream::{Stream, StreamContext};
 
 use crate::handle::CompositorHandle;
@@ -271,11 +271,11 @@ fn serve(mut link: UnixStream, ctx: &StreamContext) -> Option<AppProcess> {
                 }
                 Err(e) => tracing::debug!(error = %e, "undecodable input from the host"),
             },
-            ToWorker::RequestIdr => command(&stream, EncoderCommand::Idr),
+            ToWorker::RequestIdr => command(&stream, EncoderRequest::Idr),
             ToWorker::InvalidateRefs { first, last } => {
-                command(&stream, EncoderCommand::InvalidateRefs { first, last })
+                command(&stream, EncoderRequest::InvalidateRefs { first, last })
             }
-            ToWorker::SetBitrate { kbps } => command(&stream, EncoderCommand::Bitrate(kbps)),
+            ToWorker::SetBitrate { kbps } => command(&stream, EncoderRequest::Bitrate(kbps)),
             ToWorker::StopStream => {
                 if let Some(old) = stream.take() {
                     old.stop(&ctx.handle);
@@ -295,7 +295,7 @@ fn serve(mut link: UnixStream, ctx: &StreamContext) -> Option<AppProcess> {
     }
 }
 
-fn command(stream: &Option<Stream>, c: EncoderCommand) {
+fn command(stream: &Option<Stream>, c: EncoderRequest) {
     if let Some(st) = stream {
         st.command(c);
     }

@@ -12,7 +12,7 @@ use lumen_encode::{Codec, ColourSpace, EncoderConfig, FrameSource, Range};
 use lumen_render::OutputId;
 use lumen_stream::media::InputSink;
 
-use super::encoder::{EncoderCommand, EncoderThread};
+use super::encoder::EncoderThread;
 use super::link_out::LinkWriter;
 use crate::handle::CompositorHandle;
 use crate::host::apps::AppProcess;
@@ -20,6 +20,7 @@ use crate::host::choice::{Resolved, VideoSource};
 use crate::host::frames::DesktopSource;
 use crate::host::input::SeatInput;
 use crate::output::OutputMode;
+use lumen_stream::media::feed::EncoderRequest;
 
 /// What a worker's streams share.
 pub struct StreamContext {
@@ -98,12 +99,12 @@ impl Stream {
             }
             return Err(e);
         }
-        let encoder = EncoderThread::spawn(source, encoder, ctx.out.clone(), pace)?;
+        let encoder = EncoderThread::spawn(source, encoder, ctx.out.clone(), pace, cfg.bitrate_kbps)?;
         let seat = SeatInput::new(ctx.handle.clone(), output, None);
         Ok((Stream { output, mailbox, encoder, seat }, (cfg.width, cfg.height)))
     }
 
-    pub fn command(&self, c: EncoderCommand) {
+    pub fn command(&self, c: EncoderRequest) {
         self.encoder.command(c);
     }
 

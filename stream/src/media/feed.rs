@@ -27,6 +27,29 @@ pub enum EncoderRequest {
     Bitrate(u32),
 }
 
+impl EncoderRequest {
+    /// Applies the request to `encoder` (the in-process feed and the worker's encoder thread both do);
+    /// `bitrate` is the encoder's current rate, updated when a change takes.
+    pub fn apply(self, encoder: &mut dyn lumen_encode::Encoder, bitrate: &mut u32) {
+        match self {
+            EncoderRequest::Idr => encoder.request_idr(),
+            EncoderRequest::InvalidateRefs { first, last } => {
+                if !encoder.invalidate_refs(first, last) {
+                    encoder.request_idr();
+                }
+            }
+            EncoderRequest::Bitrate(want) if want != *bitrate => match encoder.set_bitrate(want) {
+                Ok(()) => {
+                    tracing::info!(from = *bitrate, to = want, "video: encoder bitrate changed");
+                    *bitrate = want;
+                }
+                Err(e) => tracing::warn!(error = %e, "video: bitrate change failed"),
+            },
+            EncoderRequest::Bitrate(_) => {}
+        }
+    }
+}
+
 /// Delivers encoder requests; never blocks (a full queue drops the request with a log line).
 pub type RequestSender = Arc<dyn Fn(EncoderRequest) + Send + Sync>;
 
@@ -129,22 +152,7 @@ fn encode_loop(
             Err(TryRecvError::Disconnected) => break,
         };
         while let Ok(r) = requests.try_recv() {
-            match r {
-                EncoderRequest::Idr => encoder.request_idr(),
-                EncoderRequest::InvalidateRefs { first, last } => {
-                    if !encoder.invalidate_refs(first, last) {
-                        encoder.request_idr();
-                    }
-                }
-                EncoderRequest::Bitrate(want) if want != bitrate => match encoder.set_bitrate(want) {
-                    Ok(()) => {
-                        tracing::info!(from = bitrate, to = want, "video: encoder bitrate changed");
-                        bitrate = want;
-                    }
-                    Err(e) => tracing::warn!(error = %e, "video: bitrate change failed"),
-                },
-                EncoderRequest::Bitrate(_) => {}
-            }
+            r.apply(encoder.as_mut(), &mut bitrate);
         }
         let idr_generation = shared.idr.generation();
         if idr_generation != idr_answered {
