@@ -23,6 +23,7 @@
 pub mod applog;
 pub mod control;
 pub mod cursor;
+pub mod encoding;
 pub mod handle;
 mod handlers;
 pub mod host;

@@ -98,6 +98,29 @@ impl OpusEncoder {
     }
 }
 
+/// Encodes `source` into Opus packets on an absolute clock of `packet_ms` (packets never drift), handing
+/// each to `emit`, until `emit` returns `false` or `stop` returns `true`. Returns the packets encoded.
+pub fn encode_on_clock(
+    enc: &mut OpusEncoder,
+    source: &mut dyn AudioSource,
+    packet_ms: u32,
+    stop: &dyn Fn() -> bool,
+    emit: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<u64, AudioError> {
+    let mut ticker = crate::clock::Ticker::new(std::time::Duration::from_millis(u64::from(packet_ms)), false);
+    let mut pkt = [0u8; lumen_core::audio::MAX_OPUS_LEN];
+    let mut n = 0u64;
+    while !stop() {
+        ticker.wait();
+        let len = enc.encode_from(source, &mut pkt)?;
+        n += 1;
+        if !emit(&pkt[..len]) {
+            break;
+        }
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

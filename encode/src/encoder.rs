@@ -1,10 +1,9 @@
 //! The `Encoder` trait every video encoder implements (software H.264 here, NVENC in `gpu`), its
 //! configuration, and the access units it produces into reusable buffers.
 
-use std::time::Duration;
-
 use crate::colour::{ColourSpace, Range};
 use crate::frame::Frame;
+pub use lumen_core::video::{AccessUnit, EncoderRequest, FrameKind};
 
 /// Video codec of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,33 +26,6 @@ pub struct EncoderConfig {
     pub range: Range,
     /// Slices per frame (the client's count; 1 for low latency).
     pub slices: u32,
-}
-
-/// Kind of an encoded frame as the Moonlight frame header reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FrameKind {
-    /// Instantaneous decoder refresh: decodable on its own, parameter sets in-band.
-    Idr,
-    /// Predicted from earlier frames.
-    P,
-}
-
-/// One encoded frame. The buffer is reused frame after frame (cleared, never shrunk).
-#[derive(Debug, Default, Clone)]
-pub struct AccessUnit {
-    /// Annex-B byte stream of the whole access unit.
-    pub data: Vec<u8>,
-    pub kind: Option<FrameKind>,
-    /// The source frame index.
-    pub frame_index: u64,
-    /// Wall time the encoder spent on this frame (conversion included).
-    pub encode_time: Duration,
-}
-
-impl AccessUnit {
-    pub fn is_idr(&self) -> bool {
-        self.kind == Some(FrameKind::Idr)
-    }
 }
 
 /// Encoder failures.
@@ -81,4 +53,25 @@ pub trait Encoder: Send {
     fn invalidate_refs(&mut self, first: u64, last: u64) -> bool;
     /// Changes the target bitrate (kbit/s).
     fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncodeError>;
+}
+
+/// Applies a request of the sending side to `encoder` (the in-process feed and the worker's encoder
+/// thread both do); `bitrate` is the encoder's current rate, updated when a change takes.
+pub fn apply_request(encoder: &mut dyn Encoder, request: EncoderRequest, bitrate: &mut u32) {
+    match request {
+        EncoderRequest::Idr => encoder.request_idr(),
+        EncoderRequest::InvalidateRefs { first, last } => {
+            if !encoder.invalidate_refs(first, last) {
+                encoder.request_idr();
+            }
+        }
+        EncoderRequest::Bitrate(want) if want != *bitrate => match encoder.set_bitrate(want) {
+            Ok(()) => {
+                tracing::info!(from = *bitrate, to = want, "video: encoder bitrate changed");
+                *bitrate = want;
+            }
+            Err(e) => tracing::warn!(error = %e, "video: bitrate change failed"),
+        },
+        EncoderRequest::Bitrate(_) => {}
+    }
 }

@@ -3,6 +3,7 @@
 //! Also the frame and audio sources behind traits (test pattern, tone) and the Opus audio encoder.
 
 pub mod audio;
+pub mod clock;
 pub mod colour;
 pub mod encoder;
 pub mod frame;
@@ -13,7 +14,7 @@ pub mod quality;
 pub mod source;
 
 pub use colour::{ColourSpace, Range};
-pub use encoder::{AccessUnit, Codec, EncodeError, Encoder, EncoderConfig, FrameKind};
+pub use encoder::{apply_request, AccessUnit, Codec, EncodeError, Encoder, EncoderConfig, EncoderRequest, FrameKind};
 pub use frame::{CpuPixels, Frame, FramePixels, PixelFormat};
 pub use openh264_enc::{OpenH264Encoder, Speed};
 pub use source::{FrameSource, TestPattern};

@@ -5,8 +5,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use lumen_encode::{EncodeError, EncoderConfig};
+
+use crate::encoding::{software_encoder, EncoderFactory};
 use lumen_render::RendererChoice;
-use lumen_stream::media::EncoderFactory;
 use lumen_stream::CodecSupport;
 
 /// What `--encoder` asked for.
@@ -108,10 +109,6 @@ impl Resolved {
     }
 }
 
-fn software() -> EncoderFactory {
-    Arc::new(|cfg: &EncoderConfig| lumen_encode::software_encoder(cfg.clone()))
-}
-
 fn nvenc() -> EncoderFactory {
     Arc::new(|cfg: &EncoderConfig| {
         let dev = lumen_encode::gpu::open_device().map_err(|e| EncodeError::Library(e.to_string()))?;
@@ -127,7 +124,7 @@ fn nvenc() -> EncoderFactory {
 /// only when its session lists H.264).
 pub fn resolve(encoder: EncoderChoice, renderer: RendererChoice) -> Result<Resolved, ChoiceError> {
     let (name, factory) = match encoder {
-        EncoderChoice::Software => ("software", software()),
+        EncoderChoice::Software => ("software", software_encoder()),
         EncoderChoice::Nvenc | EncoderChoice::Auto => {
             let support = lumen_encode::gpu::probe();
             let h264 = support.nvenc_codecs().contains(&lumen_encode::Codec::H264);
@@ -139,7 +136,7 @@ pub fn resolve(encoder: EncoderChoice, renderer: RendererChoice) -> Result<Resol
                 (_, false) if encoder == EncoderChoice::Nvenc => {
                     return Err(ChoiceError::NvencUnavailable("its session lists no H.264".into()));
                 }
-                _ => ("software", software()),
+                _ => ("software", software_encoder()),
             }
         }
     };

@@ -5,16 +5,19 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use lumen_encode::FrameSource;
+use lumen_encode::audio::SilenceSource;
+use lumen_encode::{FrameSource, TestPattern};
 use lumen_render::OutputId;
 use lumen_stream::launch::LaunchRecord;
-use lumen_stream::media::{InputSink, MediaOptions, MoonlightMedia};
+use lumen_stream::media::{audio_params, video_plan, Feeds, InputSink, MediaOptions, MoonlightMedia};
 use lumen_stream::{CodecSupport, EndReason, MediaPlane, MediaSession, MediaStart};
 
 use super::apps::AppProcess;
 use super::choice::{Resolved, VideoSource};
 use super::frames::DesktopSource;
 use super::input::SeatInput;
+use crate::encoding::encoder_config;
+use crate::encoding::feeds::{EncoderFeed, OpusFeed, SourceMaker};
 use crate::handle::CompositorHandle;
 use crate::output::OutputMode;
 
@@ -53,10 +56,6 @@ pub struct SessionPlane {
 }
 
 fn lock(m: &Mutex<PlaneState>) -> MutexGuard<'_, PlaneState> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn lock_rx(m: &Mutex<Option<lumen_render::MailboxReceiver>>) -> MutexGuard<'_, Option<lumen_render::MailboxReceiver>> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -133,12 +132,12 @@ impl MediaPlane for SessionPlane {
         let (w, h, fps) = (start.config.width, start.config.height, start.config.fps.max(1));
         let tee: Option<Arc<dyn InputSink>> =
             std::env::var_os(lumen_stream::media::ENV_INPUT_LOG).map(|_| self.base.input_sink.clone());
-        let mut opts = self.base.clone();
-        opts.encoder = self.opts.resolved.encoder.clone();
+        let input: Arc<dyn InputSink>;
+        let make_source: SourceMaker;
         let (output, mailbox) = match self.opts.video_source {
             VideoSource::TestPattern => {
-                opts.input_sink =
-                    Arc::new(SeatInput::new(self.handle.clone(), None, Some(self.base.input_sink.clone())));
+                input = Arc::new(SeatInput::new(self.handle.clone(), None, Some(self.base.input_sink.clone())));
+                make_source = Box::new(|sw, sh| Box::new(TestPattern::new(sw, sh)) as Box<dyn FrameSource>);
                 (None, None)
             }
             VideoSource::Desktop => {
@@ -160,19 +159,10 @@ impl MediaPlane for SessionPlane {
                         id
                     }
                 };
-                // The media plane makes its source once per session: the receiver is handed over then.
-                let (mb, dump) = (Mutex::new(Some(mailbox)), self.opts.frame_dump.clone());
-                let spare = closer.clone();
-                opts.source = Arc::new(move |sw, sh| {
-                    let rx = lock_rx(&mb).take().unwrap_or_else(|| {
-                        // Not expected: a second source of the same session gets a closed mailbox.
-                        let (_, rx) = lumen_render::mailbox();
-                        spare.close();
-                        rx
-                    });
-                    Box::new(DesktopSource::new(rx, sw, sh, dump.clone())) as Box<dyn FrameSource>
-                });
-                opts.input_sink = Arc::new(SeatInput::new(self.handle.clone(), Some(id), tee));
+                let dump = self.opts.frame_dump.clone();
+                make_source =
+                    Box::new(move |sw, sh| Box::new(DesktopSource::new(mailbox, sw, sh, dump)) as Box<dyn FrameSource>);
+                input = Arc::new(SeatInput::new(self.handle.clone(), Some(id), tee));
                 (Some(id), Some(closer))
             }
         };
@@ -213,8 +203,16 @@ impl MediaPlane for SessionPlane {
             plane: self.state.clone(),
             done: false,
         };
-        let media = Arc::new(MoonlightMedia::new(opts));
-        session.inner = Some(media.start(inner_start)?);
+        let plan = video_plan(&inner_start)?;
+        let cfg = encoder_config(&plan, plan.width, plan.height);
+        let paced = matches!(self.opts.video_source, VideoSource::TestPattern);
+        let feeds = Feeds {
+            video: Box::new(EncoderFeed::new(cfg, self.opts.resolved.encoder.clone(), make_source, paced)),
+            audio: Box::new(OpusFeed::new(audio_params(&inner_start), Box::new(|| Box::new(SilenceSource)))),
+            input,
+        };
+        let media = Arc::new(MoonlightMedia::new(self.base.clone()));
+        session.inner = Some(Box::new(media.start_with_feeds(inner_start, feeds)?));
         {
             let mut st = lock(&self.state);
             st.media = Some(media);
@@ -229,7 +227,7 @@ impl MediaPlane for SessionPlane {
 
     fn status(&self) -> Option<serde_json::Value> {
         let st = lock(&self.state);
-        let media = st.media.as_ref().and_then(|m| m.status());
+        let media = st.media.as_ref().map(|m| m.status());
         Some(serde_json::json!({
             "plane": "session",
             "encoder": self.opts.resolved.encoder_name,

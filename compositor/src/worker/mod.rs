@@ -1,9 +1,10 @@
 //! The worker role of `lumen-session` (`lumen-session worker`, started by the host, never by users): one
 //! session's compositor, outputs, renderer, encoder and apps in a process of its own. It talks to the host
-//! only over the link on descriptor 3 (`lumen_core::link`): it announces itself (`Ready`), streams at each
-//! `Start` ([`stream`]), injects the client's input into its seat, applies encoder requests, and ends at
+//! only over the link on descriptor 3 and the audio link on descriptor 4 (`lumen_core::link`): it announces
+//! itself (`Ready`), streams at each `Start` ([`stream`]: video on the link, Opus on the audio link), injects the client's input into its seat, applies encoder requests, and ends at
 //! `End` or when the host goes away (link closed). A crash here ends only this session.
 
+mod audio;
 mod encoder;
 mod link_fd;
 pub mod link_out;
@@ -15,20 +16,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use lumen_core::link::{self, ToHost, ToWorker, HEADER_LEN};
+use lumen_core::link::{self, ToHost, ToWorker, AUDIO_LINK_FD, HEADER_LEN, LINK_FD};
 use lumen_render::RendererChoice;
 
 use link_out::LinkWriter;
-use lumen_stream::media::feed::EncoderRequest;
+use lumen_encode::EncoderRequest;
 use stream::{Stream, StreamContext};
 
 use crate::handle::CompositorHandle;
 use crate::host::apps::AppProcess;
 use crate::host::choice::{EncoderChoice, VideoSource};
 use crate::run::Config;
-
-/// The descriptor of the link in a worker.
-pub const LINK_FD: i32 = 3;
 
 /// How the host starts a worker (its command line, `lumen-session worker …`).
 #[derive(Debug, Clone, clap::Args)]
@@ -144,6 +142,7 @@ fn renderer_name(r: RendererChoice) -> &'static str {
 /// Runs the worker until the host ends it (or goes away).
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let link = link_fd::take_link(LINK_FD).context("the worker's link")?;
+    let audio_link = link_fd::take_link(AUDIO_LINK_FD).context("the worker's audio link")?;
     let out = Arc::new(LinkWriter::new(link.try_clone()?));
     let resolved = match crate::host::choice::resolve(args.encoder, args.renderer) {
         Ok(r) => r,
@@ -200,6 +199,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let ctx = StreamContext {
         handle: handle.clone(),
         out: out.clone(),
+        audio_link,
         resolved,
         video_source: args.video_source,
         wayland_display: socket,

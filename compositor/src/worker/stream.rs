@@ -1,5 +1,5 @@
 //! One stream of the worker: per host `Start`, a virtual output at the client's mode whose frames feed
-//! an [`EncoderThread`], the launched app (started once, kept across streams for a resume), and the
+//! an [`EncoderThread`] into the link, the session's audio on its [`AudioThread`], the launched app (started once, kept across streams for a resume), and the
 //! client's input injected on that output. `StopStream` ends the stream and keeps the app.
 
 use std::path::PathBuf;
@@ -8,24 +8,28 @@ use std::time::Duration;
 
 use lumen_core::input::InputEvent;
 use lumen_core::link::StreamStart;
-use lumen_encode::{Codec, ColourSpace, EncoderConfig, FrameSource, Range};
+use lumen_encode::{EncoderRequest, FrameSource};
 use lumen_render::OutputId;
-use lumen_stream::media::InputSink;
+use lumen_stream::media::{InputSink, VideoPlan};
 
-use super::encoder::EncoderThread;
+use super::audio::AudioThread;
+use super::encoder::LinkSink;
 use super::link_out::LinkWriter;
+use crate::encoding::encoder_config;
+use crate::encoding::thread::{request_channel, EncoderThread};
 use crate::handle::CompositorHandle;
 use crate::host::apps::AppProcess;
 use crate::host::choice::{Resolved, VideoSource};
 use crate::host::frames::DesktopSource;
 use crate::host::input::SeatInput;
 use crate::output::OutputMode;
-use lumen_stream::media::feed::EncoderRequest;
 
 /// What a worker's streams share.
 pub struct StreamContext {
     pub handle: CompositorHandle,
     pub out: Arc<LinkWriter>,
+    /// The audio link (each stream's audio thread writes to a clone).
+    pub audio_link: std::os::unix::net::UnixStream,
     pub resolved: Resolved,
     pub video_source: VideoSource,
     pub wayland_display: String,
@@ -41,6 +45,8 @@ pub struct Stream {
     output: Option<OutputId>,
     mailbox: Option<lumen_render::MailboxCloser>,
     encoder: EncoderThread,
+    requests: std::sync::mpsc::SyncSender<EncoderRequest>,
+    audio: AudioThread,
     seat: SeatInput,
 }
 
@@ -61,16 +67,15 @@ impl Stream {
                 "odd mode: streaming the next even size"
             );
         }
-        let cfg = EncoderConfig {
-            width,
-            height,
-            fps: s.fps.max(1),
-            bitrate_kbps: s.bitrate_kbps.max(500),
-            codec: Codec::H264,
-            colour_space: ColourSpace::from_moonlight(s.csc_mode >> 1),
-            range: Range::from_moonlight(s.csc_mode & 1),
-            slices: s.slices.max(1),
+        let plan = VideoPlan {
+            width: s.width,
+            height: s.height,
+            fps: s.fps,
+            bitrate_kbps: s.bitrate_kbps,
+            csc_mode: s.csc_mode,
+            slices: s.slices,
         };
+        let cfg = encoder_config(&plan, width, height);
         let encoder = (ctx.resolved.encoder)(&cfg)?;
         let (output, mailbox, source, pace): (_, _, Box<dyn FrameSource>, _) = match ctx.video_source {
             VideoSource::TestPattern => {
@@ -99,13 +104,19 @@ impl Stream {
             }
             return Err(e);
         }
-        let encoder = EncoderThread::spawn(source, encoder, ctx.out.clone(), pace, cfg.bitrate_kbps)?;
+        let (requests, req_rx) = request_channel();
+        let sink = LinkSink::new(ctx.out.clone());
+        let encoder = EncoderThread::spawn(source, encoder, sink, req_rx, pace, cfg.bitrate_kbps)?;
+        let audio = AudioThread::spawn(s, ctx.audio_link.try_clone()?)?;
         let seat = SeatInput::new(ctx.handle.clone(), output, None);
-        Ok((Stream { output, mailbox, encoder, seat }, (cfg.width, cfg.height)))
+        Ok((Stream { output, mailbox, encoder, requests, audio, seat }, (cfg.width, cfg.height)))
     }
 
+    /// Queues an encoder request (dropped with a log line if the queue is full).
     pub fn command(&self, c: EncoderRequest) {
-        self.encoder.command(c);
+        if self.requests.try_send(c).is_err() {
+            tracing::warn!(?c, "encoder request queue full: request dropped");
+        }
     }
 
     pub fn input(&self, ev: InputEvent) {
@@ -121,6 +132,7 @@ impl Stream {
             mb.close();
         }
         self.encoder.stop();
+        self.audio.stop();
         if let Some(id) = self.output.take() {
             match handle.remove_output(id) {
                 Ok(()) => tracing::info!(output = %id, "session output removed"),

@@ -12,6 +12,8 @@ pub const AU_FRAME_HEADER_LEN: usize = HEADER_LEN + AU_META_LEN;
 const AU_META_LEN: usize = 1 + 8 + 8 + 8 + 4;
 /// The kind byte of an access unit (a reader that streams the data into its own buffer checks for it).
 pub const ACCESS_UNIT_KIND: u8 = kind::ACCESS_UNIT;
+/// The kind byte of an Opus packet (the only message on the audio link).
+pub const OPUS_KIND: u8 = kind::OPUS;
 
 mod kind {
     pub const START: u8 = 0x01;
@@ -26,6 +28,7 @@ mod kind {
     pub const ACCESS_UNIT: u8 = 0x83;
     pub const APP_EXITED: u8 = 0x84;
     pub const FAILED: u8 = 0x85;
+    pub const OPUS: u8 = 0x86;
 }
 
 /// A parsed frame header: the message kind and how many body bytes follow the kind byte.
@@ -73,7 +76,18 @@ pub fn encode_to_worker(msg: &ToWorker<'_>, out: &mut Vec<u8>) {
     match msg {
         ToWorker::Start(s) => {
             let at = begin(out, kind::START);
-            for v in [s.width, s.height, s.fps, s.bitrate_kbps, s.csc_mode, s.slices, s.app_id] {
+            for v in [
+                s.width,
+                s.height,
+                s.fps,
+                s.bitrate_kbps,
+                s.csc_mode,
+                s.slices,
+                s.app_id,
+                s.audio_packet_ms,
+                s.audio_channels,
+                s.audio_bitrate_bps,
+            ] {
                 out.extend_from_slice(&v.to_le_bytes());
             }
             put_str(out, s.app_cmd);
@@ -153,6 +167,11 @@ pub fn encode_to_host(msg: &ToHost<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(message.as_bytes());
             finish(out, at);
         }
+        ToHost::Opus { data } => {
+            let at = begin(out, kind::OPUS);
+            out.extend_from_slice(data);
+            finish(out, at);
+        }
     }
 }
 
@@ -211,7 +230,7 @@ pub fn decode_to_worker(kind: u8, body: &[u8]) -> Result<ToWorker<'_>, LinkError
     let mut b = Body { kind, b: body, at: 0 };
     Ok(match kind {
         kind::START => {
-            let mut v = [0u32; 7];
+            let mut v = [0u32; 10];
             for x in &mut v {
                 *x = b.u32()?;
             }
@@ -229,6 +248,9 @@ pub fn decode_to_worker(kind: u8, body: &[u8]) -> Result<ToWorker<'_>, LinkError
                 csc_mode: v[4],
                 slices: v[5],
                 app_id: v[6],
+                audio_packet_ms: v[7],
+                audio_channels: v[8],
+                audio_bitrate_bps: v[9],
                 app_cmd,
             })
         }
@@ -263,6 +285,7 @@ pub fn decode_to_host(kind: u8, body: &[u8]) -> Result<ToHost<'_>, LinkError> {
             let n = body.len();
             ToHost::Failed { message: b.text(n)? }
         }
+        kind::OPUS => ToHost::Opus { data: b.rest() },
         k => return Err(LinkError::UnknownKind(k)),
     })
 }
@@ -288,6 +311,9 @@ mod tests {
                 csc_mode: 3,
                 slices: 1,
                 app_id: 7,
+                audio_packet_ms: 5,
+                audio_channels: 6,
+                audio_bitrate_bps: 256_000,
                 app_cmd: Some("foot -e sh"),
             }),
             ToWorker::Start(StreamStart {
@@ -298,6 +324,9 @@ mod tests {
                 csc_mode: 0,
                 slices: 0,
                 app_id: 1,
+                audio_packet_ms: 20,
+                audio_channels: 2,
+                audio_bitrate_bps: 96_000,
                 app_cmd: None,
             }),
             ToWorker::Input(&[0, 0, 0, 8, 1, 2, 3, 4]),
@@ -328,6 +357,7 @@ mod tests {
             ToHost::AccessUnit { meta: AuMeta::default(), data: &[] },
             ToHost::AppExited { code: -1 },
             ToHost::Failed { message: "no such app: ✓" },
+            ToHost::Opus { data: &[0xfc, 1, 2, 3] },
         ];
         let mut out = Vec::new();
         for m in &msgs {

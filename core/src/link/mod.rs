@@ -5,7 +5,8 @@
 //! body. Host → worker: [`ToWorker`] (`Start` of a stream at the client's mode, client input in Moonlight's
 //! own input-packet encoding — decoded by [`crate::input::decode`] on the worker side —, encoder requests,
 //! stop). Worker → host: [`ToHost`] (ready, encoded access units with their timestamps, the app's exit,
-//! failures). An access unit's header ([`au_frame_header`]) is written before its bytes so the sender
+//! failures, and on a second socketpair of its own the session's Opus packets, so audio never waits
+//! behind a large access unit). An access unit's header ([`au_frame_header`]) is written before its bytes so the sender
 //! needs no copy (`writev`), and the receiver reads the bytes straight into its own reusable buffer.
 //!
 //! A stream socket, not `SOCK_SEQPACKET`: a 4K IDR of several MB must not be capped by `wmem_max`.
@@ -14,11 +15,16 @@ mod codec;
 
 pub use codec::{
     au_frame_header, decode_to_host, decode_to_worker, encode_to_host, encode_to_worker, parse_header, Header,
-    ACCESS_UNIT_KIND, AU_FRAME_HEADER_LEN, HEADER_LEN, MAX_BODY,
+    ACCESS_UNIT_KIND, AU_FRAME_HEADER_LEN, HEADER_LEN, MAX_BODY, OPUS_KIND,
 };
 
+/// The worker's end of the link is this descriptor in the worker process.
+pub const LINK_FD: i32 = 3;
+/// The worker's end of the audio link (Opus packets only) is this descriptor in the worker process.
+pub const AUDIO_LINK_FD: i32 = 4;
+
 /// Version of this protocol; the worker reports it in [`ToHost::Ready`] and the host refuses another.
-pub const LINK_VERSION: u16 = 1;
+pub const LINK_VERSION: u16 = 2;
 
 /// Why bytes on the link were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +75,12 @@ pub struct StreamStart<'a> {
     pub slices: u32,
     /// The app's id in the host's app list.
     pub app_id: u32,
+    /// Audio: Opus packet duration in ms (5, 10 or 20).
+    pub audio_packet_ms: u32,
+    /// Audio: channel count the client negotiated (2, 6 or 8).
+    pub audio_channels: u32,
+    /// Audio: Opus bitrate in bit/s.
+    pub audio_bitrate_bps: u32,
     /// The app's command (`None`: the bare desktop).
     pub app_cmd: Option<&'a str>,
 }
@@ -153,5 +165,10 @@ pub enum ToHost<'a> {
     Failed {
         /// What went wrong.
         message: &'a str,
+    },
+    /// One Opus packet of the session's audio (sent on the audio link, paced by the worker's audio clock).
+    Opus {
+        /// The packet.
+        data: &'a [u8],
     },
 }

@@ -6,9 +6,11 @@
 //! * [`VideoPacketizer`] → [`PacketBatch`] → [`VideoReassembler`].
 //! * [`GcmVideo`]: the pluggable AES-128-GCM encryption step.
 //! * [`lumen`]: the lumen-transport framing.
+//! * [`AccessUnit`], [`FrameKind`], [`EncoderRequest`]: the encoded frame between encoder and sender.
 //!
 //! Byte layouts: `docs/wire.md`.
 
+mod access_unit;
 mod batch;
 mod crypt;
 mod fec;
@@ -18,6 +20,7 @@ mod packetizer;
 mod reassembler;
 pub mod shape;
 
+pub use access_unit::{AccessUnit, EncoderRequest, FrameKind};
 pub use batch::PacketBatch;
 pub use crypt::{GcmVideo, VideoOpener, VideoSealer};
 pub use header::{FrameHeader, FrameType, PacketHeader};

@@ -1,6 +1,6 @@
-//! The Moonlight media plane: one [`session::MoonlightSession`] per launch, with its own sockets,
-//! threads, encoder and keys — video (encoder thread + paced FEC sender), audio (Opus + CBC + 4/2 FEC)
-//! and the encrypted ENet control stream (requests to the encoder, input to an [`InputSink`]).
+//! The Moonlight media plane: one [`session::MoonlightSession`] per stream, with its own sockets,
+//! threads and keys — video (paced FEC sender), audio (CBC + 4/2 FEC) and the encrypted ENet control
+//! stream (requests to the encoder, input to an [`InputSink`]) — on the [`feed::Feeds`] of its session.
 //!
 //! Byte layouts and the test pattern are described in `docs/media-plane.md`.
 
@@ -18,31 +18,18 @@ pub mod video;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use lumen_encode::audio::AudioSource;
-use lumen_encode::{EncodeError, Encoder, EncoderConfig, FrameSource};
-
 pub use control::HostMessage;
+pub use feed::{AudioFeed, AudioParams, AudioPool, FeedPool, Feeds, Job, VideoFeed};
 pub use input_sink::{InputSink, JsonLinesSink, LogSink};
-pub use session::{encoder_config, MoonlightMedia, MoonlightSession};
-
-/// Makes the encoder of a session.
-pub type EncoderFactory = Arc<dyn Fn(&EncoderConfig) -> Result<Box<dyn Encoder>, EncodeError> + Send + Sync>;
-/// Makes the frame source of a session (width, height).
-pub type SourceFactory = Arc<dyn Fn(u32, u32) -> Box<dyn FrameSource> + Send + Sync>;
-
-/// Makes the audio source of a session.
-pub type AudioFactory = Arc<dyn Fn() -> Box<dyn AudioSource> + Send + Sync>;
+pub use session::{audio_params, video_plan, FeedMaker, FeedPlane, MoonlightMedia, MoonlightSession, VideoPlan};
 
 /// Knobs of the media plane.
 #[derive(Clone)]
 pub struct MediaOptions {
     /// Random loss injected on the video sender (tests only), 0.0–1.0.
     pub inject_video_loss: f64,
+    /// A tee of the client's input events (tests: [`ENV_INPUT_LOG`]); the session's own sink gets them too.
     pub input_sink: Arc<dyn InputSink>,
-    pub encoder: EncoderFactory,
-    pub source: SourceFactory,
-    /// The session's audio (silence by default: the session's real audio capture comes later).
-    pub audio: AudioFactory,
 }
 
 /// Environment variable: video loss to inject, in percent (tests).
@@ -52,13 +39,7 @@ pub const ENV_INPUT_LOG: &str = "LUMEN_INPUT_LOG";
 
 impl Default for MediaOptions {
     fn default() -> Self {
-        Self {
-            inject_video_loss: 0.0,
-            input_sink: Arc::new(LogSink),
-            encoder: Arc::new(|cfg: &EncoderConfig| lumen_encode::software_encoder(cfg.clone())),
-            source: Arc::new(|w, h| Box::new(lumen_encode::TestPattern::new(w, h)) as Box<dyn FrameSource>),
-            audio: Arc::new(|| Box::new(lumen_encode::audio::SilenceSource) as Box<dyn AudioSource>),
-        }
+        Self { inject_video_loss: 0.0, input_sink: Arc::new(LogSink) }
     }
 }
 

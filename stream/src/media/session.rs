@@ -1,17 +1,17 @@
-//! [`MoonlightMedia`], the real [`MediaPlane`], and [`MoonlightSession`], one streaming session: it
-//! owns the session's threads (video encoder and sender, audio, control) and frees everything when
-//! stopped or when the client goes away.
+//! [`MoonlightMedia`], the Moonlight media plane, and [`MoonlightSession`], one streaming session: it
+//! owns the session's threads (video and audio senders, control) and frees everything when stopped or when
+//! the client goes away. What it streams comes from the session's [`Feeds`]: [`FeedPlane`] is the
+//! [`MediaPlane`] whose feeds a [`FeedMaker`] of the embedding process makes (the nested compositor, tests);
+//! the worker plane (`crate::worker`) brings the feeds of its worker processes.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 
-use lumen_encode::{Codec, ColourSpace, EncoderConfig, Range};
-
 use super::audio::{self, AudioSetup};
 use super::control::{self, ControlSetup, HostMessage};
-use super::feed::{EncoderFeed, VideoFeed};
+use super::feed::{AudioParams, Feeds};
 use super::shared::Shared;
 use super::video::{self, PingRule, VideoSetup};
 use super::MediaOptions;
@@ -24,7 +24,7 @@ use crate::stream_config::VideoCodec;
 /// for one extra datagram per small frame.
 pub const MIN_PARITY_FLOOR: u32 = 3;
 
-/// The Moonlight media plane (software H.264 unless the options bring another encoder).
+/// The Moonlight media plane: starts the senders and the control stream of a session on its feeds.
 pub struct MoonlightMedia {
     opts: MediaOptions,
     /// The last session started (for `status`).
@@ -37,35 +37,57 @@ impl MoonlightMedia {
     }
 }
 
-/// The encoder configuration a stream configuration asks for.
-pub fn encoder_config(start: &MediaStart) -> anyhow::Result<EncoderConfig> {
+/// What the encoder of a session is asked for (the worker, or an in-process encoder, maps it onto its own
+/// configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoPlan {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// Initial bitrate, kbit/s (the host's configured rate wins over the client's).
+    pub bitrate_kbps: u32,
+    /// Moonlight's `encoderCscMode` (colour space << 1 | full range).
+    pub csc_mode: u32,
+    pub slices: u32,
+}
+
+/// The video plan of a stream configuration (H.264 only: the encoders have no other codec yet).
+pub fn video_plan(start: &MediaStart) -> anyhow::Result<VideoPlan> {
     let c = &start.config;
-    let codec = match c.codec {
-        VideoCodec::H264 => Codec::H264,
-        other => anyhow::bail!("codec {} is not supported by this media plane", other.name()),
-    };
-    Ok(EncoderConfig {
+    if c.codec != VideoCodec::H264 {
+        anyhow::bail!("codec {} is not supported by this media plane", c.codec.name());
+    }
+    Ok(VideoPlan {
         width: c.width,
         height: c.height,
         fps: c.fps,
         bitrate_kbps: c.configured_bitrate_kbps.unwrap_or(c.bitrate_kbps).max(500),
-        codec,
-        colour_space: ColourSpace::from_moonlight(c.encoder_csc_mode >> 1),
-        range: Range::from_moonlight(c.encoder_csc_mode & 1),
+        csc_mode: c.encoder_csc_mode,
         slices: c.slices_per_frame.max(1),
     })
 }
 
+/// Opus bitrate per channel pair (stereo: 96 kbit/s, CBR).
+const OPUS_BPS_PER_PAIR: u32 = 96_000;
+
+/// The audio of a stream configuration.
+pub fn audio_params(start: &MediaStart) -> AudioParams {
+    let channels = start.launch.audio_channels().clamp(2, 8);
+    AudioParams {
+        packet_ms: start.config.audio_packet_duration_ms.max(1),
+        channels,
+        bitrate_bps: OPUS_BPS_PER_PAIR * channels.div_ceil(2),
+    }
+}
+
+/// Makes the feeds of a session at PLAY time.
+pub type FeedMaker = Arc<dyn Fn(&MediaStart, &VideoPlan, &AudioParams) -> anyhow::Result<Feeds> + Send + Sync>;
+
 impl MoonlightMedia {
-    /// Starts a session whose video comes from `feed` (a worker's link; [`MediaPlane::start`] uses an
-    /// encoder thread of this process), with `input` receiving the client's input events.
-    pub fn start_with_feed(
-        &self,
-        start: MediaStart,
-        feed: Box<dyn VideoFeed>,
-        input: Arc<dyn super::InputSink>,
-    ) -> anyhow::Result<MoonlightSession> {
-        let enc = encoder_config(&start)?;
+    /// Starts a session on `feeds` (a worker's link, or encoders of this process).
+    pub fn start_with_feeds(&self, start: MediaStart, feeds: Feeds) -> anyhow::Result<MoonlightSession> {
+        let enc = video_plan(&start)?;
+        let Feeds { video: feed, audio: audio_feed, input } = feeds;
         let c = &start.config;
         tracing::info!(client = %start.client_ip, w = enc.width, h = enc.height, fps = enc.fps,
             kbps = enc.bitrate_kbps, fec = c.fec_percent, video_enc = c.video_encrypted(),
@@ -116,9 +138,8 @@ impl MoonlightMedia {
                     client_ip: start.client_ip,
                     ping,
                     port: start.ports.audio,
-                    bitrate_bps: 96_000,
                 },
-                (self.opts.audio)(),
+                audio_feed,
             )?);
             Ok(())
         })();
@@ -131,21 +152,11 @@ impl MoonlightMedia {
     }
 }
 
-impl MediaPlane for MoonlightMedia {
-    fn start(&self, start: MediaStart) -> anyhow::Result<Box<dyn MediaSession>> {
-        let cfg = encoder_config(&start)?;
-        let feed = EncoderFeed::new(cfg, self.opts.encoder.clone(), self.opts.source.clone());
-        let input = self.opts.input_sink.clone();
-        Ok(Box::new(self.start_with_feed(start, Box::new(feed), input)?))
-    }
-
-    fn codec_support(&self) -> CodecSupport {
-        CodecSupport::H264_ONLY
-    }
-
-    fn status(&self) -> Option<serde_json::Value> {
+impl MoonlightMedia {
+    /// A JSON report of the last session (for `status`).
+    pub fn status(&self) -> serde_json::Value {
         let shared = self.last.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(Weak::upgrade);
-        Some(match shared {
+        match shared {
             Some(s) => serde_json::json!({
                 "plane": "moonlight",
                 "running": !s.stopping(),
@@ -155,7 +166,36 @@ impl MediaPlane for MoonlightMedia {
                 "inject_video_loss": self.opts.inject_video_loss,
             }),
             None => serde_json::json!({ "plane": "moonlight", "running": false }),
-        })
+        }
+    }
+}
+
+/// The [`MediaPlane`] whose sessions stream the feeds a [`FeedMaker`] makes in this process.
+pub struct FeedPlane {
+    media: MoonlightMedia,
+    maker: FeedMaker,
+    codecs: CodecSupport,
+}
+
+impl FeedPlane {
+    pub fn new(opts: MediaOptions, maker: FeedMaker, codecs: CodecSupport) -> Self {
+        Self { media: MoonlightMedia::new(opts), maker, codecs }
+    }
+}
+
+impl MediaPlane for FeedPlane {
+    fn start(&self, start: MediaStart) -> anyhow::Result<Box<dyn MediaSession>> {
+        let plan = video_plan(&start)?;
+        let feeds = (self.maker)(&start, &plan, &audio_params(&start))?;
+        Ok(Box::new(self.media.start_with_feeds(start, feeds)?))
+    }
+
+    fn codec_support(&self) -> CodecSupport {
+        self.codecs
+    }
+
+    fn status(&self) -> Option<serde_json::Value> {
+        Some(self.media.status())
     }
 }
 

@@ -1,35 +1,7 @@
-//! Timing of the sender loops: the fixed-rate [`Ticker`] that paces the video encoder and the audio
-//! sender, and per-frame host processing times (encode, packetize+send, frame ready → last datagram),
+//! Timing of the sender loops: per-frame host processing times (encode, packetize+send, frame ready → last datagram),
 //! kept in a fixed ring and summarised as median / p99 in the log.
 
-use std::time::{Duration, Instant};
-
-/// A fixed-rate clock for a sender loop.
-pub struct Ticker {
-    period: Duration,
-    next: Instant,
-    resync: bool,
-}
-
-impl Ticker {
-    /// Ticks every `period` from now. With `resync`, a loop that fell more than a period behind restarts
-    /// the clock from now instead of running the missed ticks back to back.
-    pub fn new(period: Duration, resync: bool) -> Self {
-        Self { period, next: Instant::now(), resync }
-    }
-
-    /// Sleeps until the next tick.
-    pub fn wait(&mut self) {
-        let now = Instant::now();
-        if self.next > now {
-            std::thread::sleep(self.next - now);
-        }
-        self.next += self.period;
-        if self.resync && Instant::now() > self.next + self.period {
-            self.next = Instant::now() + self.period;
-        }
-    }
-}
+use std::time::Duration;
 
 const RING: usize = 1024;
 

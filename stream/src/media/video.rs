@@ -11,15 +11,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use lumen_core::pacing::{Pacer, PacerConfig};
-use lumen_core::video::{FrameMeta, FrameType, GcmVideo, PacketBatch, VideoPacketizer, VideoParams};
-use lumen_encode::{AccessUnit, FrameKind};
-
-use super::feed::{FeedPool, Job, VideoFeed};
+use super::feed::{AccessUnit, FeedPool, FrameKind, Job, VideoFeed};
 use super::shared::Shared;
 use super::timing::Timings;
 use super::udp_sys::{try_recv_from, BatchSender};
 use crate::media_plane::EndReason;
+use lumen_core::pacing::{Pacer, PacerConfig};
+use lumen_core::video::{FrameMeta, FrameType, GcmVideo, PacketBatch, VideoPacketizer, VideoParams};
 
 /// Access-unit buffers in flight between the encoder and the sender.
 const POOL: usize = 3;

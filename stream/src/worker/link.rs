@@ -10,14 +10,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use lumen_core::input::InputEvent;
-use lumen_core::link::{self, AuMeta, StreamStart, ToHost, ToWorker, AU_FRAME_HEADER_LEN, HEADER_LEN};
-use lumen_encode::FrameKind;
-
-use crate::media::feed::{EncoderRequest, FeedPool, Job, RequestSender, VideoFeed};
+use crate::media::feed::{AudioParams, EncoderRequest, FeedPool, FrameKind, Job, RequestSender, VideoFeed};
 use crate::media::shared::Shared;
 use crate::media::InputSink;
 use crate::media_plane::EndReason;
+use lumen_core::input::InputEvent;
+use lumen_core::link::{self, AuMeta, StreamStart, ToHost, ToWorker, AU_FRAME_HEADER_LEN, HEADER_LEN};
 
 /// What the host sends a worker (owned; encoded by the writer thread).
 #[derive(Debug, Clone)]
@@ -30,6 +28,7 @@ pub enum Outgoing {
         csc_mode: u32,
         slices: u32,
         app_id: u32,
+        audio: AudioParams,
         app_cmd: Option<String>,
     },
     Input(InputEvent),
@@ -170,7 +169,7 @@ fn writer(mut sock: UnixStream, rx: Receiver<Outgoing>) {
     while let Ok(msg) = rx.recv() {
         buf.clear();
         match &msg {
-            Outgoing::Start { width, height, fps, bitrate_kbps, csc_mode, slices, app_id, app_cmd } => {
+            Outgoing::Start { width, height, fps, bitrate_kbps, csc_mode, slices, app_id, audio, app_cmd } => {
                 let s = StreamStart {
                     width: *width,
                     height: *height,
@@ -179,6 +178,9 @@ fn writer(mut sock: UnixStream, rx: Receiver<Outgoing>) {
                     csc_mode: *csc_mode,
                     slices: *slices,
                     app_id: *app_id,
+                    audio_packet_ms: audio.packet_ms,
+                    audio_channels: audio.channels,
+                    audio_bitrate_bps: audio.bitrate_bps,
                     app_cmd: app_cmd.as_deref(),
                 };
                 link::encode_to_worker(&ToWorker::Start(s), &mut buf);
@@ -262,6 +264,7 @@ fn reader(
                 ToHost::AppExited { code } => WorkerEvent::AppExited { code },
                 ToHost::Failed { message } => WorkerEvent::Failed(message.to_owned()),
                 ToHost::AccessUnit { .. } => anyhow::bail!("truncated access unit"),
+                ToHost::Opus { .. } => anyhow::bail!("an Opus packet on the video link (they go on the audio link)"),
             };
             report(status, &ev);
             on_event(&ev);

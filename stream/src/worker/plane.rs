@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::audio_link::{AudioLink, LinkAudioFeed};
 use super::link::{LinkFeed, LinkInput, Outgoing, WorkerEvent, WorkerLink};
 use super::process::{WorkerCommand, WorkerProcess};
 use crate::host::lock;
-use crate::media::{encoder_config, InputSink, MediaOptions, MoonlightMedia, MoonlightSession};
+use crate::media::{audio_params, video_plan, Feeds, InputSink, MediaOptions, MoonlightMedia, MoonlightSession};
 use crate::media_plane::{CodecSupport, EndReason, MediaPlane, MediaSession, MediaStart};
 
 type EndFn = Box<dyn FnOnce(EndReason) + Send>;
@@ -34,6 +35,7 @@ pub struct WorkerPlaneOptions {
 struct Worker {
     process: WorkerProcess,
     link: Arc<WorkerLink>,
+    audio: Arc<AudioLink>,
     /// The end callback of the media session the worker streams now.
     current: Arc<Mutex<Option<EndSlot>>>,
 }
@@ -65,8 +67,9 @@ impl WorkerPlane {
             tracing::info!(session, "the session's worker is gone: starting a fresh one");
             lock(&self.workers).remove(&session);
             w.link.join();
+            w.audio.join();
         }
-        let (process, sock) = WorkerProcess::spawn(&self.opts.command, session)?;
+        let (process, sock, audio_sock) = WorkerProcess::spawn(&self.opts.command, session)?;
         let current: Arc<Mutex<Option<EndSlot>>> = Arc::new(Mutex::new(None));
         let cur = current.clone();
         let on_event = Box::new(move |ev: &WorkerEvent| {
@@ -84,16 +87,18 @@ impl WorkerPlane {
             }
         });
         let link = WorkerLink::start(sock, session, on_event)?;
+        let audio = AudioLink::start(audio_sock, session)?;
         let ready = link.wait_status(self.opts.start_timeout, |s| (s.ready || s.closed).then_some(s.ready));
         if ready != Some(true) {
             let how = process.wait_or_kill(Duration::from_millis(200));
             link.join();
+            audio.join();
             anyhow::bail!(
                 "the session's worker did not start ({})",
                 how.map(|h| h.to_string()).unwrap_or("no answer".into())
             );
         }
-        let w = Arc::new(Worker { process, link, current });
+        let w = Arc::new(Worker { process, link, audio, current });
         lock(&self.workers).insert(session, w.clone());
         Ok(w)
     }
@@ -106,7 +111,8 @@ impl WorkerPlane {
 
 impl MediaPlane for WorkerPlane {
     fn start(&self, start: MediaStart) -> anyhow::Result<Box<dyn MediaSession>> {
-        let cfg = encoder_config(&start)?;
+        let cfg = video_plan(&start)?;
+        let audio = audio_params(&start);
         let w = self.worker_for(start.session)?;
         let before = w.link.status(|s| s.answers);
         w.link.send(Outgoing::Start {
@@ -117,6 +123,7 @@ impl MediaPlane for WorkerPlane {
             csc_mode: start.config.encoder_csc_mode,
             slices: cfg.slices,
             app_id: start.launch.app_id,
+            audio,
             app_cmd: start.launch.app_cmd.clone(),
         });
         let answer = w.link.wait_status(self.opts.start_timeout, |s| {
@@ -145,11 +152,12 @@ impl MediaPlane for WorkerPlane {
             })
         };
         let tee: Option<Arc<dyn InputSink>> = self.opts.tee_input.then(|| self.opts.media.input_sink.clone());
-        let inner = self.media.start_with_feed(
-            MediaStart { on_end: media_end, ..start },
-            Box::new(LinkFeed { link: w.link.clone() }),
-            Arc::new(LinkInput { link: w.link.clone(), tee }),
-        )?;
+        let feeds = Feeds {
+            video: Box::new(LinkFeed { link: w.link.clone() }),
+            audio: Box::new(LinkAudioFeed { link: w.audio.clone() }),
+            input: Arc::new(LinkInput { link: w.link.clone(), tee }),
+        };
+        let inner = self.media.start_with_feeds(MediaStart { on_end: media_end, ..start }, feeds)?;
         Ok(Box::new(WorkerSession { inner: Some(inner), link: w.link.clone(), slot }))
     }
 
@@ -166,6 +174,7 @@ impl MediaPlane for WorkerPlane {
         let spawned = std::thread::Builder::new().name("lumen-worker-end".into()).spawn(move || {
             let how = w.process.wait_or_kill(Duration::from_secs(5));
             w.link.join();
+            w.audio.join();
             tracing::info!(session, ?reason, how = ?how, "session worker ended");
         });
         if let Err(e) = spawned {

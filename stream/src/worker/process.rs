@@ -1,4 +1,5 @@
-//! Spawning a worker process with its end of the link on [`super::LINK_FD`], and reaping it: a watcher
+//! Spawning a worker process with its ends of the link and the audio link on `lumen_core::link::LINK_FD`
+//! and `AUDIO_LINK_FD`, and reaping it: a watcher
 //! thread waits for the exit and logs how it ended (a crash is logged with its signal).
 
 use std::ffi::OsString;
@@ -50,23 +51,27 @@ pub struct WorkerProcess {
 }
 
 impl WorkerProcess {
-    /// Starts the worker; returns it and the host's end of the link.
-    pub fn spawn(cmd: &WorkerCommand, session: u64) -> std::io::Result<(WorkerProcess, UnixStream)> {
+    /// Starts the worker; returns it and the host's ends of the link and of the audio link.
+    pub fn spawn(cmd: &WorkerCommand, session: u64) -> std::io::Result<(WorkerProcess, UnixStream, UnixStream)> {
         let (host_end, worker_end) = UnixStream::pair()?;
+        let (audio_host_end, audio_worker_end) = UnixStream::pair()?;
         let mut c = Command::new(&cmd.exe);
         c.args(&cmd.args).arg("--session").arg(session.to_string()).stdin(Stdio::null());
         c.envs(cmd.env.iter().map(|(k, v)| (k, v)));
-        c.fd_mappings(vec![FdMapping { parent_fd: worker_end.into(), child_fd: super::LINK_FD }])
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        c.fd_mappings(vec![
+            FdMapping { parent_fd: worker_end.into(), child_fd: lumen_core::link::LINK_FD },
+            FdMapping { parent_fd: audio_worker_end.into(), child_fd: lumen_core::link::AUDIO_LINK_FD },
+        ])
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
         let child = c.spawn()?;
-        // The command still holds the worker's end: dropping it closes ours, so EOF means the worker died.
+        // The command still holds the worker's ends: dropping it closes ours, so EOF means the worker died.
         drop(c);
         let pid = child.id();
         tracing::info!(pid, session, "worker started");
         let exit = Arc::new((Mutex::new(None), Condvar::new()));
         let watch = exit.clone();
         std::thread::Builder::new().name("lumen-worker-wait".into()).spawn(move || reap(child, session, &watch))?;
-        Ok((WorkerProcess { pid, exit }, host_end))
+        Ok((WorkerProcess { pid, exit }, host_end, audio_host_end))
     }
 
     /// How it ended, if it did.

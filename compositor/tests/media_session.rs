@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lumen_compositor::encoding::test_plane::{test_plane, TestPlaneParts};
 use lumen_core::audio::{AudioEvent, AudioReceiver};
 use lumen_core::control::envelope::ControlCodec;
 use lumen_core::control::{ControlMessage, Termination};
@@ -20,7 +21,7 @@ use lumen_encode::quality::psnr;
 use lumen_encode::source::read_counter;
 use lumen_encode::{ColourSpace, Range, TestPattern};
 use lumen_stream::media::udp_sys::wait_readable;
-use lumen_stream::media::{InputSink, MediaOptions, MoonlightMedia};
+use lumen_stream::media::{InputSink, MediaOptions};
 use lumen_stream::session::SessionTokens;
 use lumen_stream::{EndReason, LaunchRecord, MediaPlane, MediaPorts, MediaStart, StreamConfig, VideoCodec};
 use openh264::decoder::Decoder;
@@ -165,8 +166,8 @@ fn media_session_streams_video_audio_and_takes_input() {
     let sink = Arc::new(Collect::default());
     // A tone rather than the default silence, so the test can see real audio come through.
     let audio = Arc::new(|| Box::new(ToneSource::new(440.0, 0.25)) as Box<dyn AudioSource>);
-    let opts = MediaOptions { input_sink: sink.clone(), audio, ..MediaOptions::default() };
-    let plane = MoonlightMedia::new(opts);
+    let parts = TestPlaneParts { audio, ..TestPlaneParts::test_pattern(sink.clone()) };
+    let plane = test_plane(MediaOptions::default(), parts);
     let ended = Arc::new(Mutex::new(None::<EndReason>));
     let ended2 = ended.clone();
     let mut session = plane
@@ -351,7 +352,8 @@ fn media_session_streams_video_audio_and_takes_input() {
 fn vanished_client_ends_the_session() {
     let key = RemoteInputKey::new([3; 16], 7);
     let (vport, cport, aport) = free_udp_ports();
-    let plane = MoonlightMedia::new(MediaOptions::default());
+    let plane =
+        test_plane(MediaOptions::default(), TestPlaneParts::test_pattern(Arc::new(lumen_stream::media::LogSink)));
     let (tx, rx) = std::sync::mpsc::channel();
     let _session = plane
         .start(MediaStart {

@@ -9,8 +9,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use lumen_compositor::encoding::test_plane::{test_plane, TestPlaneParts};
 use lumen_stream::host::{build_state, lock, HostOptions, HostState};
-use lumen_stream::media::{MediaOptions, MoonlightMedia};
+use lumen_stream::media::{LogSink, MediaOptions};
 use lumen_stream::nvhttp::handlers::BUSY_MESSAGE;
 use lumen_stream::Ports;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -177,7 +178,7 @@ fn sessions_belong_to_their_client() {
         app_cmds: Vec::new(),
         config: None,
         bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        media: Arc::new(MoonlightMedia::new(MediaOptions::default())),
+        media: Arc::new(test_plane(MediaOptions::default(), TestPlaneParts::test_pattern(Arc::new(LogSink)))),
         max_sessions: Some(1),
         session_idle_timeout: None,
     };
