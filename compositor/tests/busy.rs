@@ -263,7 +263,11 @@ fn sessions_belong_to_their_client() {
         assert!(r.contains("<cancel>1</cancel>"), "{r}");
         assert!(lock(&state.sessions).is_empty());
     });
-    for p in [ports.video, ports.control, ports.audio] {
-        UdpSocket::bind(("0.0.0.0", p)).expect("media port freed");
-    }
+    // The standard media ports stay the host's (shared by every session), but the ended session's route is
+    // gone: a ping there now starts nothing.
+    let video = UdpSocket::bind("127.0.0.1:0").unwrap();
+    video.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    video.send_to(b"PING", ("127.0.0.1", ports.video)).unwrap();
+    let mut buf = [0u8; 2048];
+    assert!(video.recv_from(&mut buf).is_err(), "video after the session ended");
 }

@@ -342,6 +342,8 @@ fn media_session_streams_video_audio_and_takes_input() {
         client.received
     );
     assert!(client.received.iter().any(|m| matches!(m, ControlMessage::HdrMode { enabled: false, .. })));
+    // The media ports are the plane's (shared by its sessions): they close with it.
+    drop(plane);
     for p in [vport, cport, aport] {
         wait_port_free(p, Instant::now() + Duration::from_secs(2));
     }
@@ -387,7 +389,9 @@ fn vanished_client_ends_the_session() {
     drop(host);
     let r = rx.recv_timeout(Duration::from_secs(15)).expect("session ends within 15 s");
     assert_eq!(r, EndReason::ClientGone);
-    // `on_end` fires as the session ends; its threads close the sockets right after.
+    // The media ports are the plane's (shared by its sessions): they close with it and the session.
+    drop(_session);
+    drop(plane);
     for p in [vport, cport, aport] {
         wait_port_free(p, Instant::now() + Duration::from_secs(2));
     }

@@ -17,6 +17,8 @@
 //! [sessions]
 //! max_sessions = 4      # clients streaming at once (default: one per CPU core, at least 2)
 //! idle_timeout_secs = 3600  # a session nobody streams (its client left without quitting) ends after this
+//! per_session_ports = false # true: each further session gets media ports of its own (clients that
+//!                           # send no ping payload behind one NAT); default: all share the standard ports
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -72,6 +74,10 @@ pub struct SessionsSection {
     pub max_sessions: Option<usize>,
     /// How long a session no client streams is kept for a resume (default 3600 s).
     pub idle_timeout_secs: Option<u64>,
+    /// Each concurrent session beyond the first gets media ports of its own (default: every session shares
+    /// the standard ports, told apart by ping payload and connect data).
+    #[serde(default)]
+    pub per_session_ports: bool,
 }
 
 /// Errors reading the config.

@@ -87,12 +87,12 @@ impl HostState {
         })
     }
 
-    /// The media ports of session slot `slot`: slot 0 has the standard ports (BASE+9, +10, +11); every
-    /// further concurrent session gets three of its own from BASE+30 (the SETUP reply's `server_port` tells
-    /// the client). Telling sessions apart on the standard ports by ping payload and connect data is the
-    /// design's next step (docs/session.md).
+    /// The media ports of session slot `slot`: the standard ports (BASE+9, +10, +11), shared by every
+    /// session and told apart by ping payload and connect data (`media::ping_mux`, `media::control_mux`).
+    /// With `[sessions] per_session_ports`, every slot after 0 gets three of its own from BASE+30 instead
+    /// (the SETUP reply's `server_port` tells the client).
     pub fn media_ports_for_slot(&self, slot: u16) -> MediaPorts {
-        if slot == 0 {
+        if slot == 0 || !self.apps.sessions.per_session_ports {
             return MediaPorts { video: self.ports.video, control: self.ports.control, audio: self.ports.audio };
         }
         let first = self.ports.http.saturating_add(30).saturating_add(3 * (slot - 1));

@@ -65,13 +65,14 @@ impl EncoderThread {
 
     /// Stops the thread (the caller first closes the source's mailbox so a waiting source returns).
     pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
+            self.stop.store(true, Ordering::Relaxed);
             let _ = t.join();
         }
     }
 
-    /// The thread, for a caller that joins it itself (after the sink reports [`Gone`]).
+    /// The thread, for a caller that joins it itself (it ends when the sink reports [`Gone`]); the thread
+    /// is no longer stopped when this handle drops.
     pub fn into_thread(mut self) -> Option<JoinHandle<()>> {
         self.thread.take()
     }

@@ -1,8 +1,7 @@
 //! The audio sender of one session: Opus packets from the session's [`AudioFeed`] (the worker's audio
 //! clock paces them) → core's audio packetizer (AES-128-CBC when negotiated, RS 4+2 FEC) → `sendmmsg` to
-//! the address of the client's audio ping. Feed and sender share a fixed pool of packet buffers.
+//! the address of the client's audio ping (on the shared audio port, `super::ping_mux`). Feed and sender share a fixed pool of packet buffers.
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -13,9 +12,10 @@ use lumen_core::crypto::{AudioCipher, RemoteInputKey};
 use lumen_core::video::PacketBatch;
 
 use super::feed::{AudioFeed, AudioPool};
+use super::ping_mux::PingRoute;
 use super::shared::Shared;
 use super::udp_sys::BatchSender;
-use super::video::{drain_incoming, unspecified, wait_for_ping, PingRule, PING_WAIT};
+use super::video::{follow_dest, wait_for_ping, PING_WAIT};
 use crate::media_plane::EndReason;
 
 /// Packet buffers in flight between the audio feed and the sender (100 ms at 5 ms packets).
@@ -25,25 +25,25 @@ const POOL: usize = 20;
 pub struct AudioSetup {
     pub packet_ms: u32,
     pub key: Option<RemoteInputKey>,
-    pub client_ip: IpAddr,
-    /// Which pings are this session's.
-    pub ping: PingRule,
-    pub port: u16,
 }
 
-pub fn spawn(shared: Arc<Shared>, setup: AudioSetup, feed: Box<dyn AudioFeed>) -> anyhow::Result<JoinHandle<()>> {
-    let sock = UdpSocket::bind(SocketAddr::new(unspecified(setup.client_ip), setup.port))?;
-    sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+/// Starts the sender on the session's route of the audio port.
+pub fn spawn(
+    shared: Arc<Shared>,
+    setup: AudioSetup,
+    route: PingRoute,
+    feed: Box<dyn AudioFeed>,
+) -> anyhow::Result<JoinHandle<()>> {
     Ok(std::thread::Builder::new().name("lumen-audio".into()).spawn(move || {
-        if let Err(e) = run(&shared, setup, sock, feed) {
+        if let Err(e) = run(&shared, setup, route, feed) {
             tracing::error!(error = %e, "audio sender failed");
             shared.end(EndReason::Error(format!("audio: {e}")));
         }
     })?)
 }
 
-fn run(shared: &Arc<Shared>, setup: AudioSetup, sock: UdpSocket, feed: Box<dyn AudioFeed>) -> anyhow::Result<()> {
-    let Some(mut dest) = wait_for_ping(shared, &sock, &setup.ping, "audio") else {
+fn run(shared: &Arc<Shared>, setup: AudioSetup, route: PingRoute, feed: Box<dyn AudioFeed>) -> anyhow::Result<()> {
+    let Some(mut dest) = wait_for_ping(shared, &route.dest) else {
         if !shared.stopping() {
             tracing::warn!("no audio ping from the client within {:?}", PING_WAIT);
         }
@@ -56,7 +56,8 @@ fn run(shared: &Arc<Shared>, setup: AudioSetup, sock: UdpSocket, feed: Box<dyn A
     }
     let feed_thread = feed.start(shared.clone(), AudioPool { free_rx, full_tx })?;
     let mut packetizer = AudioPacketizer::new(setup.packet_ms, setup.key.as_ref().map(AudioCipher::new));
-    let mut out = BatchSender::new(sock.try_clone()?, dest);
+    let mut seen = route.dest.generation();
+    let mut out = BatchSender::new(route.sock.try_clone()?, dest);
     let mut batch = PacketBatch::new();
     let mut sent = 0u64;
     while !shared.stopping() {
@@ -65,7 +66,7 @@ fn run(shared: &Arc<Shared>, setup: AudioSetup, sock: UdpSocket, feed: Box<dyn A
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        if sent.is_multiple_of(50) && drain_incoming(&sock, &setup.ping, &mut dest, "audio") {
+        if follow_dest(&route.dest, &mut seen, &mut dest, "audio") {
             out.set_dest(dest);
         }
         match packetizer.packetize(&pkt, &mut batch) {

@@ -1,5 +1,6 @@
-//! The ENet control stream of one session (rusty_enet, ENet 1.3 wire format, as the client's ENet
-//! fork speaks it): gen-7 encrypted control v2 messages in, requests to the encoder out (IDR,
+//! The control stream of one session, on its route of the shared ENet port (`super::control_mux`:
+//! rusty_enet, ENet 1.3 wire format, as the client's ENet fork speaks it): gen-7 encrypted control v2
+//! messages in, requests to the encoder out (IDR,
 //! reference-frame invalidation, bitrate on sustained loss), input packets decoded by core and handed
 //! to the `InputSink` in order, host messages (HDR mode, rumble, termination) to the client, and the
 //! client-gone detection (ENet disconnect/timeout, or 10 s of silence) that ends the session.
@@ -7,7 +8,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -15,19 +16,19 @@ use std::time::{Duration, Instant};
 use lumen_core::control::envelope::ControlCodec;
 use lumen_core::control::{termination, ControlError, ControlMessage, HdrMetadata, Termination};
 use lumen_core::crypto::{Direction, RemoteInputKey};
-use rusty_enet::{Event, Host, HostSettings, Packet, PacketReceived, PeerID, Socket, SocketOptions, MTU_MAX};
+use rusty_enet::{PacketReceived, Socket, SocketOptions, MTU_MAX};
 
+use super::control_mux::{ControlIn, ControlRoute};
 use super::input_sink::InputSink;
 use super::shared::Shared;
-use super::video::unspecified;
 use crate::media_plane::EndReason;
 
 /// How long the client may take to connect the control stream.
 pub const CONNECT_WAIT: Duration = Duration::from_secs(15);
 /// Silence after which a connected client counts as gone (it pings every 100 ms).
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(10);
-/// Longest sleep of the control loop while no datagram arrives (ENet's resend and ping timers tick at
-/// this granularity; host messages such as rumble wait at most this long).
+/// Longest sleep of the control loop while nothing arrives (host messages such as rumble wait at most
+/// this long).
 const IDLE_WAIT: Duration = Duration::from_millis(10);
 /// HRESULT of a graceful host-side termination (`NVST_DISCONN_SERVER_TERMINATED_CLOSED`).
 pub const TERMINATION_GRACEFUL: u32 = termination::SERVER_TERMINATED_CLOSED;
@@ -46,17 +47,19 @@ pub struct ControlSetup {
     pub key: RemoteInputKey,
     pub encrypted: bool,
     pub client_ip: IpAddr,
-    /// The `X-SS-Connect-Data` the client's ENet connect must carry (`None`: a client without it, matched by
-    /// address only).
-    pub connect_data: Option<u32>,
-    pub port: u16,
     pub sink: Arc<dyn InputSink>,
     pub bitrate_kbps: u32,
 }
 
 /// A UDP socket for ENet that logs and drops datagrams that are not ENet protocol headers.
-struct GuardedSocket {
+pub struct GuardedSocket {
     sock: UdpSocket,
+}
+
+impl GuardedSocket {
+    pub fn new(sock: UdpSocket) -> Self {
+        Self { sock }
+    }
 }
 
 /// Whether a datagram starts like an ENet 1.3 protocol header followed by a command.
@@ -112,14 +115,11 @@ impl Socket for GuardedSocket {
 pub fn spawn(
     shared: Arc<Shared>,
     setup: ControlSetup,
+    route: ControlRoute,
     host_rx: Receiver<HostMessage>,
 ) -> anyhow::Result<JoinHandle<()>> {
-    let sock = UdpSocket::bind(SocketAddr::new(unspecified(setup.client_ip), setup.port))?;
     Ok(std::thread::Builder::new().name("lumen-control".into()).spawn(move || {
-        if let Err(e) = run(&shared, setup, sock, host_rx) {
-            tracing::error!(error = %e, "control stream failed");
-            shared.end(EndReason::Error(format!("control: {e}")));
-        }
+        run(&shared, setup, &route, host_rx);
     })?)
 }
 
@@ -181,123 +181,75 @@ impl LossControl {
     }
 }
 
-fn run(shared: &Shared, setup: ControlSetup, sock: UdpSocket, host_rx: Receiver<HostMessage>) -> anyhow::Result<()> {
-    let settings = HostSettings { peer_limit: 4, channel_limit: 32, ..Default::default() };
-    // A second handle on the same socket, only to sleep until a datagram arrives (ENet's service polls).
-    let waker = sock.try_clone()?;
-    let mut host = Host::new(GuardedSocket { sock }, settings).map_err(|e| anyhow::anyhow!("ENet host: {e:?}"))?;
+fn run(shared: &Shared, setup: ControlSetup, route: &ControlRoute, host_rx: Receiver<HostMessage>) {
     let mut codec = ControlCodec::host(&setup.key);
-    let mut peer: Option<PeerID> = None;
-    let mut scratch: Vec<u8> = Vec::with_capacity(2048);
+    let mut connected = false;
     let mut out = [0u8; OUT_LEN];
     let mut loss = LossControl::new(setup.bitrate_kbps, Instant::now());
     let started = Instant::now();
     loop {
         if shared.stopping() {
-            if let Some(id) = peer {
+            if connected {
                 let term = ControlMessage::Termination(Termination::Reason(TERMINATION_GRACEFUL));
-                let n = seal(&mut codec, setup.encrypted, &term, &mut out);
-                if let Some(p) = host.get_peer_mut(id) {
-                    if let Some(n) = n {
-                        let _ = p.send(0, &Packet::reliable(&out[..n]));
-                    }
-                    p.disconnect_later(0);
+                if let Some(n) = seal(&mut codec, setup.encrypted, &term, &mut out) {
+                    route.send(&out[..n]);
                 }
-                // Give the termination a moment to be delivered and acknowledged.
-                let until = Instant::now() + Duration::from_millis(300);
-                while Instant::now() < until {
-                    while let Ok(Some(_)) = host.service() {}
-                    std::thread::sleep(Duration::from_millis(5));
-                }
+                // The mux delivers it, then disconnects the peer.
+                route.disconnect();
                 tracing::info!("control: termination sent");
             }
-            return Ok(());
+            return;
         }
-        loop {
-            let ev = match host.service() {
-                Ok(Some(ev)) => ev,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "control: socket error");
-                    break;
+        match route.inbox.recv_timeout(IDLE_WAIT) {
+            Ok(ControlIn::Connected(from)) => {
+                tracing::info!(%from, "control: client connected");
+                connected = true;
+                shared.heard_now();
+                if let Some(n) = seal(&mut codec, setup.encrypted, &hdr_mode(false), &mut out) {
+                    route.send(&out[..n]);
                 }
-            };
-            match ev {
-                Event::Connect { peer: p, data } => {
-                    let from = p.address();
-                    let token_ok = setup.connect_data.is_none_or(|want| want == data);
-                    if from.map(|a| a.ip()) != Some(setup.client_ip) || peer.is_some() || !token_ok {
-                        let ip = from.map(|a| a.ip()).unwrap_or(setup.client_ip);
-                        crate::noise::record(
-                            ip,
-                            "control: an ENet connection not from this session's client",
-                            &format_args!("{from:?}"),
-                        );
-                        p.disconnect_now(0);
-                        continue;
-                    }
-                    p.set_timeout(0, 5000, 10_000);
-                    tracing::info!(?from, "control: client connected");
-                    peer = Some(p.id());
-                    shared.heard_now();
-                    if let Some(n) = seal(&mut codec, setup.encrypted, &hdr_mode(false), &mut out) {
-                        let _ = p.send(0, &Packet::reliable(&out[..n]));
-                    }
-                }
-                Event::Disconnect { peer: p, .. } => {
-                    if Some(p.id()) == peer {
-                        tracing::info!("control: client disconnected");
-                        shared.end(EndReason::ClientGone);
-                        return Ok(());
-                    }
-                }
-                Event::Receive { peer: p, packet, .. } => {
-                    if Some(p.id()) != peer {
-                        continue;
-                    }
-                    shared.heard_now();
-                    scratch.clear();
-                    scratch.extend_from_slice(packet.data());
-                    handle(shared, &setup, &codec, &mut scratch, &mut loss);
-                }
+            }
+            Ok(ControlIn::Disconnected) => {
+                tracing::info!("control: client disconnected");
+                shared.end(EndReason::ClientGone);
+                return;
+            }
+            Ok(ControlIn::Packet(mut bytes)) => {
+                shared.heard_now();
+                handle(shared, &setup, &codec, bytes.bytes_mut(), &mut loss);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                shared.end(EndReason::Error("the control port closed".into()));
+                return;
             }
         }
         while let Ok(msg) = host_rx.try_recv() {
-            let Some(id) = peer else { continue };
+            if !connected {
+                continue;
+            }
             let msg = match msg {
                 HostMessage::Rumble { controller, low, high } => {
                     ControlMessage::Rumble { controller, low_freq: low, high_freq: high }
                 }
                 HostMessage::Hdr(on) => hdr_mode(on),
             };
-            let Some(n) = seal(&mut codec, setup.encrypted, &msg, &mut out) else { continue };
-            if let Some(p) = host.get_peer_mut(id) {
-                let _ = p.send(0, &Packet::reliable(&out[..n]));
+            if let Some(n) = seal(&mut codec, setup.encrypted, &msg, &mut out) {
+                route.send(&out[..n]);
             }
-            host.flush();
         }
         let now_ms = shared.started.elapsed().as_millis() as u64;
-        match peer {
-            None if started.elapsed() > CONNECT_WAIT => {
-                tracing::warn!("control: the client never connected");
-                shared.end(EndReason::ClientGone);
-                return Ok(());
-            }
-            Some(_)
-                if now_ms.saturating_sub(shared.last_heard_ms.load(Ordering::Relaxed))
-                    > SILENCE_LIMIT.as_millis() as u64 =>
-            {
-                tracing::warn!("control: client silent for {:?}; ending the session", SILENCE_LIMIT);
-                shared.end(EndReason::ClientGone);
-                return Ok(());
-            }
-            _ => {}
+        if !connected && started.elapsed() > CONNECT_WAIT {
+            tracing::warn!("control: the client never connected");
+            shared.end(EndReason::ClientGone);
+            return;
         }
-        // Sleep until the client sends something (input wakes us at once) or ENet's timers are due; an idle
-        // session costs a wake-up per IDLE_WAIT instead of one per millisecond.
-        if let Err(e) = super::udp_sys::wait_readable(&waker, IDLE_WAIT) {
-            tracing::warn!(error = %e, "control: poll failed");
-            std::thread::sleep(IDLE_WAIT);
+        if connected
+            && now_ms.saturating_sub(shared.last_heard_ms.load(Ordering::Relaxed)) > SILENCE_LIMIT.as_millis() as u64
+        {
+            tracing::warn!("control: client silent for {:?}; ending the session", SILENCE_LIMIT);
+            shared.end(EndReason::ClientGone);
+            return;
         }
     }
 }

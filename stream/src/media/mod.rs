@@ -6,9 +6,11 @@
 
 pub mod audio;
 pub mod control;
+pub mod control_mux;
 pub mod feed;
 pub mod idr;
 pub mod input_sink;
+pub mod ping_mux;
 pub mod session;
 pub mod shared;
 pub mod timing;

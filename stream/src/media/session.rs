@@ -11,7 +11,9 @@ use std::thread::JoinHandle;
 
 use super::audio::{self, AudioSetup};
 use super::control::{self, ControlSetup, HostMessage};
+use super::control_mux::ControlMuxes;
 use super::feed::{AudioParams, Feeds};
+use super::ping_mux::PingMuxes;
 use super::shared::Shared;
 use super::video::{self, PingRule, VideoSetup};
 use super::MediaOptions;
@@ -29,11 +31,21 @@ pub struct MoonlightMedia {
     opts: MediaOptions,
     /// The last session started (for `status`).
     last: Mutex<Option<Weak<Shared>>>,
+    /// The media ports, each shared by every session that uses it (opened at the first).
+    video_ports: PingMuxes,
+    audio_ports: PingMuxes,
+    control_ports: ControlMuxes,
 }
 
 impl MoonlightMedia {
     pub fn new(opts: MediaOptions) -> Self {
-        Self { opts, last: Mutex::new(None) }
+        Self {
+            opts,
+            last: Mutex::new(None),
+            video_ports: PingMuxes::default(),
+            audio_ports: PingMuxes::default(),
+            control_ports: ControlMuxes::default(),
+        }
     }
 }
 
@@ -100,6 +112,13 @@ impl MoonlightMedia {
         let tokens_required = c.ml_feature_flags & 0x2 != 0;
         let ping =
             PingRule { client_ip: start.client_ip, payload: start.tokens.ping_payload, legacy: !tokens_required };
+        let ip = start.client_ip;
+        let video_route = self.video_ports.get(ip, start.ports.video, "video")?.route(ping)?;
+        let audio_route = self.audio_ports.get(ip, start.ports.audio, "audio")?.route(ping)?;
+        let control_route = self
+            .control_ports
+            .get(ip, start.ports.control)?
+            .route(ip, tokens_required.then_some(start.tokens.connect_data));
         let mut threads = Vec::new();
         let spawned = (|| -> anyhow::Result<()> {
             threads.push(control::spawn(
@@ -108,11 +127,10 @@ impl MoonlightMedia {
                     key: key.clone(),
                     encrypted: c.control_encrypted_v2(),
                     client_ip: start.client_ip,
-                    connect_data: tokens_required.then_some(start.tokens.connect_data),
-                    port: start.ports.control,
                     sink: input,
                     bitrate_kbps: enc.bitrate_kbps,
                 },
+                control_route,
                 host_rx,
             )?);
             threads.push(video::spawn(
@@ -123,11 +141,9 @@ impl MoonlightMedia {
                     fec_percent: c.fec_percent.min(255) as u8,
                     min_fec_packets: c.min_fec_packets.max(MIN_PARITY_FLOOR).min(u16::MAX as u32) as u16,
                     encrypt_key: c.video_encrypted().then_some(key.key),
-                    client_ip: start.client_ip,
-                    ping,
-                    port: start.ports.video,
                     inject_loss: self.opts.inject_video_loss,
                 },
+                video_route,
                 feed,
             )?);
             threads.push(audio::spawn(
@@ -135,10 +151,8 @@ impl MoonlightMedia {
                 AudioSetup {
                     packet_ms: c.audio_packet_duration_ms.max(1),
                     key: c.audio_encrypted().then(|| key.clone()),
-                    client_ip: start.client_ip,
-                    ping,
-                    port: start.ports.audio,
                 },
+                audio_route,
                 audio_feed,
             )?);
             Ok(())

@@ -4,7 +4,7 @@
 //! channels with a fixed pool of access-unit buffers, so the steady state allocates nothing and neither
 //! waits on the other: when no buffer is free the feed skips (or drops) the frame.
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Arc;
@@ -12,9 +12,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::feed::{AccessUnit, FeedPool, FrameKind, Job, VideoFeed};
+use super::ping_mux::{Destination, PingRoute};
 use super::shared::Shared;
 use super::timing::Timings;
-use super::udp_sys::{try_recv_from, BatchSender};
+use super::udp_sys::BatchSender;
 use crate::media_plane::EndReason;
 use lumen_core::pacing::{Pacer, PacerConfig};
 use lumen_core::video::{FrameMeta, FrameType, GcmVideo, PacketBatch, VideoPacketizer, VideoParams};
@@ -33,20 +34,19 @@ pub struct VideoSetup {
     pub min_fec_packets: u16,
     /// AES-128-GCM key when video encryption was negotiated.
     pub encrypt_key: Option<[u8; 16]>,
-    pub client_ip: IpAddr,
-    /// Which pings are this session's.
-    pub ping: PingRule,
-    pub port: u16,
     /// Random datagram loss injected before sending (tests only), 0.0–1.0.
     pub inject_loss: f64,
 }
 
-/// Binds the video port and starts the sender (which starts the feed once the client pinged).
-pub fn spawn(shared: Arc<Shared>, setup: VideoSetup, feed: Box<dyn VideoFeed>) -> anyhow::Result<JoinHandle<()>> {
-    let sock = UdpSocket::bind(SocketAddr::new(unspecified(setup.client_ip), setup.port))?;
-    sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+/// Starts the sender on the session's route of the video port (it starts the feed once the client pinged).
+pub fn spawn(
+    shared: Arc<Shared>,
+    setup: VideoSetup,
+    route: PingRoute,
+    feed: Box<dyn VideoFeed>,
+) -> anyhow::Result<JoinHandle<()>> {
     Ok(std::thread::Builder::new().name("lumen-video-send".into()).spawn(move || {
-        if let Err(e) = sender(shared.clone(), setup, sock, feed) {
+        if let Err(e) = sender(shared.clone(), setup, route, feed) {
             tracing::error!(error = %e, "video sender failed");
             shared.end(EndReason::Error(format!("video: {e}")));
         }
@@ -82,56 +82,36 @@ impl PingRule {
     }
 }
 
-/// Waits for the client's first ping; `None` on stop or timeout.
-pub(crate) fn wait_for_ping(shared: &Shared, sock: &UdpSocket, rule: &PingRule, what: &str) -> Option<SocketAddr> {
+/// Waits for the client's first ping on the session's route; `None` on stop or timeout.
+pub(crate) fn wait_for_ping(shared: &Shared, dest: &Destination) -> Option<SocketAddr> {
     let deadline = Instant::now() + PING_WAIT;
-    let mut buf = [0u8; 2048];
     while !shared.stopping() && Instant::now() < deadline {
-        match sock.recv_from(&mut buf) {
-            Ok((n, from)) if rule.accepts(from.ip(), &buf[..n]) => {
-                tracing::info!(%from, what, "client ping: media flows to this address");
-                return Some(from);
-            }
-            Ok((n, from)) => {
-                crate::noise::record(from.ip(), "junk datagram on a media port", &format_args!("{what}: {n} bytes"))
-            }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, what, "recv while waiting for ping");
-                std::thread::sleep(Duration::from_millis(10));
-            }
+        if let Some(a) = dest.wait_first(Duration::from_millis(100)) {
+            return Some(a);
         }
     }
     None
 }
 
-/// Drains datagrams queued on a media socket: pings may move the destination, anything else is logged.
-pub(crate) fn drain_incoming(sock: &UdpSocket, rule: &PingRule, dest: &mut SocketAddr, what: &str) -> bool {
-    let mut buf = [0u8; 2048];
-    let mut moved = false;
-    loop {
-        match try_recv_from(sock, &mut buf) {
-            Ok(Some((n, from))) if rule.accepts(from.ip(), &buf[..n]) => {
-                if from != *dest {
-                    tracing::info!(%from, what, "client ping from a new port: following it");
-                    *dest = from;
-                    moved = true;
-                }
-            }
-            Ok(Some((n, from))) => {
-                crate::noise::record(from.ip(), "junk datagram on a media port", &format_args!("{what}: {n} bytes"));
-            }
-            Ok(None) => return moved,
-            Err(e) => {
-                tracing::warn!(error = %e, what, "recv on media port");
-                return moved;
-            }
+/// Follows the session's destination: `true` (with `dest` updated) when a ping moved it since `seen`.
+pub(crate) fn follow_dest(cell: &Destination, seen: &mut u64, dest: &mut SocketAddr, what: &str) -> bool {
+    let g = cell.generation();
+    if g == *seen {
+        return false;
+    }
+    *seen = g;
+    match cell.get() {
+        Some(a) if a != *dest => {
+            tracing::info!(from = %a, what, "client ping from a new port: following it");
+            *dest = a;
+            true
         }
+        _ => false,
     }
 }
 
-fn sender(shared: Arc<Shared>, setup: VideoSetup, sock: UdpSocket, feed: Box<dyn VideoFeed>) -> anyhow::Result<()> {
-    let Some(mut dest) = wait_for_ping(&shared, &sock, &setup.ping, "video") else {
+fn sender(shared: Arc<Shared>, setup: VideoSetup, route: PingRoute, feed: Box<dyn VideoFeed>) -> anyhow::Result<()> {
+    let Some(mut dest) = wait_for_ping(&shared, &route.dest) else {
         if !shared.stopping() {
             tracing::warn!("no video ping from the client within {:?}", PING_WAIT);
             shared.end(EndReason::ClientGone);
@@ -152,7 +132,8 @@ fn sender(shared: Arc<Shared>, setup: VideoSetup, sock: UdpSocket, feed: Box<dyn
     }
     let fps = setup.fps.max(1);
     let mut pacer = Pacer::new(PacerConfig::for_stream(packetizer.datagram_len(), fps));
-    let mut out = BatchSender::new(sock.try_clone()?, dest);
+    let mut seen = route.dest.generation();
+    let mut out = BatchSender::new(route.sock.try_clone()?, dest);
 
     let (full_tx, full_rx) = sync_channel::<Job>(POOL);
     let (free_tx, free_rx) = sync_channel::<AccessUnit>(POOL);
@@ -169,7 +150,7 @@ fn sender(shared: Arc<Shared>, setup: VideoSetup, sock: UdpSocket, feed: Box<dyn
     let epoch = Instant::now();
     let mut timings = Timings::new("video");
     while !shared.stopping() {
-        if drain_incoming(&sock, &setup.ping, &mut dest, "video") {
+        if follow_dest(&route.dest, &mut seen, &mut dest, "video") {
             out.set_dest(dest);
         }
         let job = match full_rx.recv_timeout(Duration::from_millis(100)) {
