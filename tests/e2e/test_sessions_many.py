@@ -87,6 +87,10 @@ def test_three_clients_stream_their_own_sessions_at_once(session_host, paired_cl
             assert (s["stream_config"]["width"], s["stream_config"]["height"]) == (w, h), s
             link[n].symlink_to(dumps / f"session-{s['session']}")
         assert len({s["client_id"] for s in sessions.values()}) == 3
+        # All three share the standard media ports: their pings and ENet connects are told apart by the
+        # session's ping payload and connect data alone (one client address for all three).
+        assert len({json.dumps(s["media_ports"], sort_keys=True) for s in sessions.values()}) == 1, sessions
+        assert next(iter(sessions.values()))["media_ports"]["video"] == host.port_base + 9, sessions
         workers = {w["session"]: w["pid"] for w in host.status()["media_plane"]["workers"]}
         assert len(set(workers.values())) == 3, workers
         trig.touch()
