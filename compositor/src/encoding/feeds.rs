@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use lumen_encode::audio::{encode_on_clock, AudioSource, OpusEncoder};
 use lumen_encode::{AccessUnit, EncoderConfig, EncoderRequest, FrameKind, FrameSource};
 use lumen_stream::media::feed::RequestSender;
+use lumen_stream::media::feed::{PoolSource, UnitSource};
 use lumen_stream::media::shared::Shared;
 use lumen_stream::media::{AudioFeed, AudioParams, AudioPool, FeedPool, Job, VideoFeed};
 use lumen_stream::EndReason;
@@ -48,16 +49,17 @@ impl VideoFeed for EncoderFeed {
         })
     }
 
-    fn start(self: Box<Self>, shared: Arc<Shared>, pool: FeedPool) -> anyhow::Result<Option<JoinHandle<()>>> {
+    fn start(self: Box<Self>, shared: Arc<Shared>) -> anyhow::Result<Box<dyn UnitSource>> {
         let EncoderFeed { cfg, make_encoder, make_source, paced, req_rx, .. } = *self;
+        let (pool, units) = PoolSource::pool();
         let encoder = make_encoder(&cfg)?;
         let source = make_source(cfg.width, cfg.height);
         let pace = paced.then(|| Duration::from_secs_f64(1.0 / f64::from(cfg.fps.max(1))));
         let answered = shared.idr.generation();
         let sink = PoolSink { shared, pool, answered, spare: None };
         let thread = EncoderThread::spawn(source, encoder, sink, req_rx, pace, cfg.bitrate_kbps)?;
-        // The sender joins the thread; it ends when the session stops (the sink reports the pool gone).
-        Ok(thread.into_thread())
+        // The source joins the thread when the sender drops it; it ends with the session (the pool closes).
+        Ok(Box::new(units.with_thread(thread.into_thread())))
     }
 }
 
@@ -85,11 +87,12 @@ impl UnitSink for PoolSink {
         }
     }
 
-    fn deliver(&mut self, au: AccessUnit, ready_at: Instant) -> Result<(), Gone> {
+    fn deliver(&mut self, au: AccessUnit, ready_at: Instant) -> Result<bool, Gone> {
         if au.kind == Some(FrameKind::Idr) {
             self.answered = self.shared.idr.generation();
         }
-        self.pool.full_tx.send(Job { au, ready_at, idr_answered: self.answered }).map_err(|_| Gone)
+        self.pool.full_tx.send(Job { au, ready_at, idr_answered: self.answered }).map_err(|_| Gone)?;
+        Ok(true)
     }
 
     fn recycle(&mut self, au: AccessUnit) {

@@ -22,8 +22,9 @@ pub struct Gone;
 pub trait UnitSink: Send + 'static {
     /// A buffer to encode the next frame into; `Ok(None)` when none is free (the frame is skipped).
     fn buffer(&mut self) -> Result<Option<AccessUnit>, Gone>;
-    /// Hands over an encoded unit (`au.kind` is set); `ready_at` is when its frame was ready.
-    fn deliver(&mut self, au: AccessUnit, ready_at: Instant) -> Result<(), Gone>;
+    /// Hands over an encoded unit (`au.kind` is set); `ready_at` is when its frame was ready. `Ok(false)`:
+    /// the unit was dropped (the consumer is behind), so the next frame must be an IDR.
+    fn deliver(&mut self, au: AccessUnit, ready_at: Instant) -> Result<bool, Gone>;
     /// Takes back a buffer that holds no unit (the encoder skipped the frame or failed).
     fn recycle(&mut self, au: AccessUnit);
     /// The encoder failed for good.
@@ -127,8 +128,10 @@ fn encode_loop(
             sink.recycle(au);
             continue;
         }
-        if sink.deliver(au, ready_at).is_err() {
-            return Ok(());
+        match sink.deliver(au, ready_at) {
+            Ok(true) => {}
+            Ok(false) => encoder.request_idr(),
+            Err(Gone) => return Ok(()),
         }
     }
     Ok(())

@@ -1,11 +1,12 @@
 //! The worker role of `lumen-session` (`lumen-session worker`, started by the host, never by users): one
 //! session's compositor, outputs, renderer, encoder and apps in a process of its own. It talks to the host
-//! only over the link on descriptor 3 and the audio link on descriptor 4 (`lumen_core::link`): it announces
-//! itself (`Ready`), streams at each `Start` ([`stream`]: video on the link, Opus on the audio link), injects the client's input into its seat, applies encoder requests, and ends at
+//! only over its links (`lumen_core::link`): the link on descriptor 3, the audio link on 4, the video ring
+//! on 5 and its notices on 6. It announces itself (`Ready`), streams at each `Start` ([`stream`]: access
+//! units into the ring, Opus on the audio link), injects the client's input into its seat, applies encoder requests, and ends at
 //! `End` or when the host goes away (link closed). A crash here ends only this session.
 
 mod audio;
-mod encoder;
+pub mod encoder;
 mod link_fd;
 pub mod link_out;
 mod stream;
@@ -16,8 +17,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use lumen_core::link::{self, ToHost, ToWorker, AUDIO_LINK_FD, HEADER_LEN, LINK_FD};
+use lumen_core::link::{self, ToHost, ToWorker, AUDIO_LINK_FD, HEADER_LEN, LINK_FD, VIDEO_LINK_FD, VIDEO_RING_FD};
 use lumen_render::RendererChoice;
+use lumen_stream::worker::shm_ring::SharedRing;
 
 use link_out::LinkWriter;
 use lumen_encode::EncoderRequest;
@@ -143,6 +145,10 @@ fn renderer_name(r: RendererChoice) -> &'static str {
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let link = link_fd::take_link(LINK_FD).context("the worker's link")?;
     let audio_link = link_fd::take_link(AUDIO_LINK_FD).context("the worker's audio link")?;
+    let ring_fd = link_fd::take_fd(VIDEO_RING_FD, false).context("the worker's video ring")?;
+    let ring = SharedRing::open(&ring_fd).context("mapping the video ring")?;
+    let video_sock = link_fd::take_fd(VIDEO_LINK_FD, true).context("the worker's video link")?;
+    let video = Arc::new(encoder::VideoOut::new(ring, video_sock));
     let out = Arc::new(LinkWriter::new(link.try_clone()?));
     let resolved = match crate::host::choice::resolve(args.encoder, args.renderer) {
         Ok(r) => r,
@@ -199,6 +205,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let ctx = StreamContext {
         handle: handle.clone(),
         out: out.clone(),
+        video,
         audio_link,
         resolved,
         video_source: args.video_source,

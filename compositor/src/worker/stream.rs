@@ -13,7 +13,7 @@ use lumen_render::OutputId;
 use lumen_stream::media::{InputSink, VideoPlan};
 
 use super::audio::AudioThread;
-use super::encoder::LinkSink;
+use super::encoder::{LinkSink, VideoOut};
 use super::link_out::LinkWriter;
 use crate::encoding::encoder_config;
 use crate::encoding::thread::{request_channel, EncoderThread};
@@ -28,6 +28,8 @@ use crate::output::OutputMode;
 pub struct StreamContext {
     pub handle: CompositorHandle,
     pub out: Arc<LinkWriter>,
+    /// The video ring and link (each stream's encoder writes them in turn).
+    pub video: Arc<VideoOut>,
     /// The audio link (each stream's audio thread writes to a clone).
     pub audio_link: std::os::unix::net::UnixStream,
     pub resolved: Resolved,
@@ -105,7 +107,7 @@ impl Stream {
             return Err(e);
         }
         let (requests, req_rx) = request_channel();
-        let sink = LinkSink::new(ctx.out.clone());
+        let sink = LinkSink::new(ctx.video.clone(), ctx.out.clone());
         let encoder = EncoderThread::spawn(source, encoder, sink, req_rx, pace, cfg.bitrate_kbps)?;
         let audio = AudioThread::spawn(s, ctx.audio_link.try_clone()?)?;
         let seat = SeatInput::new(ctx.handle.clone(), output, None);

@@ -12,19 +12,78 @@
 //! A stream socket, not `SOCK_SEQPACKET`: a 4K IDR of several MB must not be capped by `wmem_max`.
 
 mod codec;
+mod ring;
 
 pub use codec::{
     au_frame_header, decode_to_host, decode_to_worker, encode_to_host, encode_to_worker, parse_header, Header,
     ACCESS_UNIT_KIND, AU_FRAME_HEADER_LEN, HEADER_LEN, MAX_BODY, OPUS_KIND,
 };
+pub use ring::{RingPlan, RING_HEADER_LEN};
 
 /// The worker's end of the link is this descriptor in the worker process.
 pub const LINK_FD: i32 = 3;
 /// The worker's end of the audio link (Opus packets only) is this descriptor in the worker process.
 pub const AUDIO_LINK_FD: i32 = 4;
+/// The video ring (a memfd the host made; [`RingPlan`]) is this descriptor in the worker process.
+pub const VIDEO_RING_FD: i32 = 5;
+/// The worker's end of the video link (a `SOCK_SEQPACKET` pair: one [`RingUnit`] notice per datagram) is
+/// this descriptor in the worker process.
+pub const VIDEO_LINK_FD: i32 = 6;
+/// Bytes of an encoded [`RingUnit`] notice.
+pub const RING_UNIT_LEN: usize = 1 + 8 + 8 + 8 + 4 + 8 + 4;
+
+/// An access unit written into the video ring: its flags and timestamps, where its bytes start (a ring
+/// position) and how many there are. One per `SOCK_SEQPACKET` datagram on the video link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RingUnit {
+    /// Flags and timestamps (`sent_ns`: when the notice was sent).
+    pub meta: AuMeta,
+    /// Ring position of the first byte.
+    pub start: u64,
+    /// Length in bytes.
+    pub len: u32,
+}
+
+impl RingUnit {
+    /// The notice's bytes.
+    pub fn encode(&self) -> [u8; RING_UNIT_LEN] {
+        let mut b = [0u8; RING_UNIT_LEN];
+        b[0] = u8::from(self.meta.idr);
+        b[1..9].copy_from_slice(&self.meta.frame_no.to_le_bytes());
+        b[9..17].copy_from_slice(&self.meta.ready_ns.to_le_bytes());
+        b[17..25].copy_from_slice(&self.meta.sent_ns.to_le_bytes());
+        b[25..29].copy_from_slice(&self.meta.encode_us.to_le_bytes());
+        b[29..37].copy_from_slice(&self.start.to_le_bytes());
+        b[37..41].copy_from_slice(&self.len.to_le_bytes());
+        b
+    }
+
+    /// Parses a notice (exactly [`RING_UNIT_LEN`] bytes).
+    pub fn decode(b: &[u8]) -> Result<Self, LinkError> {
+        if b.len() != RING_UNIT_LEN {
+            return Err(LinkError::Truncated { kind: 0, need: RING_UNIT_LEN, have: b.len() });
+        }
+        let u64_at = |i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(a)
+        };
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let idr = match b[0] {
+            0 => false,
+            1 => true,
+            v => return Err(LinkError::BadField { field: "idr", value: u64::from(v) }),
+        };
+        Ok(Self {
+            meta: AuMeta { idr, frame_no: u64_at(1), ready_ns: u64_at(9), sent_ns: u64_at(17), encode_us: u32_at(25) },
+            start: u64_at(29),
+            len: u32_at(37),
+        })
+    }
+}
 
 /// Version of this protocol; the worker reports it in [`ToHost::Ready`] and the host refuses another.
-pub const LINK_VERSION: u16 = 2;
+pub const LINK_VERSION: u16 = 3;
 
 /// Why bytes on the link were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -4,10 +4,10 @@
 //! reference invalidation, bitrate) travel as the closed [`EncoderRequest`] enum. Access units and Opus
 //! packets move in fixed pools of buffers ([`FeedPool`], [`AudioPool`]): nothing is allocated per frame.
 
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use lumen_core::video::{AccessUnit, EncoderRequest, FrameKind};
 
@@ -25,20 +25,90 @@ pub struct Job {
     pub idr_answered: u64,
 }
 
-/// The pool between a feed and the sender: empty buffers come back on `free_rx`, filled ones go to
-/// `full_tx` (as many buffers as the channel holds, so `full_tx` never blocks).
-pub struct FeedPool {
-    pub free_rx: Receiver<AccessUnit>,
-    pub full_tx: SyncSender<Job>,
+/// The feed ended (its worker or encoder is gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedEnded;
+
+/// Where the video sender takes encoded units from, once its feed started.
+pub trait UnitSource: Send {
+    /// The next unit, waiting up to `timeout` (`Ok(None)` when none came).
+    fn next(&mut self, timeout: Duration) -> Result<Option<Job>, FeedEnded>;
+    /// Gives a unit's buffer back once it is sent.
+    fn recycle(&mut self, au: AccessUnit);
 }
 
 /// A source of access units for one media session.
 pub trait VideoFeed: Send {
     /// Where the control stream sends encoder requests.
     fn requests(&self) -> RequestSender;
-    /// Starts delivering units into `pool` (called by the sender once the client pinged). Returns a thread
-    /// the sender joins when it stops, if the feed started one.
-    fn start(self: Box<Self>, shared: Arc<Shared>, pool: FeedPool) -> anyhow::Result<Option<JoinHandle<()>>>;
+    /// Starts the feed (called by the sender once the client pinged); the sender pulls units from the
+    /// returned source and drops it when it stops.
+    fn start(self: Box<Self>, shared: Arc<Shared>) -> anyhow::Result<Box<dyn UnitSource>>;
+}
+
+/// The buffer pool between an encoder thread of this process and the sender: empty buffers come back on
+/// `free_rx`, filled ones go to `full_tx` (as many buffers as the channel holds, so `full_tx` never blocks).
+pub struct FeedPool {
+    pub free_rx: Receiver<AccessUnit>,
+    pub full_tx: SyncSender<Job>,
+}
+
+/// The sender's end of a [`FeedPool`], as a [`UnitSource`]; dropping it ends the producer (its channels
+/// close) and joins its thread.
+pub struct PoolSource {
+    full_rx: Receiver<Job>,
+    free_tx: Option<SyncSender<AccessUnit>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Access-unit buffers in flight between an in-process encoder and the sender.
+const POOL: usize = 3;
+
+impl PoolSource {
+    /// A pool of [`POOL`] buffers: the producer's end and the sender's.
+    pub fn pool() -> (FeedPool, PoolSource) {
+        let (full_tx, full_rx) = sync_channel::<Job>(POOL);
+        let (free_tx, free_rx) = sync_channel::<AccessUnit>(POOL);
+        for _ in 0..POOL {
+            let mut au = AccessUnit::default();
+            au.data.reserve(512 * 1024);
+            let _ = free_tx.send(au);
+        }
+        (FeedPool { free_rx, full_tx }, PoolSource { full_rx, free_tx: Some(free_tx), thread: None })
+    }
+
+    /// The producer's thread, joined when the source drops.
+    pub fn with_thread(mut self, thread: Option<JoinHandle<()>>) -> Self {
+        self.thread = thread;
+        self
+    }
+}
+
+impl UnitSource for PoolSource {
+    fn next(&mut self, timeout: Duration) -> Result<Option<Job>, FeedEnded> {
+        match self.full_rx.recv_timeout(timeout) {
+            Ok(j) => Ok(Some(j)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => Err(FeedEnded),
+        }
+    }
+
+    fn recycle(&mut self, au: AccessUnit) {
+        if let Some(tx) = &self.free_tx {
+            let _ = tx.send(au);
+        }
+    }
+}
+
+impl Drop for PoolSource {
+    fn drop(&mut self) {
+        self.free_tx.take();
+        // Unblock a producer waiting to hand over a unit.
+        while self.full_rx.try_recv().is_ok() {}
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// The audio the client negotiated.

@@ -1,17 +1,17 @@
 //! The video sender of one session: access units from the session's [`VideoFeed`] (the worker process
 //! over its link, or an encoder thread of this process) → core packetizer with FEC → optional AES-GCM →
 //! paced GSO / `sendmmsg` to the address the client's UDP ping came from. Feed and sender meet in bounded
-//! channels with a fixed pool of access-unit buffers, so the steady state allocates nothing and neither
-//! waits on the other: when no buffer is free the feed skips (or drops) the frame.
+//! The sender pulls units from the feed's `UnitSource` (the worker's video ring, or an in-process pool) into
+//! a fixed set of buffers, so the steady state allocates nothing and neither side waits on the other: when
+//! no buffer is free the feed skips (or drops) the frame.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::feed::{AccessUnit, FeedPool, FrameKind, Job, VideoFeed};
+use super::feed::{FeedEnded, FrameKind, VideoFeed};
 use super::ping_mux::{Destination, PingRoute};
 use super::shared::Shared;
 use super::timing::Timings;
@@ -20,8 +20,6 @@ use crate::media_plane::EndReason;
 use lumen_core::pacing::{Pacer, PacerConfig};
 use lumen_core::video::{FrameMeta, FrameType, GcmVideo, PacketBatch, VideoPacketizer, VideoParams};
 
-/// Access-unit buffers in flight between the encoder and the sender.
-const POOL: usize = 3;
 /// How long the sender waits for the client's first ping.
 pub const PING_WAIT: Duration = Duration::from_secs(15);
 
@@ -135,14 +133,7 @@ fn sender(shared: Arc<Shared>, setup: VideoSetup, route: PingRoute, feed: Box<dy
     let mut seen = route.dest.generation();
     let mut out = BatchSender::new(route.sock.try_clone()?, dest);
 
-    let (full_tx, full_rx) = sync_channel::<Job>(POOL);
-    let (free_tx, free_rx) = sync_channel::<AccessUnit>(POOL);
-    for _ in 0..POOL {
-        let mut au = AccessUnit::default();
-        au.data.reserve(512 * 1024);
-        free_tx.send(au).map_err(|_| anyhow::anyhow!("pool channel closed"))?;
-    }
-    let feed_thread = feed.start(shared.clone(), FeedPool { free_rx, full_tx })?;
+    let mut source = feed.start(shared.clone())?;
 
     let mut batch = PacketBatch::new();
     let mut frame_index: u32 = 0;
@@ -153,17 +144,15 @@ fn sender(shared: Arc<Shared>, setup: VideoSetup, route: PingRoute, feed: Box<dy
         if follow_dest(&route.dest, &mut seen, &mut dest, "video") {
             out.set_dest(dest);
         }
-        let job = match full_rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(j) => j,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => break,
+        let job = match source.next(Duration::from_millis(100)) {
+            Ok(Some(j)) => j,
+            Ok(None) => continue,
+            Err(FeedEnded) => break,
         };
         if job.au.kind != Some(FrameKind::Idr) && shared.idr.is_stale(job.idr_answered) {
             // Encoded before an IDR request: the client discards it while it waits for the IDR.
             tracing::debug!("video: P-frame from before an IDR request dropped");
-            if free_tx.send(job.au).is_err() {
-                break;
-            }
+            source.recycle(job.au);
             continue;
         }
         let t0 = Instant::now();
@@ -178,7 +167,7 @@ fn sender(shared: Arc<Shared>, setup: VideoSetup, route: PingRoute, feed: Box<dy
         if let Err(e) = packetizer.packetize(&meta, &job.au.data, &mut batch) {
             tracing::warn!(error = %e, bytes = job.au.data.len(), "video: frame not packetized; asking for an IDR");
             shared.request_idr_internal();
-            let _ = free_tx.send(job.au);
+            source.recycle(job.au);
             continue;
         }
         let sent = if setup.inject_loss > 0.0 {
@@ -203,15 +192,9 @@ fn sender(shared: Arc<Shared>, setup: VideoSetup, route: PingRoute, feed: Box<dy
         if meta.frame_type == FrameType::Idr {
             shared.idr.idr_sent(frame_index as u64);
         }
-        if free_tx.send(job.au).is_err() {
-            break;
-        }
+        source.recycle(job.au);
     }
-    drop(full_rx);
-    drop(free_tx);
-    if let Some(t) = feed_thread {
-        let _ = t.join();
-    }
+    drop(source);
     timings.log_summary();
     Ok(())
 }

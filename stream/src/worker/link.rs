@@ -1,21 +1,21 @@
 //! The host's end of one worker's link: a writer thread (input, encoder requests, start/stop — encoded
-//! into one reused buffer) and a reader thread that puts access units straight into the attached video
-//! sender's buffer pool (no copy beyond the socket read, no allocation once the buffers have grown) and
-//! reports everything else as [`WorkerEvent`]s. Neither thread takes a lock on the frame path.
+//! into one reused buffer) and a reader thread that reports the worker's messages as [`WorkerEvent`]s.
+//! Access units do not pass here: they take the video ring (`super::video_link`), read by the sender.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::media::feed::{AudioParams, EncoderRequest, FeedPool, FrameKind, Job, RequestSender, VideoFeed};
+use lumen_core::input::InputEvent;
+use lumen_core::link::{self, StreamStart, ToHost, ToWorker, HEADER_LEN};
+
+use super::video_link::{RingSource, VideoLink};
+use crate::media::feed::{AudioParams, EncoderRequest, RequestSender, UnitSource, VideoFeed};
 use crate::media::shared::Shared;
 use crate::media::InputSink;
-use crate::media_plane::EndReason;
-use lumen_core::input::InputEvent;
-use lumen_core::link::{self, AuMeta, StreamStart, ToHost, ToWorker, AU_FRAME_HEADER_LEN, HEADER_LEN};
 
 /// What the host sends a worker (owned; encoded by the writer thread).
 #[derive(Debug, Clone)]
@@ -70,17 +70,9 @@ pub struct LinkStatus {
     pub closed: bool,
 }
 
-struct Attachment {
-    shared: Arc<Shared>,
-    pool: FeedPool,
-    /// The IDR request generation the last IDR answered.
-    answered: u64,
-}
-
 /// One worker's link.
 pub struct WorkerLink {
     out: SyncSender<Outgoing>,
-    attach: Mutex<Option<SyncSender<Attachment>>>,
     status: Arc<(Mutex<LinkStatus>, Condvar)>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -92,7 +84,6 @@ impl WorkerLink {
     /// Starts the reader and writer threads on `sock`.
     pub fn start(sock: UnixStream, session: u64, on_event: OnWorkerEvent) -> std::io::Result<Arc<Self>> {
         let (out_tx, out_rx) = sync_channel::<Outgoing>(256);
-        let (att_tx, att_rx) = sync_channel::<Attachment>(4);
         let status = Arc::new((Mutex::new(LinkStatus::default()), Condvar::new()));
         let wsock = sock.try_clone()?;
         let writer =
@@ -100,13 +91,8 @@ impl WorkerLink {
         let st = status.clone();
         let reader = std::thread::Builder::new()
             .name("lumen-link-read".into())
-            .spawn(move || reader(sock, session, att_rx, &st, on_event))?;
-        Ok(Arc::new(Self {
-            out: out_tx,
-            attach: Mutex::new(Some(att_tx)),
-            status,
-            threads: Mutex::new(vec![writer, reader]),
-        }))
+            .spawn(move || reader(sock, session, &st, on_event))?;
+        Ok(Arc::new(Self { out: out_tx, status, threads: Mutex::new(vec![writer, reader]) }))
     }
 
     /// Queues a message; `false` (with a log line) when the queue is full or the worker is gone.
@@ -143,14 +129,8 @@ impl WorkerLink {
         f(&self.status.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    fn attach(&self, a: Attachment) -> bool {
-        let tx = self.attach.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        tx.is_some_and(|tx| tx.try_send(a).is_ok())
-    }
-
     /// Joins the threads (after the worker exited: the reader has seen EOF; the writer is told to end).
     pub fn join(&self) {
-        self.attach.lock().unwrap_or_else(|e| e.into_inner()).take();
         // Blocks only while the writer drains its queue (writes to a dead worker fail at once); an Err means
         // the writer has already ended.
         let _ = self.out.send(Outgoing::CloseWriter);
@@ -210,22 +190,8 @@ fn writer(mut sock: UnixStream, rx: Receiver<Outgoing>) {
     }
 }
 
-/// CLOCK_MONOTONIC now, ns (the clock of the worker's stamps).
-pub fn monotonic_ns() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-}
-
-fn reader(
-    mut sock: UnixStream,
-    session: u64,
-    att_rx: Receiver<Attachment>,
-    status: &(Mutex<LinkStatus>, Condvar),
-    on_event: OnWorkerEvent,
-) {
-    let mut scratch: Vec<u8> = Vec::with_capacity(64 * 1024);
-    let mut attached: Option<Attachment> = None;
-    let mut hops = HopStats::new(session);
+fn reader(mut sock: UnixStream, session: u64, status: &(Mutex<LinkStatus>, Condvar), on_event: OnWorkerEvent) {
+    let mut scratch: Vec<u8> = Vec::with_capacity(4096);
     let result = (|| -> anyhow::Result<()> {
         loop {
             let mut head = [0u8; HEADER_LEN];
@@ -236,21 +202,6 @@ fn reader(
                 return Err(e.into());
             }
             let h = link::parse_header(&head)?;
-            if h.kind == link::ACCESS_UNIT_KIND && h.body_len >= AU_FRAME_HEADER_LEN - HEADER_LEN {
-                let mut meta_bytes = [0u8; AU_FRAME_HEADER_LEN - HEADER_LEN];
-                sock.read_exact(&mut meta_bytes)?;
-                let meta = match link::decode_to_host(h.kind, &meta_bytes)? {
-                    ToHost::AccessUnit { meta, .. } => meta,
-                    _ => anyhow::bail!("access unit header did not decode as one"),
-                };
-                let data_len = h.body_len - meta_bytes.len();
-                while let Ok(a) = att_rx.try_recv() {
-                    attached = Some(a);
-                }
-                deliver(&mut sock, &mut attached, &mut scratch, meta, data_len)?;
-                hops.record(monotonic_ns().saturating_sub(meta.sent_ns));
-                continue;
-            }
             scratch.resize(h.body_len, 0);
             sock.read_exact(&mut scratch)?;
             let ev = match link::decode_to_host(h.kind, &scratch)? {
@@ -263,8 +214,8 @@ fn reader(
                 ToHost::Streaming { width, height } => WorkerEvent::Streaming { width, height },
                 ToHost::AppExited { code } => WorkerEvent::AppExited { code },
                 ToHost::Failed { message } => WorkerEvent::Failed(message.to_owned()),
-                ToHost::AccessUnit { .. } => anyhow::bail!("truncated access unit"),
-                ToHost::Opus { .. } => anyhow::bail!("an Opus packet on the video link (they go on the audio link)"),
+                ToHost::AccessUnit { .. } => anyhow::bail!("an access unit on the link (they take the video ring)"),
+                ToHost::Opus { .. } => anyhow::bail!("an Opus packet on the link (they take the audio link)"),
             };
             report(status, &ev);
             on_event(&ev);
@@ -272,10 +223,6 @@ fn reader(
     })();
     if let Err(e) = result {
         tracing::error!(session, error = %e, "worker link broken");
-    }
-    hops.log();
-    if let Some(a) = attached.take() {
-        a.shared.end(EndReason::Error("the session's worker process ended".into()));
     }
     report(status, &WorkerEvent::Closed);
     on_event(&WorkerEvent::Closed);
@@ -300,83 +247,11 @@ fn report(status: &(Mutex<LinkStatus>, Condvar), ev: &WorkerEvent) {
     status.1.notify_all();
 }
 
-/// The hop of each access unit (the worker's write → its bytes read here), in a ring allocated once, logged as
-/// median / p99 every 600 units and when the link closes.
-struct HopStats {
-    session: u64,
-    ring: Vec<u32>,
-    n: usize,
-}
-
-impl HopStats {
-    const RING: usize = 1024;
-
-    fn new(session: u64) -> Self {
-        Self { session, ring: vec![0; Self::RING], n: 0 }
-    }
-
-    fn record(&mut self, ns: u64) {
-        self.ring[self.n % Self::RING] = (ns / 1000).min(u64::from(u32::MAX)) as u32;
-        self.n += 1;
-        if self.n.is_multiple_of(600) {
-            self.log();
-        }
-    }
-
-    fn log(&self) {
-        let k = self.n.min(Self::RING);
-        if k == 0 {
-            return;
-        }
-        let mut v = self.ring[..k].to_vec();
-        let (p50, p99) = crate::media::timing::median_p99(&mut v);
-        tracing::info!(session = self.session, units = self.n, hop_us_p50 = p50, hop_us_p99 = p99, "worker link hop");
-    }
-}
-
-/// Reads one access unit's data into a free buffer of the attached sender (or drops it).
-fn deliver(
-    sock: &mut UnixStream,
-    attached: &mut Option<Attachment>,
-    scratch: &mut Vec<u8>,
-    meta: AuMeta,
-    data_len: usize,
-) -> anyhow::Result<()> {
-    let buf = match attached.as_ref().map(|a| a.pool.free_rx.try_recv()) {
-        Some(Ok(au)) => Some(au),
-        Some(Err(TryRecvError::Disconnected)) => {
-            *attached = None;
-            None
-        }
-        Some(Err(TryRecvError::Empty)) | None => None,
-    };
-    let Some(mut au) = buf else {
-        // No stream attached, or the sender is behind: the unit is read and dropped.
-        scratch.resize(data_len, 0);
-        sock.read_exact(scratch)?;
-        return Ok(());
-    };
-    au.data.resize(data_len, 0);
-    let read = sock.read_exact(&mut au.data);
-    let Some(a) = attached.as_mut() else { return Ok(()) };
-    read?;
-    au.kind = Some(if meta.idr { FrameKind::Idr } else { FrameKind::P });
-    au.encode_time = Duration::from_micros(u64::from(meta.encode_us));
-    if meta.idr {
-        a.answered = a.shared.idr.generation();
-    }
-    let age = Duration::from_nanos(monotonic_ns().saturating_sub(meta.ready_ns));
-    let now = Instant::now();
-    let ready_at = now.checked_sub(age).unwrap_or(now);
-    if a.pool.full_tx.try_send(Job { au, ready_at, idr_answered: a.answered }).is_err() {
-        *attached = None;
-    }
-    Ok(())
-}
-
 /// The [`VideoFeed`] of a session whose video comes from its worker.
 pub struct LinkFeed {
     pub link: Arc<WorkerLink>,
+    pub video: Arc<VideoLink>,
+    pub session: u64,
 }
 
 impl VideoFeed for LinkFeed {
@@ -387,14 +262,14 @@ impl VideoFeed for LinkFeed {
         })
     }
 
-    fn start(self: Box<Self>, shared: Arc<Shared>, pool: FeedPool) -> anyhow::Result<Option<JoinHandle<()>>> {
-        let answered = shared.idr.generation();
-        if !self.link.attach(Attachment { shared: shared.clone(), pool, answered }) {
+    fn start(self: Box<Self>, shared: Arc<Shared>) -> anyhow::Result<Box<dyn UnitSource>> {
+        if self.link.status(|s| s.closed) {
             anyhow::bail!("the session's worker is gone");
         }
-        // Units encoded before the client pinged were dropped: the stream starts with an IDR.
+        let source = RingSource::attach(shared.clone(), &self.video, self.session);
+        // Units encoded before the client pinged were skipped: the stream starts with an IDR.
         shared.request_idr_internal();
-        Ok(None)
+        Ok(Box::new(source))
     }
 }
 

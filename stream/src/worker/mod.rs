@@ -11,6 +11,8 @@ pub mod audio_link;
 pub mod link;
 pub mod plane;
 pub mod process;
+pub mod shm_ring;
+pub mod video_link;
 
 pub use audio_link::{AudioLink, LinkAudioFeed};
 pub use link::{LinkFeed, LinkInput, WorkerLink};

@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::audio_link::{AudioLink, LinkAudioFeed};
 use super::link::{LinkFeed, LinkInput, Outgoing, WorkerEvent, WorkerLink};
 use super::process::{WorkerCommand, WorkerProcess};
+use super::video_link::VideoLink;
 use crate::host::lock;
 use crate::media::{audio_params, video_plan, Feeds, InputSink, MediaOptions, MoonlightMedia, MoonlightSession};
 use crate::media_plane::{CodecSupport, EndReason, MediaPlane, MediaSession, MediaStart};
@@ -36,6 +37,7 @@ struct Worker {
     process: WorkerProcess,
     link: Arc<WorkerLink>,
     audio: Arc<AudioLink>,
+    video: Arc<VideoLink>,
     /// The end callback of the media session the worker streams now.
     current: Arc<Mutex<Option<EndSlot>>>,
 }
@@ -69,7 +71,7 @@ impl WorkerPlane {
             w.link.join();
             w.audio.join();
         }
-        let (process, sock, audio_sock) = WorkerProcess::spawn(&self.opts.command, session)?;
+        let (process, ends) = WorkerProcess::spawn(&self.opts.command, session)?;
         let current: Arc<Mutex<Option<EndSlot>>> = Arc::new(Mutex::new(None));
         let cur = current.clone();
         let on_event = Box::new(move |ev: &WorkerEvent| {
@@ -86,8 +88,9 @@ impl WorkerPlane {
                 f(reason);
             }
         });
-        let link = WorkerLink::start(sock, session, on_event)?;
-        let audio = AudioLink::start(audio_sock, session)?;
+        let link = WorkerLink::start(ends.link, session, on_event)?;
+        let audio = AudioLink::start(ends.audio, session)?;
+        let video = Arc::new(ends.video);
         let ready = link.wait_status(self.opts.start_timeout, |s| (s.ready || s.closed).then_some(s.ready));
         if ready != Some(true) {
             let how = process.wait_or_kill(Duration::from_millis(200));
@@ -98,7 +101,7 @@ impl WorkerPlane {
                 how.map(|h| h.to_string()).unwrap_or("no answer".into())
             );
         }
-        let w = Arc::new(Worker { process, link, audio, current });
+        let w = Arc::new(Worker { process, link, audio, video, current });
         lock(&self.workers).insert(session, w.clone());
         Ok(w)
     }
@@ -153,7 +156,7 @@ impl MediaPlane for WorkerPlane {
         };
         let tee: Option<Arc<dyn InputSink>> = self.opts.tee_input.then(|| self.opts.media.input_sink.clone());
         let feeds = Feeds {
-            video: Box::new(LinkFeed { link: w.link.clone() }),
+            video: Box::new(LinkFeed { link: w.link.clone(), video: w.video.clone(), session: start.session }),
             audio: Box::new(LinkAudioFeed { link: w.audio.clone() }),
             input: Arc::new(LinkInput { link: w.link.clone(), tee }),
         };

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use command_fds::{CommandFdExt, FdMapping};
 
+use super::video_link::VideoLink;
+
 /// How to start a worker: the executable (this binary) and its arguments.
 #[derive(Debug, Clone)]
 pub struct WorkerCommand {
@@ -26,6 +28,13 @@ impl WorkerCommand {
     pub fn this_binary(args: Vec<OsString>) -> std::io::Result<Self> {
         Ok(Self { exe: std::env::current_exe()?, args, env: Vec::new() })
     }
+}
+
+/// The host's ends of a worker's links: the link, the audio link and the video ring with its notices.
+pub struct HostEnds {
+    pub link: UnixStream,
+    pub audio: UnixStream,
+    pub video: VideoLink,
 }
 
 /// How a worker process ended.
@@ -51,16 +60,19 @@ pub struct WorkerProcess {
 }
 
 impl WorkerProcess {
-    /// Starts the worker; returns it and the host's ends of the link and of the audio link.
-    pub fn spawn(cmd: &WorkerCommand, session: u64) -> std::io::Result<(WorkerProcess, UnixStream, UnixStream)> {
+    /// Starts the worker; returns it and the host's ends of its links.
+    pub fn spawn(cmd: &WorkerCommand, session: u64) -> std::io::Result<(WorkerProcess, HostEnds)> {
         let (host_end, worker_end) = UnixStream::pair()?;
         let (audio_host_end, audio_worker_end) = UnixStream::pair()?;
+        let (video, video_worker) = VideoLink::create()?;
         let mut c = Command::new(&cmd.exe);
         c.args(&cmd.args).arg("--session").arg(session.to_string()).stdin(Stdio::null());
         c.envs(cmd.env.iter().map(|(k, v)| (k, v)));
         c.fd_mappings(vec![
             FdMapping { parent_fd: worker_end.into(), child_fd: lumen_core::link::LINK_FD },
             FdMapping { parent_fd: audio_worker_end.into(), child_fd: lumen_core::link::AUDIO_LINK_FD },
+            FdMapping { parent_fd: video_worker.ring, child_fd: lumen_core::link::VIDEO_RING_FD },
+            FdMapping { parent_fd: video_worker.sock, child_fd: lumen_core::link::VIDEO_LINK_FD },
         ])
         .map_err(|e| std::io::Error::other(e.to_string()))?;
         let child = c.spawn()?;
@@ -71,7 +83,7 @@ impl WorkerProcess {
         let exit = Arc::new((Mutex::new(None), Condvar::new()));
         let watch = exit.clone();
         std::thread::Builder::new().name("lumen-worker-wait".into()).spawn(move || reap(child, session, &watch))?;
-        Ok((WorkerProcess { pid, exit }, host_end, audio_host_end))
+        Ok((WorkerProcess { pid, exit }, HostEnds { link: host_end, audio: audio_host_end, video }))
     }
 
     /// How it ended, if it did.

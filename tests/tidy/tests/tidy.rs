@@ -62,6 +62,8 @@ const UNSAFE_ALLOWLIST: &[&str] = &[
     "compositor/src/worker/link_fd.rs",
     // lumen-stream: sendmsg/sendmmsg/poll for the media senders.
     "stream/src/media/udp_sys.rs",
+    // lumen-stream: the video ring's shared mapping (memfd + mmap), read and written by both processes.
+    "stream/src/worker/shm_ring.rs",
 ];
 
 /// The workspace's Rust sources, relative to the root (fuzz crates included).
