@@ -1,17 +1,12 @@
 //! Byte encoding of the link's frames ([`super`] describes the layout). Encoders append to a caller-owned
 //! `Vec` (reused: no allocation once it has grown); decoders borrow from the caller's buffer.
 
-use super::{AuMeta, LinkError, StreamStart, ToHost, ToWorker};
+use super::{LinkError, StreamStart, ToHost, ToWorker};
 
 /// Bytes of the frame header: `body_len: u32 LE` and `kind: u8`.
 pub const HEADER_LEN: usize = 5;
-/// Largest body accepted (kind included): 64 MiB, far above any access unit.
-pub const MAX_BODY: usize = 64 << 20;
-/// Bytes of an access unit's frame header (frame header + [`AuMeta`]), written before its data.
-pub const AU_FRAME_HEADER_LEN: usize = HEADER_LEN + AU_META_LEN;
-const AU_META_LEN: usize = 1 + 8 + 8 + 8 + 4;
-/// The kind byte of an access unit (a reader that streams the data into its own buffer checks for it).
-pub const ACCESS_UNIT_KIND: u8 = kind::ACCESS_UNIT;
+/// Largest body accepted (kind included): 1 MiB, far above any control message.
+pub const MAX_BODY: usize = 1 << 20;
 /// The kind byte of an Opus packet (the only message on the audio link).
 pub const OPUS_KIND: u8 = kind::OPUS;
 
@@ -25,7 +20,6 @@ mod kind {
     pub const END: u8 = 0x07;
     pub const READY: u8 = 0x81;
     pub const STREAMING: u8 = 0x82;
-    pub const ACCESS_UNIT: u8 = 0x83;
     pub const APP_EXITED: u8 = 0x84;
     pub const FAILED: u8 = 0x85;
     pub const OPUS: u8 = 0x86;
@@ -124,21 +118,7 @@ fn finish_empty(out: &mut Vec<u8>, k: u8) {
     finish(out, at);
 }
 
-/// The frame header of an access unit of `data_len` bytes: write it, then the data (no copy of the data).
-pub fn au_frame_header(meta: &AuMeta, data_len: usize) -> [u8; AU_FRAME_HEADER_LEN] {
-    let mut h = [0u8; AU_FRAME_HEADER_LEN];
-    let len = (1 + AU_META_LEN + data_len) as u32;
-    h[0..4].copy_from_slice(&len.to_le_bytes());
-    h[4] = kind::ACCESS_UNIT;
-    h[5] = u8::from(meta.idr);
-    h[6..14].copy_from_slice(&meta.frame_no.to_le_bytes());
-    h[14..22].copy_from_slice(&meta.ready_ns.to_le_bytes());
-    h[22..30].copy_from_slice(&meta.sent_ns.to_le_bytes());
-    h[30..34].copy_from_slice(&meta.encode_us.to_le_bytes());
-    h
-}
-
-/// Appends one worker → host frame to `out` (access units too, with a copy: [`au_frame_header`] avoids it).
+/// Appends one worker → host frame to `out`.
 pub fn encode_to_host(msg: &ToHost<'_>, out: &mut Vec<u8>) {
     match msg {
         ToHost::Ready { version, pid } => {
@@ -152,10 +132,6 @@ pub fn encode_to_host(msg: &ToHost<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(&width.to_le_bytes());
             out.extend_from_slice(&height.to_le_bytes());
             finish(out, at);
-        }
-        ToHost::AccessUnit { meta, data } => {
-            out.extend_from_slice(&au_frame_header(meta, data.len()));
-            out.extend_from_slice(data);
         }
         ToHost::AppExited { code } => {
             let at = begin(out, kind::APP_EXITED);
@@ -270,16 +246,6 @@ pub fn decode_to_host(kind: u8, body: &[u8]) -> Result<ToHost<'_>, LinkError> {
     Ok(match kind {
         kind::READY => ToHost::Ready { version: b.u16()?, pid: b.u32()? },
         kind::STREAMING => ToHost::Streaming { width: b.u32()?, height: b.u32()? },
-        kind::ACCESS_UNIT => {
-            let meta = AuMeta {
-                idr: b.flag("idr")?,
-                frame_no: b.u64()?,
-                ready_ns: b.u64()?,
-                sent_ns: b.u64()?,
-                encode_us: b.u32()?,
-            };
-            ToHost::AccessUnit { meta, data: b.rest() }
-        }
         kind::APP_EXITED => ToHost::AppExited { code: b.u32()? as i32 },
         kind::FAILED => {
             let n = body.len();
@@ -348,13 +314,9 @@ mod tests {
 
     #[test]
     fn every_worker_message_round_trips() {
-        let meta = AuMeta { idr: true, frame_no: 9, ready_ns: 1 << 40, sent_ns: (1 << 40) + 5, encode_us: 800 };
-        let data = vec![0xabu8; 70_000];
         let msgs = [
             ToHost::Ready { version: super::super::LINK_VERSION, pid: 4242 },
             ToHost::Streaming { width: 1366, height: 768 },
-            ToHost::AccessUnit { meta, data: &data },
-            ToHost::AccessUnit { meta: AuMeta::default(), data: &[] },
             ToHost::AppExited { code: -1 },
             ToHost::Failed { message: "no such app: ✓" },
             ToHost::Opus { data: &[0xfc, 1, 2, 3] },

@@ -4,19 +4,17 @@
 //! Every message is one frame: `body_len: u32 LE` (bytes after this field, kind included) · `kind: u8` ·
 //! body. Host → worker: [`ToWorker`] (`Start` of a stream at the client's mode, client input in Moonlight's
 //! own input-packet encoding — decoded by [`crate::input::decode`] on the worker side —, encoder requests,
-//! stop). Worker → host: [`ToHost`] (ready, encoded access units with their timestamps, the app's exit,
-//! failures, and on a second socketpair of its own the session's Opus packets, so audio never waits
-//! behind a large access unit). An access unit's header ([`au_frame_header`]) is written before its bytes so the sender
-//! needs no copy (`writev`), and the receiver reads the bytes straight into its own reusable buffer.
-//!
-//! A stream socket, not `SOCK_SEQPACKET`: a 4K IDR of several MB must not be capped by `wmem_max`.
+//! stop). Worker → host: [`ToHost`] (ready, streaming, the app's exit, failures, and on a second socketpair
+//! of its own, the audio link, the session's Opus packets). Access units take the video ring: their bytes
+//! in shared memory placed by [`RingPlan`], one [`RingUnit`] notice each on a `SOCK_SEQPACKET` video link
+//! (a notice is small, so no `wmem_max` cap; the bytes never cross a socket).
 
 mod codec;
 mod ring;
 
 pub use codec::{
-    au_frame_header, decode_to_host, decode_to_worker, encode_to_host, encode_to_worker, parse_header, Header,
-    ACCESS_UNIT_KIND, AU_FRAME_HEADER_LEN, HEADER_LEN, MAX_BODY, OPUS_KIND,
+    decode_to_host, decode_to_worker, encode_to_host, encode_to_worker, parse_header, Header, HEADER_LEN, MAX_BODY,
+    OPUS_KIND,
 };
 pub use ring::{RingPlan, RING_HEADER_LEN};
 
@@ -207,13 +205,6 @@ pub enum ToHost<'a> {
         width: u32,
         /// Encoded height.
         height: u32,
-    },
-    /// One encoded picture.
-    AccessUnit {
-        /// Its flags and timestamps.
-        meta: AuMeta,
-        /// The Annex-B bytes.
-        data: &'a [u8],
     },
     /// The launched app exited by itself.
     AppExited {

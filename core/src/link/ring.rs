@@ -71,6 +71,22 @@ mod tests {
     }
 
     #[test]
+    fn notices_round_trip_and_bad_ones_are_errors() {
+        use crate::link::{AuMeta, RingUnit, RING_UNIT_LEN};
+        let u = RingUnit {
+            meta: AuMeta { idr: true, frame_no: 7, ready_ns: 1 << 50, sent_ns: (1 << 50) + 9, encode_us: 812 },
+            start: (1 << 40) + 3,
+            len: 40_960,
+        };
+        let b = u.encode();
+        assert_eq!(RingUnit::decode(&b), Ok(u));
+        assert!(RingUnit::decode(&b[..RING_UNIT_LEN - 1]).is_err());
+        let mut bad = b;
+        bad[0] = 2;
+        assert!(RingUnit::decode(&bad).is_err());
+    }
+
+    #[test]
     fn a_full_cycle_reuses_the_area() {
         let r = RingPlan::new(1 << 20);
         let (mut w, mut rd) = (0u64, 0u64);

@@ -214,7 +214,6 @@ fn reader(mut sock: UnixStream, session: u64, status: &(Mutex<LinkStatus>, Condv
                 ToHost::Streaming { width, height } => WorkerEvent::Streaming { width, height },
                 ToHost::AppExited { code } => WorkerEvent::AppExited { code },
                 ToHost::Failed { message } => WorkerEvent::Failed(message.to_owned()),
-                ToHost::AccessUnit { .. } => anyhow::bail!("an access unit on the link (they take the video ring)"),
                 ToHost::Opus { .. } => anyhow::bail!("an Opus packet on the link (they take the audio link)"),
             };
             report(status, &ev);

@@ -6,9 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-/// The repository root (two levels above this crate's manifest: `tests/tidy/`).
+/// The repository root (two levels above this crate's manifest: `tests/tidy/`). Read from the environment
+/// `cargo test` sets when it runs the test, falling back to the path at build time: a test binary built by
+/// a checkout at another path and left fresh in a shared target dir must still check this checkout.
 pub fn repo_root() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let here = manifest.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     here.parent().and_then(Path::parent).expect("tests/tidy sits two levels below the repository root").to_owned()
 }
 
