@@ -20,6 +20,9 @@ pub enum SourceError {
     Ended,
     #[error("frame source failed: {0}")]
     Failed(String),
+    /// No new frame now (a source polled on a clock of its own): nothing to encode this time.
+    #[error("no new frame")]
+    NotReady,
 }
 
 /// Something that produces frames to stream.

@@ -3,7 +3,10 @@ this machine. Prints per round: host latency p50/p99 of each session (frame rend
 figure the client shows), CPU of each session's worker and of the host, animated (weston-simple-shm) and idle
 (foot, nothing changing), and the host ↔ worker hop p50/p99 of each session.
 
-    ~/.cache/lumen/venv/bin/python tests/e2e/bench_sessions.py [--seconds 10]
+    ~/.cache/lumen/venv/bin/python tests/e2e/bench_sessions.py [--seconds 10] [--encoder-clock ticker]
+
+`--encoder-clock ticker` runs the sessions' encoders on a ticker of their own (the design before the output's
+frame clock drove them), to show what the one clock saves in host latency.
 
 Uses the dev-profile binary of scripts/test.sh (LUMEN_BIN_DIR or the cache's target/debug).
 """
@@ -102,6 +105,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rounds", default="1,2,4")
+    ap.add_argument("--encoder-clock", choices=["output", "ticker"], default="output")
     args = ap.parse_args()
     binary = Path(os.environ.get("LUMEN_SESSION_BIN") or conftest._bin_dir() / "lumen-session")
     rows = []
@@ -112,7 +116,7 @@ def main() -> int:
         env = {"XDG_RUNTIME_DIR": str(rt), "WAYLAND_DISPLAY": "", "DISPLAY": "", "GSK_RENDERER": "cairo"}
         host = conftest.LumenHost(binary, tmp / "state", tmp / "host.log",
                                   ["--encoder", "software", "--max-sessions", "4", "--app", "weston-simple-shm",
-                                   "--app", "foot sh"], None, False, env)
+                                   "--app", "foot sh", "--encoder-clock", args.encoder_clock], None, False, env)
         host.start()
         try:
             cfgs = [tmp / f"client-{i}" for i in range(4)]
@@ -124,6 +128,7 @@ def main() -> int:
                     rows.append((n, state, r))
         finally:
             host.stop()
+    print(f"encoder clock: {args.encoder_clock}")
     print(f"{'sessions':>8} {'state':<9} {'host latency p50/p99 ms, each session':<44} "
           f"{'worker CPU % each':<26} {'host CPU %':>10}  {'hop p50/p99 us, each':<30}")
     for n, state, r in rows:

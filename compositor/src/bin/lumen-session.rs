@@ -57,6 +57,10 @@ struct Args {
     /// Output scale of each session: auto (2 from 2160 lines up, so text stays readable at 4K; else 1) or 1-4.
     #[arg(long, default_value = "auto", value_parser = lumen_compositor::worker::parse_scale)]
     output_scale: lumen_compositor::worker::OutputScale,
+    /// What paces each session's encoder: `output` (the output's frame clock; the default) or `ticker` (an
+    /// encoder clock of its own, the design before; only for the session benchmark's comparison).
+    #[arg(long, value_enum, default_value_t = lumen_compositor::worker::EncoderClock::Output)]
+    encoder_clock: lumen_compositor::worker::EncoderClock,
     /// Run sessions without Xwayland (Wayland apps only).
     #[arg(long)]
     no_xwayland: bool,
@@ -172,6 +176,7 @@ fn serve_workers(args: &Args, resolved: host::choice::Resolved, app_log_dir: Pat
         frame_dump: args.frame_dump.clone(),
         app_log_dir: Some(app_log_dir.clone()),
         output_scale: args.output_scale,
+        encoder_clock: args.encoder_clock,
     };
     let mut wargs: Vec<std::ffi::OsString> = vec!["worker".into()];
     wargs.extend(worker.to_args().into_iter().skip(2));

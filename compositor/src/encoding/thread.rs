@@ -103,6 +103,7 @@ fn encode_loop(
         let frame = match source.next_frame() {
             Ok(f) => f,
             Err(SourceError::Ended) => return Ok(()),
+            Err(SourceError::NotReady) => continue,
             Err(e) => return Err(e.into()),
         };
         if stop.load(Ordering::Relaxed) {

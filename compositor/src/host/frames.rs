@@ -40,12 +40,21 @@ pub struct DesktopSource {
     fresh: u64,
     repeats: u64,
     dump_dir: Option<PathBuf>,
+    /// Polled on the encoder's own ticker (the design before the output's clock drove the encoder; kept for
+    /// the benchmark's comparison): each call takes the newest frame if there is one, else `NotReady`.
+    polled: bool,
 }
 
 impl DesktopSource {
     /// A source of `width`×`height` frames; `dump_dir` is the test hook described in docs/session.md.
     pub fn new(mailbox: MailboxReceiver, width: u32, height: u32, dump_dir: Option<PathBuf>) -> Self {
-        Self { mailbox, width, height, current: None, index: 0, fresh: 0, repeats: 0, dump_dir }
+        Self { mailbox, width, height, current: None, index: 0, fresh: 0, repeats: 0, dump_dir, polled: false }
+    }
+
+    /// The same source, polled by an encoder on a ticker of its own (`--encoder-clock ticker`).
+    pub fn polled(mut self) -> Self {
+        self.polled = true;
+        self
     }
 
     /// Waits for a newer frame (or the repeat deadline); returns whether a new frame arrived.
@@ -111,7 +120,18 @@ impl FrameSource for DesktopSource {
     }
 
     fn next_frame(&mut self) -> Result<lumen_encode::Frame<'_>, SourceError> {
-        let fresh = self.wait()?;
+        let fresh = if self.polled {
+            match self.mailbox.try_take() {
+                Some(f) => {
+                    self.current = Some(f);
+                    true
+                }
+                None if self.mailbox.is_closed() => return Err(SourceError::Ended),
+                None => return Err(SourceError::NotReady),
+            }
+        } else {
+            self.wait()?
+        };
         if fresh {
             self.fresh += 1;
         } else {

@@ -57,6 +57,19 @@ pub struct WorkerArgs {
     /// Output scale: `auto` (2 from 2160 lines up, else 1) or an integer 1–4.
     #[arg(long, default_value = "auto", value_parser = parse_scale)]
     pub output_scale: OutputScale,
+    /// What paces the encoder (see [`EncoderClock`]).
+    #[arg(long, value_enum, default_value_t = EncoderClock::Output)]
+    pub encoder_clock: EncoderClock,
+}
+
+/// `--encoder-clock`: what paces a session's encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EncoderClock {
+    /// The output's frame clock: the encoder encodes each frame as it is rendered (the default).
+    Output,
+    /// A ticker of the encoder's own at the stream's rate that takes the newest frame at each tick — the
+    /// design before the split, kept only so the session benchmark can show what the one clock saves.
+    Ticker,
 }
 
 /// `--output-scale`.
@@ -129,6 +142,10 @@ impl WorkerArgs {
         }
         a.push("--output-scale".into());
         a.push(self.output_scale.arg().into());
+        if self.encoder_clock == EncoderClock::Ticker {
+            a.push("--encoder-clock".into());
+            a.push("ticker".into());
+        }
         a
     }
 }
@@ -212,6 +229,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         wayland_display: socket,
         xwayland: args.xwayland,
         output_scale: args.output_scale,
+        encoder_clock: args.encoder_clock,
         frame_dump,
         app_log_dir: args.app_log_dir.clone(),
     };

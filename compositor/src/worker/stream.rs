@@ -38,6 +38,7 @@ pub struct StreamContext {
     /// The session runs Xwayland: apps wait for its `DISPLAY`.
     pub xwayland: bool,
     pub output_scale: super::OutputScale,
+    pub encoder_clock: super::EncoderClock,
     pub frame_dump: Option<PathBuf>,
     pub app_log_dir: Option<PathBuf>,
 }
@@ -95,8 +96,16 @@ impl Stream {
                 if scale > 1 {
                     ctx.handle.set_output_scale(id, scale)?;
                 }
-                let src = Box::new(DesktopSource::new(mailbox, cfg.width, cfg.height, ctx.frame_dump.clone()));
-                (Some(id), Some(closer), src as Box<dyn FrameSource>, None)
+                let src = DesktopSource::new(mailbox, cfg.width, cfg.height, ctx.frame_dump.clone());
+                match ctx.encoder_clock {
+                    super::EncoderClock::Output => {
+                        (Some(id), Some(closer), Box::new(src) as Box<dyn FrameSource>, None)
+                    }
+                    super::EncoderClock::Ticker => {
+                        let tick = Duration::from_secs_f64(1.0 / f64::from(cfg.fps));
+                        (Some(id), Some(closer), Box::new(src.polled()) as Box<dyn FrameSource>, Some(tick))
+                    }
+                }
             }
         };
         // The app starts once the output exists, so its first window maps there.
