@@ -338,10 +338,11 @@ mod tests {
         assert!(matches!(decode_to_worker(0x01, &[1, 2, 3]), Err(LinkError::Truncated { .. })));
         assert_eq!(decode_to_worker(0x42, &[]), Err(LinkError::UnknownKind(0x42)));
         assert_eq!(decode_to_host(0x01, &[]), Err(LinkError::UnknownKind(0x01)));
-        assert!(matches!(decode_to_host(0x83, &[2; 40]), Err(LinkError::BadField { field: "idr", .. })));
+        // Access units no longer travel on the link (they take the video ring).
+        assert_eq!(decode_to_host(0x83, &[2; 40]), Err(LinkError::UnknownKind(0x83)));
         assert_eq!(decode_to_host(0x85, &[0xff, 0xfe]), Err(LinkError::BadText(0x85)));
         // A start whose text length points past the end.
-        let mut start = vec![0u8; 28];
+        let mut start = vec![0u8; 40];
         start.push(1);
         start.extend_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(decode_to_worker(0x01, &start), Err(LinkError::Truncated { .. })));
