@@ -37,8 +37,9 @@ impl RingPlan {
             return None;
         }
         let off = write_pos % self.cap;
-        let start = if off + len > self.cap { write_pos + (self.cap - off) } else { write_pos };
-        (start + len - read_pos <= self.cap).then_some(start)
+        let start = if off + len > self.cap { write_pos.checked_add(self.cap - off)? } else { write_pos };
+        let end = start.checked_add(len)?;
+        (end - read_pos <= self.cap).then_some(start)
     }
 
     /// The offset in the data area of position `pos`, when a unit of `len` bytes there lies inside it
@@ -68,6 +69,11 @@ mod tests {
         assert_eq!(r.place(10, 20, 1), None);
         assert_eq!(r.offset(900, 200), None);
         assert_eq!(r.offset(0, 0), Some(0));
+        // Positions near the end of u64 never overflow (a fuzzed notice found it).
+        assert_eq!(r.place(u64::MAX - 10, u64::MAX - 20, 400), None);
+        assert_eq!(r.place(u64::MAX - 500, u64::MAX - 500, 400), Some(u64::MAX - 500));
+        assert_eq!(r.place(u64::MAX - 100, u64::MAX - 100, 400), None, "its end would pass u64::MAX");
+        assert_eq!(r.offset(u64::MAX, 400), None, "u64::MAX % 1000 = 615: 400 bytes would wrap");
     }
 
     #[test]

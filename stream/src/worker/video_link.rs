@@ -83,7 +83,7 @@ impl RingSource {
                 break;
             }
             if let Ok(u) = RingUnit::decode(&buf[..n]) {
-                link.ring.set_read_pos(u.start + u64::from(u.len));
+                link.ring.set_read_pos(u.start.saturating_add(u64::from(u.len)));
             }
         }
         let answered = shared.idr.generation();
@@ -133,7 +133,7 @@ impl UnitSource for RingSource {
             self.spare.push(au);
             return Err(FeedEnded);
         }
-        self.ring.set_read_pos(unit.start + u64::from(unit.len));
+        self.ring.set_read_pos(unit.start.saturating_add(u64::from(unit.len)));
         let now_ns = monotonic_ns();
         self.hops.record(now_ns.saturating_sub(unit.meta.sent_ns));
         au.kind = Some(if unit.meta.idr { FrameKind::Idr } else { FrameKind::P });
