@@ -21,6 +21,7 @@
 //!   process of their own, driven by the host over the link.
 
 pub mod applog;
+pub mod audio;
 pub mod control;
 pub mod cursor;
 pub mod encoding;

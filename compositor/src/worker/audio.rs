@@ -1,7 +1,7 @@
-//! The worker's audio: per stream, a thread that encodes the session's audio source to Opus on the audio
-//! clock (packets of the negotiated duration, never drifting) and writes each packet to the host on the
-//! audio link, which nothing else writes to — audio never waits behind a large access unit. The session's
-//! source is silence until it has an audio server of its own.
+//! The worker's audio: per stream, a thread that encodes the session's mix (its audio server's sink,
+//! `crate::audio`) to Opus on the audio clock (packets of the negotiated duration, never drifting) and
+//! writes each packet to the host on the audio link, which nothing else writes to — audio never waits behind
+//! a large access unit.
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use lumen_core::link::{self, StreamStart, ToHost};
-use lumen_encode::audio::{encode_on_clock, OpusEncoder, SilenceSource};
+use lumen_encode::audio::{encode_on_clock, AudioSource, OpusEncoder};
 
 /// A running audio thread.
 pub struct AudioThread {
@@ -20,7 +20,7 @@ pub struct AudioThread {
 
 impl AudioThread {
     /// Starts the session's audio for the stream `s` on `sock` (a clone of the audio link).
-    pub fn spawn(s: &StreamStart<'_>, mut sock: UnixStream) -> anyhow::Result<Self> {
+    pub fn spawn(s: &StreamStart<'_>, mut sock: UnixStream, mut source: Box<dyn AudioSource>) -> anyhow::Result<Self> {
         let packet_ms = s.audio_packet_ms;
         let mut enc = OpusEncoder::new(packet_ms, s.audio_bitrate_bps.min(i32::MAX as u32) as i32)?;
         if s.audio_channels != 2 {
@@ -36,7 +36,7 @@ impl AudioThread {
                 sock.write_all(&frame).is_ok()
             };
             let stop = || st.load(Ordering::Relaxed);
-            match encode_on_clock(&mut enc, &mut SilenceSource, packet_ms, &stop, &mut emit) {
+            match encode_on_clock(&mut enc, source.as_mut(), packet_ms, &stop, &mut emit) {
                 Ok(n) => tracing::debug!(packets = n, "audio encoder stopped"),
                 Err(e) => tracing::error!(error = %e, "audio encoder failed"),
             }

@@ -160,6 +160,12 @@ fn renderer_name(r: RendererChoice) -> &'static str {
 
 /// Runs the worker until the host ends it (or goes away).
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
+    // The session's audio server first, before any thread: its socket goes into the environment every app
+    // of the session inherits.
+    let audio = Arc::new(start_audio(args.session)?);
+    for (k, v) in audio.env() {
+        std::env::set_var(k, v);
+    }
     let link = link_fd::take_link(LINK_FD).context("the worker's link")?;
     let audio_link = link_fd::take_link(AUDIO_LINK_FD).context("the worker's audio link")?;
     let ring_fd = link_fd::take_fd(VIDEO_RING_FD, false).context("the worker's video ring")?;
@@ -223,6 +229,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         handle: handle.clone(),
         out: out.clone(),
         video,
+        audio,
         audio_link,
         resolved,
         video_source: args.video_source,
@@ -241,6 +248,14 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     }
     tracing::info!(session = args.session, "worker done");
     Ok(())
+}
+
+/// Starts the session's audio server at `$XDG_RUNTIME_DIR/lumen-<pid>/pulse/native` (private to the session).
+fn start_audio(session: u64) -> anyhow::Result<crate::audio::SessionAudio> {
+    let rt = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let path = rt.join(format!("lumen-{}-{session}", std::process::id())).join("pulse").join("native");
+    crate::audio::SessionAudio::start(&path)
+        .with_context(|| format!("the session's audio server at {}", path.display()))
 }
 
 /// Reads the host's messages until `End` or the link closes; returns the app to terminate, if any.

@@ -30,6 +30,8 @@ pub struct StreamContext {
     pub out: Arc<LinkWriter>,
     /// The video ring and link (each stream's encoder writes them in turn).
     pub video: Arc<VideoOut>,
+    /// The session's audio server (each stream encodes its mix).
+    pub audio: Arc<crate::audio::SessionAudio>,
     /// The audio link (each stream's audio thread writes to a clone).
     pub audio_link: std::os::unix::net::UnixStream,
     pub resolved: Resolved,
@@ -118,7 +120,7 @@ impl Stream {
         let (requests, req_rx) = request_channel();
         let sink = LinkSink::new(ctx.video.clone(), ctx.out.clone());
         let encoder = EncoderThread::spawn(source, encoder, sink, req_rx, pace, cfg.bitrate_kbps)?;
-        let audio = AudioThread::spawn(s, ctx.audio_link.try_clone()?)?;
+        let audio = AudioThread::spawn(s, ctx.audio_link.try_clone()?, Box::new(ctx.audio.source()))?;
         let seat = SeatInput::new(ctx.handle.clone(), output, None);
         Ok((Stream { output, mailbox, encoder, requests, audio, seat }, (cfg.width, cfg.height)))
     }

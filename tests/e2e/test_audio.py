@@ -1,0 +1,139 @@
+"""Session audio end to end: an app in the session plays into the worker's PulseAudio-protocol server
+(`paplay` of a generated WAV, through `PULSE_SERVER`), and the stock client (moonlight-python, audio decoded by
+its Opus decoder) hears it: the tone's frequency (FFT) and level, in both channels. Two sessions at once: each
+client hears only its own session's app.
+
+Run as a script with `client …` it is the client side: it streams, collects the decoded audio for a while and
+saves it as a .npy file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from test_session import session_host  # noqa: F401 (fixture)
+
+RATE = 48_000
+
+
+def write_tone(path: Path, freq: float, seconds: float, amplitude: float = 0.5) -> None:
+    t = np.arange(int(RATE * seconds)) / RATE
+    s = (amplitude * np.sin(2 * np.pi * freq * t) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(np.repeat(s, 2).tobytes())
+
+
+def player(tmp_path: Path, name: str, wav: Path) -> Path:
+    """An app named `name` that plays `wav` with paplay (the host names `--app` apps after their program)."""
+    script = tmp_path / name
+    script.write_text(f"#!/bin/sh\nexec paplay {wav}\n")
+    script.chmod(0o755)
+    return script
+
+
+def spectrum_peak(x: np.ndarray) -> tuple[float, float]:
+    """The strongest frequency of a mono signal, and its share of the signal's energy."""
+    win = x * np.hanning(len(x))
+    mag = np.abs(np.fft.rfft(win)) ** 2
+    k = int(np.argmax(mag[1:])) + 1
+    band = mag[max(k - 3, 0):k + 4].sum()
+    return k * RATE / len(x), float(band / mag.sum())
+
+
+def _client_main(args) -> int:
+    import moonlight_helpers as mh
+
+    class _Host:
+        address = args.host
+        port_base = args.port
+
+    client = mh.attach_client(_Host, args.config_dir)
+    client.start_stream(app=args.app, width=640, height=360, fps=30, bitrate_kbps=2000, codec="h264",
+                        ready_timeout=10.0, black_frame_threshold=-1, record_audio=True)
+    sub = client._stream_manager.subscribe_audio()
+    chunks = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < args.seconds:  # the recording window, not a wait
+        c = sub.get(timeout=0.5)
+        if c is not None and time.monotonic() - t0 > args.skip:
+            chunks.append(np.asarray(c.data, dtype=np.float32))
+    pcm = np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32)
+    np.save(args.out, pcm)
+    print(json.dumps({"result": "recorded", "samples": int(pcm.shape[0])}), flush=True)
+    os._exit(0)
+
+
+def record(host, cfg, app: str, out: Path, seconds: float = 6.0, skip: float = 2.0) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "client", "--host", host.address,
+                             "--port", str(host.port_base), "--config-dir", str(cfg), "--app", app,
+                             "--seconds", str(seconds), "--skip", str(skip), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(p: subprocess.Popen, host, out: Path) -> np.ndarray:
+    stdout, stderr = p.communicate(timeout=120)
+    assert '"recorded"' in stdout, f"client: {stdout[-2000:]} {stderr[-3000:]}\n{host.log()[-3000:]}"
+    return np.load(out)
+
+
+def test_an_app_in_the_session_is_heard_by_the_client(session_host, paired_client, tmp_path):
+    tone = tmp_path / "tone440.wav"
+    write_tone(tone, 440.0, 30.0)
+    host = session_host("--app", str(player(tmp_path, "tone-440", tone)))
+    _, cfg = paired_client(host)
+    pcm = finish(record(host, cfg, "tone-440", tmp_path / "a.npy"), host, tmp_path / "a.npy")
+    assert pcm.shape[0] > RATE * 3 and pcm.shape[1] == 2, pcm.shape
+    for ch in (0, 1):
+        freq, share = spectrum_peak(pcm[:, ch])
+        assert abs(freq - 440.0) < 3.0 and share > 0.9, (ch, freq, share)
+        rms = float(np.sqrt(np.mean(pcm[:, ch] ** 2)))
+        # A 0.5-amplitude sine: RMS 0.354 of full scale.
+        assert abs(rms - 0.354) < 0.06, (ch, rms)
+    host.wait_log("session audio server listening", timeout=5)
+
+
+def test_two_sessions_each_hear_only_their_own_app(session_host, paired_client, tmp_path):
+    apps = {"a": (440.0, tmp_path / "a.wav"), "b": (1000.0, tmp_path / "b.wav")}
+    for freq, path in apps.values():
+        write_tone(path, freq, 30.0)
+    names = {n: f"tone-{n}" for n in apps}
+    scripts = [player(tmp_path, names[n], p) for n, (_, p) in apps.items()]
+    host = session_host("--max-sessions", "2", *[x for s in scripts for x in ("--app", str(s))])
+    cfgs = {n: paired_client(host, name=f"client-{n}")[1] for n in apps}
+    procs = {n: record(host, cfgs[n], names[n], tmp_path / f"{n}.npy") for n in apps}
+    got = {n: finish(procs[n], host, tmp_path / f"{n}.npy") for n in apps}
+    for n, (freq, _) in apps.items():
+        mono = got[n].mean(axis=1)
+        peak, share = spectrum_peak(mono)
+        assert abs(peak - freq) < 3.0 and share > 0.9, (n, peak, share)
+        other = [f for m, (f, _) in apps.items() if m != n][0]
+        spec = np.abs(np.fft.rfft(mono * np.hanning(len(mono)))) ** 2
+        k = int(round(other * len(mono) / RATE))
+        leak = spec[k - 3:k + 4].sum() / spec.sum()
+        assert leak < 1e-3, (n, "hears the other session", leak)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("client")
+    c.add_argument("--host", required=True)
+    c.add_argument("--port", type=int, required=True)
+    c.add_argument("--config-dir", type=Path, required=True)
+    c.add_argument("--app", required=True)
+    c.add_argument("--seconds", type=float, default=6.0)
+    c.add_argument("--skip", type=float, default=2.0)
+    c.add_argument("--out", type=Path, required=True)
+    sys.exit(_client_main(ap.parse_args()))
