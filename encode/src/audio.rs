@@ -1,5 +1,8 @@
-//! Audio sources behind the `AudioSource` trait (a tone for now; the session's real audio later) and the
-//! Opus encoder (libopus through the `opus` crate): 48 kHz stereo, packets of the negotiated duration.
+//! Audio sources behind the `AudioSource` trait (a tone, silence; the session's mix lives in the compositor)
+//! and the Opus encoder (libopus through the `opus` crate): 48 kHz, stereo or multistream surround in the
+//! layouts of `lumen_core::audio::OpusLayout`, packets of the negotiated duration.
+
+use lumen_core::audio::OpusLayout;
 
 /// Audio failures.
 #[derive(Debug, thiserror::Error)]
@@ -65,25 +68,56 @@ impl AudioSource for ToneSource {
     }
 }
 
-/// Opus encoder for one stereo stream at a fixed packet duration.
+/// The libopus encoder behind [`OpusEncoder`]: one stream for stereo, a multistream one for surround.
+enum Inner {
+    Stereo(opus::Encoder),
+    Multi(opus::MSEncoder),
+}
+
+/// Opus encoder for one session's audio at a fixed packet duration, in a Moonlight layout
+/// (`lumen_core::audio::OpusLayout`: stereo, 5.1 or 7.1; CBR).
 pub struct OpusEncoder {
-    enc: opus::Encoder,
+    enc: Inner,
     samples_per_packet: usize,
     pcm: Vec<i16>,
 }
 
 impl OpusEncoder {
-    /// `packet_ms` is the negotiated packet duration (5 ms unless the client asked otherwise).
+    /// A stereo encoder at `bitrate_bps`; `packet_ms` is the negotiated packet duration (5 ms unless the
+    /// client asked otherwise).
     pub fn new(packet_ms: u32, bitrate_bps: i32) -> Result<Self, AudioError> {
+        let mut layout = OpusLayout::for_config(2, false);
+        layout.bitrate_bps = bitrate_bps.max(0) as u32;
+        Self::with_layout(packet_ms, &layout)
+    }
+
+    /// An encoder for `layout` (its channel count, streams, mapping and bitrate).
+    pub fn with_layout(packet_ms: u32, layout: &OpusLayout) -> Result<Self, AudioError> {
         if ![5, 10, 20].contains(&packet_ms) {
             return Err(AudioError::Unsupported(format!("{packet_ms} ms packets")));
         }
-        let mut enc = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Stereo, opus::Application::LowDelay)?;
-        enc.set_bitrate(opus::Bitrate::Bits(bitrate_bps))?;
+        let bitrate = opus::Bitrate::Bits(layout.bitrate_bps.min(i32::MAX as u32) as i32);
         // Constant bitrate: equal-sized packets let the client use the 4+2 audio FEC.
-        enc.set_vbr(false)?;
+        let enc = if layout.channels == 2 {
+            let mut e = opus::Encoder::new(SAMPLE_RATE, opus::Channels::Stereo, opus::Application::LowDelay)?;
+            e.set_bitrate(bitrate)?;
+            e.set_vbr(false)?;
+            Inner::Stereo(e)
+        } else {
+            let mut e = opus::MSEncoder::new(
+                SAMPLE_RATE,
+                layout.streams,
+                layout.coupled,
+                layout.mapping(),
+                opus::Application::LowDelay,
+            )?;
+            e.set_bitrate(bitrate)?;
+            e.set_vbr(false)?;
+            Inner::Multi(e)
+        };
         let samples_per_packet = (SAMPLE_RATE / 1000 * packet_ms) as usize;
-        Ok(Self { enc, samples_per_packet, pcm: vec![0; samples_per_packet * 2] })
+        let pcm = vec![0; samples_per_packet * usize::from(layout.channels)];
+        Ok(Self { enc, samples_per_packet, pcm })
     }
 
     /// Samples per channel in one packet.
@@ -91,10 +125,14 @@ impl OpusEncoder {
         self.samples_per_packet
     }
 
-    /// Pulls one packet of audio from `src` and encodes it into `out`; returns the packet length.
+    /// Pulls one packet of audio from `src` (interleaved, the layout's channels in Moonlight's order) and
+    /// encodes it into `out`; returns the packet length.
     pub fn encode_from(&mut self, src: &mut dyn AudioSource, out: &mut [u8]) -> Result<usize, AudioError> {
         src.fill(&mut self.pcm);
-        Ok(self.enc.encode(&self.pcm, out)?)
+        Ok(match &mut self.enc {
+            Inner::Stereo(e) => e.encode(&self.pcm, out)?,
+            Inner::Multi(e) => e.encode(&self.pcm, out)?,
+        })
     }
 }
 
@@ -146,6 +184,69 @@ mod tests {
         // A 0.5-amplitude sine has RMS 0.5/sqrt(2) of full scale.
         let want = 0.5 / 2f64.sqrt() * i16::MAX as f64;
         assert!((rms - want).abs() < want * 0.2, "rms {rms} want {want}");
+    }
+
+    /// A tone of its own frequency on each channel of a 5.1 and a 7.1 layout comes out of libopus' multistream
+    /// decoder — given the mapping the client reads from the offer — on the same channel.
+    #[test]
+    fn surround_channels_arrive_on_their_own_channels() {
+        struct PerChannel {
+            channels: usize,
+            t: u64,
+        }
+        impl AudioSource for PerChannel {
+            fn channels(&self) -> u16 {
+                self.channels as u16
+            }
+            fn fill(&mut self, out: &mut [i16]) {
+                for frame in out.chunks_mut(self.channels) {
+                    for (c, s) in frame.iter_mut().enumerate() {
+                        let f = 300.0 + 250.0 * c as f64;
+                        let x = (2.0 * std::f64::consts::PI * f * self.t as f64 / 48_000.0).sin();
+                        *s = (x * 8000.0) as i16;
+                    }
+                    self.t += 1;
+                }
+            }
+        }
+        for layout in lumen_core::audio::LAYOUTS.iter().filter(|l| l.channels > 2) {
+            let c = usize::from(layout.channels);
+            let mut enc = OpusEncoder::with_layout(5, layout).unwrap();
+            let mut dec = opus::MSDecoder::new(SAMPLE_RATE, layout.streams, layout.coupled, layout.mapping()).unwrap();
+            let mut src = PerChannel { channels: c, t: 0 };
+            let mut pkt = [0u8; 1400];
+            let mut pcm = vec![0i16; 240 * c];
+            let mut heard = vec![Vec::new(); c];
+            for i in 0..200 {
+                let n = enc.encode_from(&mut src, &mut pkt).unwrap();
+                assert!(n <= 1400);
+                dec.decode(&pkt[..n], &mut pcm, false).unwrap();
+                if i >= 100 {
+                    for frame in pcm.chunks(c) {
+                        for (ch, s) in frame.iter().enumerate() {
+                            heard[ch].push(f64::from(*s));
+                        }
+                    }
+                }
+            }
+            for (ch, x) in heard.iter().enumerate() {
+                // Goertzel-style correlation at every channel's frequency: the own one must dominate.
+                let power = |f: f64| {
+                    let (mut re, mut im) = (0.0, 0.0);
+                    for (k, v) in x.iter().enumerate() {
+                        let w = 2.0 * std::f64::consts::PI * f * k as f64 / 48_000.0;
+                        re += v * w.cos();
+                        im += v * w.sin();
+                    }
+                    re * re + im * im
+                };
+                let own = power(300.0 + 250.0 * ch as f64);
+                for other in (0..c).filter(|o| *o != ch) {
+                    let p = power(300.0 + 250.0 * other as f64);
+                    assert!(own > 100.0 * p, "{layout:?}: channel {ch} hears channel {other}");
+                }
+            }
+        }
     }
 
     #[test]

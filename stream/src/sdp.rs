@@ -213,6 +213,11 @@ pub fn describe_offer(host_ip: std::net::IpAddr, codecs: &CodecSupport, opts: &O
     }
     s.push_str("m=audio 0 RTP/AVP 97\r\n");
     s.push_str("a=rtpmap:97 opus/48000/2\r\n");
+    // Every Opus layout (stereo, 5.1, 7.1 at normal and high quality): the client takes the first line of
+    // its channel count as normal quality and the next as high.
+    for l in lumen_core::audio::LAYOUTS {
+        s.push_str(&format!("a=fmtp:97 surround-params={}\r\n", l.surround_params()));
+    }
     s
 }
 

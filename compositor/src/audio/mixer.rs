@@ -96,6 +96,19 @@ impl Mixer {
         self.lock().channels
     }
 
+    /// Changes the sink's channel count (a client negotiated another layout): queued samples are dropped,
+    /// later writes are remixed to the new layout.
+    pub fn set_channels(&self, channels: usize) {
+        let mut st = self.lock();
+        if st.channels == channels.max(1) {
+            return;
+        }
+        st.channels = channels.max(1);
+        for q in st.streams.values_mut() {
+            q.samples.clear();
+        }
+    }
+
     /// Adds a stream (not playing until [`Mixer::set_playing`]).
     pub fn add(&self, key: StreamKey, spec: StreamSpec) {
         let q = StreamQueue {

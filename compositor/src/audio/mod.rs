@@ -28,7 +28,8 @@ pub struct SessionAudio {
 }
 
 impl SessionAudio {
-    /// Starts the server at `socket` (e.g. `$XDG_RUNTIME_DIR/lumen-<pid>/pulse/native`) with a stereo sink.
+    /// Starts the server at `socket` (e.g. `$XDG_RUNTIME_DIR/lumen-<pid>/pulse/native`) with a stereo sink
+    /// (each stream sets the sink to the client's channel count).
     pub fn start(socket: &Path) -> std::io::Result<Self> {
         let listener = pulse::bind(socket)?;
         let mixer = Arc::new(Mixer::new(2));
@@ -54,7 +55,8 @@ impl SessionAudio {
 
     /// The source the audio clock encodes from while a client streams (it holds the consumer flag: while it
     /// lives, samples go to the client instead of nowhere).
-    pub fn source(&self) -> MixSource {
+    pub fn source(&self, channels: usize) -> MixSource {
+        self.mixer.set_channels(channels);
         self.consumer.attached.store(true, Ordering::Relaxed);
         MixSource { mixer: self.mixer.clone(), consumer: self.consumer.clone() }
     }
@@ -70,7 +72,7 @@ impl Drop for SessionAudio {
     }
 }
 
-/// The session sink's mix as an `AudioSource` (stereo).
+/// The session sink's mix as an `AudioSource` (the sink's channels, in Moonlight's order).
 pub struct MixSource {
     mixer: Arc<Mixer>,
     consumer: Arc<Consumer>,

@@ -192,7 +192,7 @@ fn sink_info(mixer: &Mixer) -> protocol::SinkInfo {
     s.name = CString::new(SINK_NAME).unwrap_or_default();
     s.description = CString::new("lumen session").ok();
     s.sample_spec = protocol::SampleSpec { format: protocol::SampleFormat::S16Le, channels, sample_rate: RATE };
-    s.channel_map = if channels == 2 { protocol::ChannelMap::stereo() } else { protocol::ChannelMap::default() };
+    s.channel_map = channel_map(channels);
     s.cvolume = protocol::ChannelVolume::norm(channels);
     s
 }
@@ -396,6 +396,18 @@ fn buffer_defaults(a: &mut protocol::stream::BufferAttr, spec: StreamSpec) {
     }
     if a.minimum_request_length == u32::MAX {
         a.minimum_request_length = a.target_length / 4;
+    }
+}
+
+/// The sink's channel map: Moonlight's order (FL FR C LFE BL BR SL SR) for its channel count.
+fn channel_map(channels: u8) -> protocol::ChannelMap {
+    use protocol::ChannelPosition as P;
+    let all =
+        [P::FrontLeft, P::FrontRight, P::FrontCenter, P::Lfe, P::RearLeft, P::RearRight, P::SideLeft, P::SideRight];
+    match channels {
+        1 => protocol::ChannelMap::mono(),
+        2 => protocol::ChannelMap::stereo(),
+        n => protocol::ChannelMap::new(all.into_iter().take(usize::from(n))),
     }
 }
 

@@ -122,7 +122,8 @@ impl OpusFeed {
 impl AudioFeed for OpusFeed {
     fn start(self: Box<Self>, shared: Arc<Shared>, pool: AudioPool) -> anyhow::Result<Option<JoinHandle<()>>> {
         let OpusFeed { params, make_source } = *self;
-        let mut enc = OpusEncoder::new(params.packet_ms, params.bitrate_bps.min(i32::MAX as u32) as i32)?;
+        let layout = lumen_core::audio::OpusLayout::for_config(params.channels, params.high_quality);
+        let mut enc = OpusEncoder::with_layout(params.packet_ms, &layout)?;
         let thread = std::thread::Builder::new().name("lumen-audio-enc".into()).spawn(move || {
             let mut source = make_source();
             let stop = || shared.stopping();

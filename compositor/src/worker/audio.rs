@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use lumen_core::audio::OpusLayout;
 use lumen_core::link::{self, StreamStart, ToHost};
 use lumen_encode::audio::{encode_on_clock, AudioSource, OpusEncoder};
 
@@ -20,12 +21,22 @@ pub struct AudioThread {
 
 impl AudioThread {
     /// Starts the session's audio for the stream `s` on `sock` (a clone of the audio link).
-    pub fn spawn(s: &StreamStart<'_>, mut sock: UnixStream, mut source: Box<dyn AudioSource>) -> anyhow::Result<Self> {
+    pub fn spawn(
+        s: &StreamStart<'_>,
+        layout: &OpusLayout,
+        mut sock: UnixStream,
+        mut source: Box<dyn AudioSource>,
+    ) -> anyhow::Result<Self> {
         let packet_ms = s.audio_packet_ms;
-        let mut enc = OpusEncoder::new(packet_ms, s.audio_bitrate_bps.min(i32::MAX as u32) as i32)?;
-        if s.audio_channels != 2 {
-            tracing::info!(channels = s.audio_channels, "surround audio asked for: streaming stereo");
-        }
+        let mut enc = OpusEncoder::with_layout(packet_ms, layout)?;
+        tracing::info!(
+            channels = layout.channels,
+            streams = layout.streams,
+            high_quality = layout.high_quality,
+            kbps = layout.bitrate_bps / 1000,
+            packet_ms,
+            "session audio streaming"
+        );
         let stop = Arc::new(AtomicBool::new(false));
         let st = stop.clone();
         let thread = std::thread::Builder::new().name("lumen-audio-enc".into()).spawn(move || {

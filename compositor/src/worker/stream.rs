@@ -120,7 +120,9 @@ impl Stream {
         let (requests, req_rx) = request_channel();
         let sink = LinkSink::new(ctx.video.clone(), ctx.out.clone());
         let encoder = EncoderThread::spawn(source, encoder, sink, req_rx, pace, cfg.bitrate_kbps)?;
-        let audio = AudioThread::spawn(s, ctx.audio_link.try_clone()?, Box::new(ctx.audio.source()))?;
+        let layout = lumen_core::audio::OpusLayout::for_config(s.audio_channels, s.audio_high_quality);
+        let mix = Box::new(ctx.audio.source(usize::from(layout.channels)));
+        let audio = AudioThread::spawn(s, &layout, ctx.audio_link.try_clone()?, mix)?;
         let seat = SeatInput::new(ctx.handle.clone(), output, None);
         Ok((Stream { output, mailbox, encoder, requests, audio, seat }, (cfg.width, cfg.height)))
     }

@@ -10,9 +10,11 @@
 //! Layouts in `docs/wire.md`.
 
 pub mod gf;
+mod layout;
 mod packetizer;
 mod receiver;
 
+pub use layout::{OpusLayout, LAYOUTS};
 pub use packetizer::AudioPacketizer;
 pub use receiver::{AudioEvent, AudioReceiver, AudioStats};
 

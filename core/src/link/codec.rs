@@ -84,6 +84,7 @@ pub fn encode_to_worker(msg: &ToWorker<'_>, out: &mut Vec<u8>) {
             ] {
                 out.extend_from_slice(&v.to_le_bytes());
             }
+            out.push(u8::from(s.audio_high_quality));
             put_str(out, s.app_cmd);
             finish(out, at);
         }
@@ -210,6 +211,7 @@ pub fn decode_to_worker(kind: u8, body: &[u8]) -> Result<ToWorker<'_>, LinkError
             for x in &mut v {
                 *x = b.u32()?;
             }
+            let audio_high_quality = b.flag("audio_high_quality")?;
             let app_cmd = if b.flag("app_cmd")? {
                 let n = b.u32()? as usize;
                 Some(b.text(n)?)
@@ -227,6 +229,7 @@ pub fn decode_to_worker(kind: u8, body: &[u8]) -> Result<ToWorker<'_>, LinkError
                 audio_packet_ms: v[7],
                 audio_channels: v[8],
                 audio_bitrate_bps: v[9],
+                audio_high_quality,
                 app_cmd,
             })
         }
@@ -280,6 +283,7 @@ mod tests {
                 audio_packet_ms: 5,
                 audio_channels: 6,
                 audio_bitrate_bps: 256_000,
+                audio_high_quality: false,
                 app_cmd: Some("foot -e sh"),
             }),
             ToWorker::Start(StreamStart {
@@ -292,7 +296,8 @@ mod tests {
                 app_id: 1,
                 audio_packet_ms: 20,
                 audio_channels: 2,
-                audio_bitrate_bps: 96_000,
+                audio_bitrate_bps: 512_000,
+                audio_high_quality: true,
                 app_cmd: None,
             }),
             ToWorker::Input(&[0, 0, 0, 8, 1, 2, 3, 4]),
@@ -342,7 +347,7 @@ mod tests {
         assert_eq!(decode_to_host(0x83, &[2; 40]), Err(LinkError::UnknownKind(0x83)));
         assert_eq!(decode_to_host(0x85, &[0xff, 0xfe]), Err(LinkError::BadText(0x85)));
         // A start whose text length points past the end.
-        let mut start = vec![0u8; 40];
+        let mut start = vec![0u8; 41];
         start.push(1);
         start.extend_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(decode_to_worker(0x01, &start), Err(LinkError::Truncated { .. })));

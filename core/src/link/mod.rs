@@ -81,7 +81,7 @@ impl RingUnit {
 }
 
 /// Version of this protocol; the worker reports it in [`ToHost::Ready`] and the host refuses another.
-pub const LINK_VERSION: u16 = 3;
+pub const LINK_VERSION: u16 = 4;
 
 /// Why bytes on the link were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -138,6 +138,8 @@ pub struct StreamStart<'a> {
     pub audio_channels: u32,
     /// Audio: Opus bitrate in bit/s.
     pub audio_bitrate_bps: u32,
+    /// Audio: high quality (one Opus stream per channel).
+    pub audio_high_quality: bool,
     /// The app's command (`None`: the bare desktop).
     pub app_cmd: Option<&'a str>,
 }

@@ -120,6 +120,8 @@ pub struct AudioParams {
     pub channels: u32,
     /// Opus bitrate, bit/s.
     pub bitrate_bps: u32,
+    /// High quality (`x-nv-audio.surround.AudioQuality`): one Opus stream per channel.
+    pub high_quality: bool,
 }
 
 /// The pool between an audio feed and the audio sender: empty packet buffers (capacity

@@ -79,16 +79,15 @@ pub fn video_plan(start: &MediaStart) -> anyhow::Result<VideoPlan> {
     })
 }
 
-/// Opus bitrate per channel pair (stereo: 96 kbit/s, CBR).
-const OPUS_BPS_PER_PAIR: u32 = 96_000;
-
-/// The audio of a stream configuration.
+/// The audio of a stream configuration (the ANNOUNCEd channel count and quality; its Opus layout's bitrate).
 pub fn audio_params(start: &MediaStart) -> AudioParams {
-    let channels = start.launch.audio_channels().clamp(2, 8);
+    let c = &start.config;
+    let layout = lumen_core::audio::OpusLayout::for_config(c.audio_channels, c.audio_high_quality);
     AudioParams {
-        packet_ms: start.config.audio_packet_duration_ms.max(1),
-        channels,
-        bitrate_bps: OPUS_BPS_PER_PAIR * channels.div_ceil(2),
+        packet_ms: c.audio_packet_duration_ms.max(1),
+        channels: u32::from(layout.channels),
+        bitrate_bps: layout.bitrate_bps,
+        high_quality: layout.high_quality,
     }
 }
 

@@ -161,6 +161,7 @@ fn writer(mut sock: UnixStream, rx: Receiver<Outgoing>) {
                     audio_packet_ms: audio.packet_ms,
                     audio_channels: audio.channels,
                     audio_bitrate_bps: audio.bitrate_bps,
+                    audio_high_quality: audio.high_quality,
                     app_cmd: app_cmd.as_deref(),
                 };
                 link::encode_to_worker(&ToWorker::Start(s), &mut buf);
