@@ -21,10 +21,15 @@ pub trait AudioSource: Send {
     fn channels(&self) -> u16;
     /// Fills `out` (interleaved, `channels` samples per frame) with the next samples.
     fn fill(&mut self, out: &mut [i16]);
+    /// Whether the last [`AudioSource::fill`] was silence because nothing plays (not quiet sound): the
+    /// encoder may then send nothing at all.
+    fn nothing_plays(&self) -> bool {
+        false
+    }
 }
 
-/// Silence (stereo): what a session streams until it has a real audio source, so clients hear nothing
-/// rather than a test tone.
+/// Silence: the audio of a session with no audio server of its own (`--nested`); nothing plays, so with
+/// `encode_on_clock` it costs nothing and sends nothing.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SilenceSource;
 
@@ -34,6 +39,9 @@ impl AudioSource for SilenceSource {
     }
     fn fill(&mut self, out: &mut [i16]) {
         out.fill(0);
+    }
+    fn nothing_plays(&self) -> bool {
+        true
     }
 }
 
@@ -129,6 +137,16 @@ impl OpusEncoder {
     /// encodes it into `out`; returns the packet length.
     pub fn encode_from(&mut self, src: &mut dyn AudioSource, out: &mut [u8]) -> Result<usize, AudioError> {
         src.fill(&mut self.pcm);
+        self.encode_filled(out)
+    }
+
+    /// Pulls one packet of audio from `src` without encoding it (see [`OpusEncoder::encode_filled`]).
+    pub fn fill(&mut self, src: &mut dyn AudioSource) {
+        src.fill(&mut self.pcm);
+    }
+
+    /// Encodes the packet last pulled by [`OpusEncoder::fill`] into `out`; returns the packet length.
+    pub fn encode_filled(&mut self, out: &mut [u8]) -> Result<usize, AudioError> {
         Ok(match &mut self.enc {
             Inner::Stereo(e) => e.encode(&self.pcm, out)?,
             Inner::Multi(e) => e.encode(&self.pcm, out)?,
@@ -136,8 +154,17 @@ impl OpusEncoder {
     }
 }
 
+/// How long a source keeps being encoded after nothing plays any more, ms (the decoder's tail fades out).
+pub const SILENCE_HANGOVER_MS: u32 = 100;
+/// Packets per audio FEC block (the host's 4 + 2): sending pauses only at a block's end.
+const FEC_BLOCK: u64 = 4;
+
 /// Encodes `source` into Opus packets on an absolute clock of `packet_ms` (packets never drift), handing
 /// each to `emit`, until `emit` returns `false` or `stop` returns `true`. Returns the packets encoded.
+///
+/// Silence costs nothing: once nothing has played for [`SILENCE_HANGOVER_MS`] (the source says so) and
+/// the current FEC block is complete, packets are neither encoded nor sent until something plays again
+/// (the clock keeps ticking; the client's decoder simply gets no packets).
 pub fn encode_on_clock(
     enc: &mut OpusEncoder,
     source: &mut dyn AudioSource,
@@ -148,9 +175,16 @@ pub fn encode_on_clock(
     let mut ticker = crate::clock::Ticker::new(std::time::Duration::from_millis(u64::from(packet_ms)), false);
     let mut pkt = [0u8; lumen_core::audio::MAX_OPUS_LEN];
     let mut n = 0u64;
+    let hangover = u64::from(SILENCE_HANGOVER_MS / packet_ms.max(1));
+    let mut quiet = 0u64;
     while !stop() {
         ticker.wait();
-        let len = enc.encode_from(source, &mut pkt)?;
+        enc.fill(source);
+        quiet = if source.nothing_plays() { quiet + 1 } else { 0 };
+        if quiet > hangover && n.is_multiple_of(FEC_BLOCK) {
+            continue;
+        }
+        let len = enc.encode_filled(&mut pkt)?;
         n += 1;
         if !emit(&pkt[..len]) {
             break;

@@ -64,14 +64,16 @@ def _client_main(args) -> int:
                         ready_timeout=10.0, black_frame_threshold=-1, record_audio=True)
     sub = client._stream_manager.subscribe_audio()
     chunks = []
+    arrivals = []
     t0 = time.monotonic()
     while time.monotonic() - t0 < args.seconds:  # the recording window, not a wait
         c = sub.get(timeout=0.5)
         if c is not None and time.monotonic() - t0 > args.skip:
             chunks.append(np.asarray(c.data, dtype=np.float32))
+            arrivals.append(round(time.monotonic() - t0, 3))
     pcm = np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32)
     np.save(args.out, pcm)
-    print(json.dumps({"result": "recorded", "samples": int(pcm.shape[0])}), flush=True)
+    print(json.dumps({"result": "recorded", "samples": int(pcm.shape[0]), "arrivals": arrivals}), flush=True)
     os._exit(0)
 
 
@@ -82,9 +84,12 @@ def record(host, cfg, app: str, out: Path, seconds: float = 6.0, skip: float = 2
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def finish(p: subprocess.Popen, host, out: Path) -> np.ndarray:
+def finish(p: subprocess.Popen, host, out: Path, with_arrivals: bool = False):
     stdout, stderr = p.communicate(timeout=120)
     assert '"recorded"' in stdout, f"client: {stdout[-2000:]} {stderr[-3000:]}\n{host.log()[-3000:]}"
+    if with_arrivals:
+        r = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
+        return np.load(out), r["arrivals"]
     return np.load(out)
 
 
@@ -102,6 +107,26 @@ def test_an_app_in_the_session_is_heard_by_the_client(session_host, paired_clien
         # A 0.5-amplitude sine: RMS 0.354 of full scale.
         assert abs(rms - 0.354) < 0.06, (ch, rms)
     host.wait_log("session audio server listening", timeout=5)
+
+
+def test_silence_costs_nothing_and_sound_comes_back(session_host, paired_client, tmp_path):
+    """No app plays for the first seconds: no audio packet is sent at all (nothing is encoded); then an app
+    starts and the client, which kept streaming, hears it."""
+    tone = tmp_path / "late.wav"
+    write_tone(tone, 660.0, 30.0)
+    script = tmp_path / "late-tone"
+    script.write_text(f"#!/bin/sh\nsleep 5\nexec paplay {tone}\n")
+    script.chmod(0o755)
+    host = session_host("--app", str(script))
+    _, cfg = paired_client(host)
+    pcm, arrivals = finish(record(host, cfg, "late-tone", tmp_path / "l.npy", seconds=9.0, skip=1.0), host,
+                           tmp_path / "l.npy", with_arrivals=True)
+    # The stream starts about a second before the app plays: after the hangover nothing arrives until then.
+    quiet = [t for t in arrivals if 1.0 <= t <= 2.5]
+    assert not quiet, f"{len(quiet)} audio chunks while nothing played"
+    assert pcm.shape[0] > RATE * 2, pcm.shape
+    freq, share = spectrum_peak(pcm[-RATE * 2:, 0])
+    assert abs(freq - 660.0) < 3.0 and share > 0.9, (freq, share)
 
 
 def test_two_sessions_each_hear_only_their_own_app(session_host, paired_client, tmp_path):

@@ -205,10 +205,16 @@ def _run_client(host, cfg, *extra, timeout=90.0) -> dict:
 
 @pytest.fixture
 def media_host(lumen_host, tmp_path):
-    """A `lumen-session` whose sessions stream the media plane's test pattern (no compositor output)."""
+    """A `lumen-session` whose sessions stream the media plane's test pattern (no compositor output), with a
+    tone playing in the session (a silent session sends no audio at all)."""
+    from test_audio import write_tone
+
+    tone = tmp_path / "media-tone.wav"
+    write_tone(tone, 440.0, 60.0)
 
     def make(env=None):
-        return lumen_host("--video-source", "test-pattern", "--encoder", "software", env=env)
+        return lumen_host("--video-source", "test-pattern", "--encoder", "software", "--desktop-app",
+                          f"paplay {tone}", env=env)
 
     yield make
 

@@ -58,7 +58,7 @@ impl SessionAudio {
     pub fn source(&self, channels: usize) -> MixSource {
         self.mixer.set_channels(channels);
         self.consumer.attached.store(true, Ordering::Relaxed);
-        MixSource { mixer: self.mixer.clone(), consumer: self.consumer.clone() }
+        MixSource { mixer: self.mixer.clone(), consumer: self.consumer.clone(), playing: 0 }
     }
 }
 
@@ -76,6 +76,8 @@ impl Drop for SessionAudio {
 pub struct MixSource {
     mixer: Arc<Mixer>,
     consumer: Arc<Consumer>,
+    /// Streams that contributed to the last packet.
+    playing: usize,
 }
 
 impl AudioSource for MixSource {
@@ -84,7 +86,11 @@ impl AudioSource for MixSource {
     }
 
     fn fill(&mut self, out: &mut [i16]) {
-        self.mixer.pull(out);
+        self.playing = self.mixer.pull(out);
+    }
+
+    fn nothing_plays(&self) -> bool {
+        self.playing == 0
     }
 }
 
