@@ -26,6 +26,10 @@ pub trait AudioSource: Send {
     fn nothing_plays(&self) -> bool {
         false
     }
+    /// When the oldest sample of the last fill reached this source, CLOCK_MONOTONIC ns (0: not known).
+    fn heard_ns(&self) -> u64 {
+        0
+    }
 }
 
 /// Silence: the audio of a session with no audio server of its own (`--nested`); nothing plays, so with
@@ -170,7 +174,7 @@ pub fn encode_on_clock(
     source: &mut dyn AudioSource,
     packet_ms: u32,
     stop: &dyn Fn() -> bool,
-    emit: &mut dyn FnMut(&[u8]) -> bool,
+    emit: &mut dyn FnMut(&[u8], u64) -> bool,
 ) -> Result<u64, AudioError> {
     let mut ticker = crate::clock::Ticker::new(std::time::Duration::from_millis(u64::from(packet_ms)), false);
     let mut pkt = [0u8; lumen_core::audio::MAX_OPUS_LEN];
@@ -186,7 +190,7 @@ pub fn encode_on_clock(
         }
         let len = enc.encode_filled(&mut pkt)?;
         n += 1;
-        if !emit(&pkt[..len]) {
+        if !emit(&pkt[..len], source.heard_ns()) {
             break;
         }
     }

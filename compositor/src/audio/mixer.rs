@@ -66,6 +66,10 @@ struct StreamQueue {
     playing: bool,
     /// Frames taken out so far (the stream's read position, for latency replies).
     read_frames: u64,
+    /// Frames put in so far (sink frames).
+    written_frames: u64,
+    /// When the samples arrived: (frames written up to then, CLOCK_MONOTONIC ns), oldest first.
+    marks: VecDeque<(u64, u64)>,
 }
 
 #[derive(Default)]
@@ -118,6 +122,8 @@ impl Mixer {
             phase: 0.0,
             playing: false,
             read_frames: 0,
+            written_frames: 0,
+            marks: VecDeque::new(),
         };
         self.lock().streams.insert(key, q);
     }
@@ -142,8 +148,8 @@ impl Mixer {
         }
     }
 
-    /// Appends bytes a client wrote to a stream.
-    pub fn write(&self, key: StreamKey, bytes: &[u8]) {
+    /// Appends bytes a client wrote to a stream, arrived at `now_ns` (CLOCK_MONOTONIC).
+    pub fn write(&self, key: StreamKey, bytes: &[u8], now_ns: u64) {
         let mut st = self.lock();
         let channels = st.channels;
         let Some(q) = st.streams.get_mut(&key) else { return };
@@ -163,6 +169,7 @@ impl Mixer {
         let step = f64::from(q.spec.rate) / f64::from(RATE);
         let frames = whole / fb;
         let mut frame = [0f32; 8];
+        let before = q.samples.len();
         while q.phase < frames as f64 {
             let i = q.phase as usize;
             let src = &data[i * fb..(i + 1) * fb];
@@ -176,6 +183,11 @@ impl Mixer {
         }
         q.phase -= frames as f64;
         q.partial.extend_from_slice(&data[whole..]);
+        let added = ((q.samples.len() - before) / channels) as u64;
+        if added > 0 {
+            q.written_frames += added;
+            q.marks.push_back((q.written_frames, now_ns));
+        }
     }
 
     /// Bytes queued for a stream, in the stream's own format (for flow control and latency).
@@ -197,13 +209,15 @@ impl Mixer {
     }
 
     /// Mixes `frames` frames of every playing stream into `out` (interleaved i16 at the sink's channels);
-    /// returns how many streams contributed (0: silence).
-    pub fn pull(&self, out: &mut [i16]) -> usize {
+    /// returns how many streams contributed (0: silence) and when the oldest sample mixed arrived
+    /// (CLOCK_MONOTONIC ns; 0 when none).
+    pub fn pull(&self, out: &mut [i16]) -> (usize, u64) {
         let mut st = self.lock();
         let st = &mut *st;
         st.mix.clear();
         st.mix.resize(out.len(), 0.0);
         let mut playing = 0;
+        let mut oldest = 0u64;
         for q in st.streams.values_mut().filter(|q| q.playing) {
             let n = out.len().min(q.samples.len());
             if n == 0 {
@@ -213,12 +227,12 @@ impl Mixer {
             for (m, s) in st.mix.iter_mut().zip(q.samples.drain(..n)) {
                 *m += s;
             }
-            q.read_frames += (n / st.channels) as u64;
+            q.consume((n / st.channels) as u64, &mut oldest);
         }
         for (o, m) in out.iter_mut().zip(&st.mix) {
             *o = (m.clamp(-1.0, 1.0) * 32767.0) as i16;
         }
-        playing
+        (playing, oldest)
     }
 
     /// Plays `frames` frames to nowhere (no client streams the session): apps keep their real-time pace.
@@ -228,7 +242,23 @@ impl Mixer {
         for q in st.streams.values_mut().filter(|q| q.playing) {
             let n = (frames * channels).min(q.samples.len());
             q.samples.drain(..n);
-            q.read_frames += (n / channels) as u64;
+            q.consume((n / channels) as u64, &mut 0);
+        }
+    }
+}
+
+impl StreamQueue {
+    /// Advances the read position by `frames`; `oldest` becomes the arrival of the first frame read if it is
+    /// older (or unset).
+    fn consume(&mut self, frames: u64, oldest: &mut u64) {
+        if let Some(&(_, at)) = self.marks.iter().find(|(end, _)| *end > self.read_frames) {
+            if *oldest == 0 || at < *oldest {
+                *oldest = at;
+            }
+        }
+        self.read_frames += frames;
+        while self.marks.front().is_some_and(|(end, _)| *end <= self.read_frames) {
+            self.marks.pop_front();
         }
     }
 }
@@ -258,20 +288,21 @@ mod tests {
         let b = (1, 1);
         m.add(a, StreamSpec { format: SampleFormat::S16Le, channels: 2, rate: RATE });
         m.add(b, StreamSpec { format: SampleFormat::F32Le, channels: 1, rate: RATE });
-        m.write(a, &s16(&[8192, -8192, 8192, -8192]));
+        m.write(a, &s16(&[8192, -8192, 8192, -8192]), 500);
         let f: Vec<u8> = [0.25f32, 0.25].iter().flat_map(|x| x.to_le_bytes()).collect();
         // A split write: a partial frame waits for the rest.
-        m.write(b, &f[..3]);
-        m.write(b, &f[3..]);
+        m.write(b, &f[..3], 100);
+        m.write(b, &f[3..], 700);
         let mut out = [0i16; 4];
-        assert_eq!(m.pull(&mut out), 0, "nothing plays before the streams start");
+        assert_eq!(m.pull(&mut out).0, 0, "nothing plays before the streams start");
         m.set_playing(a, true);
         m.set_playing(b, true);
-        assert_eq!(m.pull(&mut out), 2);
+        // The oldest sample mixed arrived at 500 (b's first frame was complete only at 700).
+        assert_eq!(m.pull(&mut out), (2, 500));
         // 0.25 + 0.25 = 0.5 on the left, -0.25 + 0.25 = 0 on the right.
         assert_eq!(out, [16383, 0, 16383, 0]);
         assert_eq!(m.read_frames(a), 2);
-        assert_eq!(m.pull(&mut out), 0, "drained: silence");
+        assert_eq!(m.pull(&mut out), (0, 0), "drained: silence");
         assert_eq!(out, [0; 4]);
     }
 
@@ -280,7 +311,7 @@ mod tests {
         let m = Mixer::new(2);
         let k = (0, 0);
         m.add(k, StreamSpec { format: SampleFormat::S16Le, channels: 2, rate: 24_000 });
-        m.write(k, &s16(&[100, 100, 200, 200]));
+        m.write(k, &s16(&[100, 100, 200, 200]), 1);
         assert_eq!(m.queued_bytes(k), 8);
         m.set_playing(k, true);
         let mut out = [0i16; 8];

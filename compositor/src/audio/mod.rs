@@ -58,7 +58,7 @@ impl SessionAudio {
     pub fn source(&self, channels: usize) -> MixSource {
         self.mixer.set_channels(channels);
         self.consumer.attached.store(true, Ordering::Relaxed);
-        MixSource { mixer: self.mixer.clone(), consumer: self.consumer.clone(), playing: 0 }
+        MixSource { mixer: self.mixer.clone(), consumer: self.consumer.clone(), playing: 0, heard_ns: 0 }
     }
 }
 
@@ -78,6 +78,8 @@ pub struct MixSource {
     consumer: Arc<Consumer>,
     /// Streams that contributed to the last packet.
     playing: usize,
+    /// When the last packet's oldest sample arrived.
+    heard_ns: u64,
 }
 
 impl AudioSource for MixSource {
@@ -86,11 +88,15 @@ impl AudioSource for MixSource {
     }
 
     fn fill(&mut self, out: &mut [i16]) {
-        self.playing = self.mixer.pull(out);
+        (self.playing, self.heard_ns) = self.mixer.pull(out);
     }
 
     fn nothing_plays(&self) -> bool {
         self.playing == 0
+    }
+
+    fn heard_ns(&self) -> u64 {
+        self.heard_ns
     }
 }
 

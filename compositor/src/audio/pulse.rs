@@ -337,7 +337,7 @@ fn command(c: &mut Client, mixer: &Mixer, next_channel: &mut u32, seq: u32, cmd:
 /// Samples a client wrote to one of its streams.
 fn stream_write(c: &mut Client, mixer: &Mixer, channel: u32, payload: &[u8]) -> anyhow::Result<()> {
     let Some(s) = c.streams.get_mut(&channel) else { anyhow::bail!("write to unknown stream {channel}") };
-    mixer.write((c.id, channel), payload);
+    mixer.write((c.id, channel), payload, lumen_stream::media::timing::monotonic_ns());
     s.written += payload.len() as u64;
     s.requested = s.requested.saturating_sub(payload.len());
     if let Phase::Prebuffering(n) = s.phase {

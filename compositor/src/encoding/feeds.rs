@@ -127,7 +127,7 @@ impl AudioFeed for OpusFeed {
         let thread = std::thread::Builder::new().name("lumen-audio-enc".into()).spawn(move || {
             let mut source = make_source();
             let stop = || shared.stopping();
-            let mut emit = |pkt: &[u8]| deliver_packet(&pool, pkt);
+            let mut emit = |pkt: &[u8], heard_ns: u64| deliver_packet(&pool, pkt, heard_ns);
             if let Err(e) = encode_on_clock(&mut enc, source.as_mut(), params.packet_ms, &stop, &mut emit) {
                 tracing::error!(error = %e, "audio encoder failed");
                 shared.end(EndReason::Error(format!("audio encoder: {e}")));
@@ -139,11 +139,12 @@ impl AudioFeed for OpusFeed {
 
 /// Copies one packet into a free buffer of the pool (dropping it when the sender is behind); `false` once
 /// the sender is gone.
-pub fn deliver_packet(pool: &AudioPool, pkt: &[u8]) -> bool {
+pub fn deliver_packet(pool: &AudioPool, pkt: &[u8], heard_ns: u64) -> bool {
     match pool.free_rx.try_recv() {
         Ok(mut buf) => {
-            buf.clear();
-            buf.extend_from_slice(pkt);
+            buf.data.clear();
+            buf.data.extend_from_slice(pkt);
+            buf.heard_ns = heard_ns;
             pool.full_tx.try_send(buf).is_ok()
         }
         Err(TryRecvError::Empty) => true,

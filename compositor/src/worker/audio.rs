@@ -40,10 +40,10 @@ impl AudioThread {
         let stop = Arc::new(AtomicBool::new(false));
         let st = stop.clone();
         let thread = std::thread::Builder::new().name("lumen-audio-enc".into()).spawn(move || {
-            let mut frame = Vec::with_capacity(lumen_core::audio::MAX_OPUS_LEN + link::HEADER_LEN);
-            let mut emit = |pkt: &[u8]| {
+            let mut frame = Vec::with_capacity(lumen_core::audio::MAX_OPUS_LEN + link::HEADER_LEN + 8);
+            let mut emit = |pkt: &[u8], heard_ns: u64| {
                 frame.clear();
-                link::encode_to_host(&ToHost::Opus { data: pkt }, &mut frame);
+                link::encode_to_host(&ToHost::Opus { heard_ns, data: pkt }, &mut frame);
                 sock.write_all(&frame).is_ok()
             };
             let stop = || st.load(Ordering::Relaxed);

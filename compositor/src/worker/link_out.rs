@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use lumen_core::link::{self, ToHost};
-pub use lumen_stream::worker::video_link::monotonic_ns;
+pub use lumen_stream::media::timing::monotonic_ns;
 
 /// The worker's writing end of the link.
 pub struct LinkWriter {

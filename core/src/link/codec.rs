@@ -144,8 +144,9 @@ pub fn encode_to_host(msg: &ToHost<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(message.as_bytes());
             finish(out, at);
         }
-        ToHost::Opus { data } => {
+        ToHost::Opus { heard_ns, data } => {
             let at = begin(out, kind::OPUS);
+            out.extend_from_slice(&heard_ns.to_le_bytes());
             out.extend_from_slice(data);
             finish(out, at);
         }
@@ -254,7 +255,7 @@ pub fn decode_to_host(kind: u8, body: &[u8]) -> Result<ToHost<'_>, LinkError> {
             let n = body.len();
             ToHost::Failed { message: b.text(n)? }
         }
-        kind::OPUS => ToHost::Opus { data: b.rest() },
+        kind::OPUS => ToHost::Opus { heard_ns: b.u64()?, data: b.rest() },
         k => return Err(LinkError::UnknownKind(k)),
     })
 }
@@ -324,7 +325,7 @@ mod tests {
             ToHost::Streaming { width: 1366, height: 768 },
             ToHost::AppExited { code: -1 },
             ToHost::Failed { message: "no such app: ✓" },
-            ToHost::Opus { data: &[0xfc, 1, 2, 3] },
+            ToHost::Opus { heard_ns: 1 << 45, data: &[0xfc, 1, 2, 3] },
         ];
         let mut out = Vec::new();
         for m in &msgs {

@@ -81,7 +81,7 @@ impl RingUnit {
 }
 
 /// Version of this protocol; the worker reports it in [`ToHost::Ready`] and the host refuses another.
-pub const LINK_VERSION: u16 = 4;
+pub const LINK_VERSION: u16 = 5;
 
 /// Why bytes on the link were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -220,6 +220,9 @@ pub enum ToHost<'a> {
     },
     /// One Opus packet of the session's audio (sent on the audio link, paced by the worker's audio clock).
     Opus {
+        /// When the packet's oldest sample reached the session's audio server, CLOCK_MONOTONIC ns (0: not
+        /// known, e.g. silence) — the start of the audio host latency.
+        heard_ns: u64,
         /// The packet.
         data: &'a [u8],
     },

@@ -128,8 +128,16 @@ pub struct AudioParams {
 /// `lumen_core::audio::MAX_OPUS_LEN`) come back on `free_rx`; filled ones, one Opus packet each, go to
 /// `full_tx`, paced by the feed's audio clock (the sender sends each as it arrives).
 pub struct AudioPool {
-    pub free_rx: Receiver<Vec<u8>>,
-    pub full_tx: SyncSender<Vec<u8>>,
+    pub free_rx: Receiver<AudioPacket>,
+    pub full_tx: SyncSender<AudioPacket>,
+}
+
+/// One Opus packet in a reusable buffer.
+#[derive(Debug, Default)]
+pub struct AudioPacket {
+    pub data: Vec<u8>,
+    /// When its oldest sample reached the session's audio (CLOCK_MONOTONIC ns; 0: not known).
+    pub heard_ns: u64,
 }
 
 /// A source of Opus packets for one media session.

@@ -3,6 +3,12 @@
 
 use std::time::Duration;
 
+/// CLOCK_MONOTONIC now, ns (the clock both processes stamp with).
+pub fn monotonic_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
 const RING: usize = 1024;
 
 /// A ring of the last [`RING`] frames' timings (allocated once).

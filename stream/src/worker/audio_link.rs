@@ -60,9 +60,12 @@ fn read_packets(mut sock: UnixStream, att_rx: &Receiver<AudioPool>) -> anyhow::R
             return Err(e.into());
         }
         let h = link::parse_header(&head)?;
-        if h.kind != link::OPUS_KIND || h.body_len > MAX_OPUS_LEN {
+        if h.kind != link::OPUS_KIND || h.body_len > MAX_OPUS_LEN + 8 || h.body_len < 8 {
             anyhow::bail!("unexpected message {:#04x} of {} bytes on the audio link", h.kind, h.body_len);
         }
+        let mut stamp = [0u8; 8];
+        sock.read_exact(&mut stamp)?;
+        let data_len = h.body_len - 8;
         while let Ok(p) = att_rx.try_recv() {
             pool = Some(p);
         }
@@ -75,11 +78,12 @@ fn read_packets(mut sock: UnixStream, att_rx: &Receiver<AudioPool>) -> anyhow::R
             Some(Err(TryRecvError::Empty)) | None => None,
         };
         let Some(mut buf) = buf else {
-            sock.read_exact(&mut scratch[..h.body_len])?;
+            sock.read_exact(&mut scratch[..data_len])?;
             continue;
         };
-        buf.resize(h.body_len, 0);
-        sock.read_exact(&mut buf)?;
+        buf.heard_ns = u64::from_le_bytes(stamp);
+        buf.data.resize(data_len, 0);
+        sock.read_exact(&mut buf.data)?;
         if pool.as_ref().is_some_and(|p| p.full_tx.try_send(buf).is_err()) {
             pool = None;
         }

@@ -57,11 +57,7 @@ pub fn send_notice(sock: &OwnedFd, unit: &RingUnit) -> Notice {
     }
 }
 
-/// CLOCK_MONOTONIC now, ns (the clock of the worker's stamps).
-pub fn monotonic_ns() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-}
+pub use crate::media::timing::monotonic_ns;
 
 /// The video sender's source of units from the worker.
 pub struct RingSource {
