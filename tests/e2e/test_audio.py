@@ -109,6 +109,23 @@ def test_an_app_in_the_session_is_heard_by_the_client(session_host, paired_clien
     host.wait_log("session audio server listening", timeout=5)
 
 
+def test_a_gstreamer_player_is_heard_too(session_host, paired_client, tmp_path):
+    """GStreamer's pulsesink (libpulse with its own buffer, latency and volume requests) plays an 880 Hz tone."""
+    script = tmp_path / "gst-tone"
+    script.write_text("#!/bin/sh\nexec gst-launch-1.0 -q audiotestsrc freq=880 volume=0.5 ! audioconvert ! "
+                      "audioresample ! pulsesink\n")
+    script.chmod(0o755)
+    host = session_host("--app", str(script))
+    _, cfg = paired_client(host)
+    pcm = finish(record(host, cfg, "gst-tone", tmp_path / "g.npy"), host, tmp_path / "g.npy")
+    assert pcm.shape[0] > RATE * 3, pcm.shape
+    for ch in (0, 1):
+        freq, share = spectrum_peak(pcm[:, ch])
+        assert abs(freq - 880.0) < 3.0 and share > 0.9, (ch, freq, share)
+        rms = float(np.sqrt(np.mean(pcm[:, ch] ** 2)))
+        assert abs(rms - 0.354) < 0.06, (ch, rms)
+
+
 def test_silence_costs_nothing_and_sound_comes_back(session_host, paired_client, tmp_path):
     """No app plays for the first seconds: no audio packet is sent at all (nothing is encoded); then an app
     starts and the client, which kept streaming, hears it."""

@@ -231,6 +231,16 @@ fn command(c: &mut Client, mixer: &Mixer, next_channel: &mut u32, seq: u32, cmd:
         Command::LookupSink(_) => protocol::write_reply_message(&mut c.sock, seq, &protocol::LookupReply(0), v)?,
         Command::GetSinkInfoList => protocol::write_reply_message(&mut c.sock, seq, &vec![sink_info(mixer)], v)?,
         Command::CreatePlaybackStream(mut p) => {
+            // Clients of the extended API (GStreamer's pulsesink) give the spec in their format list instead.
+            let pcm_format = p.formats.iter().find(|f| f.encoding == protocol::FormatEncoding::Pcm).cloned();
+            if p.sample_spec.format == protocol::SampleFormat::Invalid || p.sample_spec.channels == 0 {
+                if let Some(spec) = pcm_format.as_ref().and_then(spec_of_format) {
+                    p.sample_spec = spec;
+                    if p.channel_map.num_channels() != spec.channels {
+                        p.channel_map = channel_map(spec.channels);
+                    }
+                }
+            }
             let Some(format) = sample_format(p.sample_spec.format) else {
                 protocol::write_error(&mut c.sock, seq, &PulseError::NotSupported)?;
                 return Ok(());
@@ -261,6 +271,7 @@ fn command(c: &mut Client, mixer: &Mixer, next_channel: &mut u32, seq: u32, cmd:
                 buffer_attr: p.buffer_attr,
                 requested_bytes: requested as u32,
                 sink_name: CString::new(SINK_NAME).ok(),
+                format: pcm_format.unwrap_or_else(|| protocol::FormatInfo::new(protocol::FormatEncoding::Pcm)),
                 ..Default::default()
             };
             protocol::write_reply_message(&mut c.sock, seq, &reply, v)?;
@@ -332,6 +343,26 @@ fn command(c: &mut Client, mixer: &Mixer, next_channel: &mut u32, seq: u32, cmd:
         }
     }
     Ok(())
+}
+
+/// The sample spec a PCM format info describes (`format.sample_format`, `format.rate`, `format.channels`; the
+/// values are JSON: a quoted string, numbers).
+fn spec_of_format(f: &protocol::FormatInfo) -> Option<protocol::SampleSpec> {
+    let text = |key: &std::ffi::CStr| {
+        let v = f.props.get_bytes(key)?;
+        let s = std::str::from_utf8(v).ok()?.trim_end_matches('\0').trim().trim_matches('"').to_owned();
+        Some(s)
+    };
+    let format = match text(c"format.sample_format")?.as_str() {
+        "u8" => protocol::SampleFormat::U8,
+        "s16le" => protocol::SampleFormat::S16Le,
+        "s32le" => protocol::SampleFormat::S32Le,
+        "float32le" => protocol::SampleFormat::Float32Le,
+        _ => return None,
+    };
+    let sample_rate = text(c"format.rate")?.parse().ok()?;
+    let channels = text(c"format.channels")?.parse().ok()?;
+    Some(protocol::SampleSpec { format, channels, sample_rate })
 }
 
 /// Samples a client wrote to one of its streams.
