@@ -19,6 +19,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from test_session import session_host  # noqa: F401 (fixture)
 
@@ -52,8 +53,30 @@ def spectrum_peak(x: np.ndarray) -> tuple[float, float]:
     return k * RATE / len(x), float(band / mag.sum())
 
 
+def write_channels(path: Path, freqs: list[float], seconds: float, amplitude: float = 0.3) -> None:
+    """A WAV whose channel k carries a tone of freqs[k]."""
+    t = np.arange(int(RATE * seconds)) / RATE
+    cols = [(amplitude * np.sin(2 * np.pi * f * t) * 32767).astype("<i2") for f in freqs]
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(len(freqs))
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(np.stack(cols, axis=1).tobytes())
+
+
+# Moonlight's audioConfiguration: channel mask << 16 | channel count << 8 | 0xCA.
+AUDIO_CONFIGURATIONS = {2: 0x302CA, 6: 0x3F06CA, 8: 0x63F08CA}
+
+
 def _client_main(args) -> int:
     import moonlight_helpers as mh
+
+    if args.channels != 2:
+        # The package's API streams stereo; its stream configuration takes any layout (and its decoder
+        # handles surround with a mapping-family-1 OpusHead).
+        import moonlight_python as mp
+        plain = mp.StreamConfig
+        mp.StreamConfig = lambda **kw: plain(audio_configuration=AUDIO_CONFIGURATIONS[args.channels], **kw)
 
     class _Host:
         address = args.host
@@ -77,16 +100,18 @@ def _client_main(args) -> int:
     os._exit(0)
 
 
-def record(host, cfg, app: str, out: Path, seconds: float = 6.0, skip: float = 2.0) -> subprocess.Popen:
+def record(host, cfg, app: str, out: Path, seconds: float = 6.0, skip: float = 2.0,
+           channels: int = 2) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "client", "--host", host.address,
                              "--port", str(host.port_base), "--config-dir", str(cfg), "--app", app,
-                             "--seconds", str(seconds), "--skip", str(skip), "--out", str(out)],
+                             "--seconds", str(seconds), "--skip", str(skip), "--out", str(out),
+                             "--channels", str(channels)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def finish(p: subprocess.Popen, host, out: Path, with_arrivals: bool = False):
     stdout, stderr = p.communicate(timeout=120)
-    assert '"recorded"' in stdout, f"client: {stdout[-2000:]} {stderr[-3000:]}\n{host.log()[-3000:]}"
+    assert '"recorded"' in stdout, f"client rc={p.returncode}: {stdout[-2000:]} {stderr[-3000:]}\n{host.log()[-3000:]}"
     if with_arrivals:
         r = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
         return np.load(out), r["arrivals"]
@@ -124,6 +149,34 @@ def test_a_gstreamer_player_is_heard_too(session_host, paired_client, tmp_path):
         assert abs(freq - 880.0) < 3.0 and share > 0.9, (ch, freq, share)
         rms = float(np.sqrt(np.mean(pcm[:, ch] ** 2)))
         assert abs(rms - 0.354) < 0.06, (ch, rms)
+
+
+# The test client decodes with PyAV: FFmpeg's Opus decoder takes a mapping-family-1 stream to be in Vorbis
+# channel order and reorders it into its own (FL FC FR BL BR LFE → FL FR FC LFE BL BR), while Moonlight's order
+# already is FL FR C LFE BL BR. Client channel k therefore holds decoded channel VORBIS_TO_FFMPEG[k]; the test
+# undoes that to see what moonlight-common-c's own decoder (libopus, Moonlight's order) delivers.
+VORBIS_TO_FFMPEG = {6: [0, 2, 1, 5, 3, 4]}
+
+
+@pytest.mark.parametrize("channels", [6])
+def test_surround_channels_arrive_on_their_own_channels(session_host, paired_client, tmp_path, channels):
+    """5.1: a tone of its own frequency on each channel of the app's stream arrives on the same channel at the
+    stock client (the DESCRIBE mapping the client reads is the encoder's)."""
+    freqs = [300.0 + 170.0 * k for k in range(channels)]
+    wav = tmp_path / f"ch{channels}.wav"
+    write_channels(wav, freqs, 30.0)
+    host = session_host("--app", str(player(tmp_path, f"tones-{channels}", wav)))
+    _, cfg = paired_client(host)
+    out = tmp_path / f"s{channels}.npy"
+    pcm = finish(record(host, cfg, f"tones-{channels}", out, channels=channels), host, out)
+    assert pcm.shape[1] == channels and pcm.shape[0] > RATE * 3, pcm.shape
+    decoded = np.empty_like(pcm)
+    decoded[:, VORBIS_TO_FFMPEG[channels]] = pcm
+    heard = [spectrum_peak(decoded[:, ch]) for ch in range(channels)]
+    # Which app channel each client channel carries (its tone's index), and how clean it is.
+    order = [int(round((f - 300.0) / 170.0)) for f, _ in heard]
+    assert order == list(range(channels)), f"client channel k carries app channel {order}"
+    assert all(share > 0.8 for _, share in heard), heard
 
 
 def test_silence_costs_nothing_and_sound_comes_back(session_host, paired_client, tmp_path):
@@ -178,4 +231,5 @@ if __name__ == "__main__":
     c.add_argument("--seconds", type=float, default=6.0)
     c.add_argument("--skip", type=float, default=2.0)
     c.add_argument("--out", type=Path, required=True)
+    c.add_argument("--channels", type=int, default=2)
     sys.exit(_client_main(ap.parse_args()))
