@@ -68,6 +68,45 @@ def write_channels(path: Path, freqs: list[float], seconds: float, amplitude: fl
 AUDIO_CONFIGURATIONS = {2: 0x302CA, 6: 0x3F06CA, 8: 0x63F08CA}
 
 
+class LibopusDecoder:
+    """The test client's surround decoder, on libopus itself (as moonlight-common-c's clients decode): the
+    package's own one (PyAV) takes family-1 Opus to be in Vorbis order and reorders it, and dies on 7.1.
+    Same interface as `moonlight_python.audio_decoder.AudioDecoder`."""
+
+    def __init__(self, sample_rate: int, channels: int, streams: int, coupled_streams: int, mapping: list[int]):
+        import ctypes
+
+        self._ct = ctypes
+        self._lib = ctypes.CDLL("libopus.so.0")
+        self._lib.opus_multistream_decoder_create.restype = ctypes.c_void_p
+        self._lib.opus_multistream_decoder_create.argtypes = [
+            ctypes.c_int32, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_ubyte),
+            ctypes.POINTER(ctypes.c_int)]
+        self._lib.opus_multistream_decode_float.argtypes = [
+            ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_float), ctypes.c_int,
+            ctypes.c_int]
+        self._lib.opus_multistream_decoder_destroy.argtypes = [ctypes.c_void_p]
+        err = ctypes.c_int()
+        table = (ctypes.c_ubyte * channels)(*mapping[:channels])
+        self._dec = self._lib.opus_multistream_decoder_create(sample_rate, channels, streams, coupled_streams,
+                                                              table, ctypes.byref(err))
+        assert self._dec and err.value == 0, f"opus_multistream_decoder_create: {err.value}"
+        self._pcm = (ctypes.c_float * (5760 * channels))()
+        self.sample_rate, self.channels, self.decode_errors = sample_rate, channels, 0
+
+    def decode(self, opus_data: bytes) -> list[np.ndarray]:
+        n = self._lib.opus_multistream_decode_float(self._dec, bytes(opus_data), len(opus_data), self._pcm, 5760, 0)
+        if n <= 0:
+            self.decode_errors += 1
+            return []
+        return [np.ctypeslib.as_array(self._pcm)[: n * self.channels].reshape(n, self.channels).copy()]
+
+    def close(self) -> None:
+        if self._dec:
+            self._lib.opus_multistream_decoder_destroy(self._dec)
+            self._dec = None
+
+
 def _client_main(args) -> int:
     import moonlight_helpers as mh
 
@@ -75,8 +114,10 @@ def _client_main(args) -> int:
         # The package's API streams stereo; its stream configuration takes any layout (and its decoder
         # handles surround with a mapping-family-1 OpusHead).
         import moonlight_python as mp
+        import moonlight_python._stream_manager as msm
         plain = mp.StreamConfig
         mp.StreamConfig = lambda **kw: plain(audio_configuration=AUDIO_CONFIGURATIONS[args.channels], **kw)
+        msm.AudioDecoder = LibopusDecoder
 
     class _Host:
         address = args.host
@@ -151,17 +192,10 @@ def test_a_gstreamer_player_is_heard_too(session_host, paired_client, tmp_path):
         assert abs(rms - 0.354) < 0.06, (ch, rms)
 
 
-# The test client decodes with PyAV: FFmpeg's Opus decoder takes a mapping-family-1 stream to be in Vorbis
-# channel order and reorders it into its own (FL FC FR BL BR LFE → FL FR FC LFE BL BR), while Moonlight's order
-# already is FL FR C LFE BL BR. Client channel k therefore holds decoded channel VORBIS_TO_FFMPEG[k]; the test
-# undoes that to see what moonlight-common-c's own decoder (libopus, Moonlight's order) delivers.
-VORBIS_TO_FFMPEG = {6: [0, 2, 1, 5, 3, 4]}
-
-
-@pytest.mark.parametrize("channels", [6])
+@pytest.mark.parametrize("channels", [6, 8])
 def test_surround_channels_arrive_on_their_own_channels(session_host, paired_client, tmp_path, channels):
-    """5.1: a tone of its own frequency on each channel of the app's stream arrives on the same channel at the
-    stock client (the DESCRIBE mapping the client reads is the encoder's)."""
+    """5.1 and 7.1: a tone of its own frequency on each channel of the app's stream arrives on the same channel
+    at the stock client (the DESCRIBE mapping the client reads is the encoder's), decoded by libopus."""
     freqs = [300.0 + 170.0 * k for k in range(channels)]
     wav = tmp_path / f"ch{channels}.wav"
     write_channels(wav, freqs, 30.0)
@@ -170,9 +204,7 @@ def test_surround_channels_arrive_on_their_own_channels(session_host, paired_cli
     out = tmp_path / f"s{channels}.npy"
     pcm = finish(record(host, cfg, f"tones-{channels}", out, channels=channels), host, out)
     assert pcm.shape[1] == channels and pcm.shape[0] > RATE * 3, pcm.shape
-    decoded = np.empty_like(pcm)
-    decoded[:, VORBIS_TO_FFMPEG[channels]] = pcm
-    heard = [spectrum_peak(decoded[:, ch]) for ch in range(channels)]
+    heard = [spectrum_peak(pcm[:, ch]) for ch in range(channels)]
     # Which app channel each client channel carries (its tone's index), and how clean it is.
     order = [int(round((f - 300.0) / 170.0)) for f, _ in heard]
     assert order == list(range(channels)), f"client channel k carries app channel {order}"
