@@ -181,6 +181,7 @@ fn sessions_belong_to_their_client() {
         media: Arc::new(test_plane(MediaOptions::default(), TestPlaneParts::test_pattern(Arc::new(LogSink)))),
         max_sessions: Some(1),
         session_idle_timeout: None,
+        admin_web: Some(None),
     };
     let (state, _end_rx) = build_state(&opts).unwrap();
     let a = pair(&state, "client-a");

@@ -2,11 +2,14 @@
 //! request line and one JSON reply line per connection. `lumen-session
 //! pin|pairing|clients|unpair|rename|status` are its clients.
 //!
-//! Requests: `{"cmd":"pin","pin":"1234","client":"ID"}` (`client` optional: which waiting pairing request
-//! gets the PIN), `{"cmd":"pairing"}`, `{"cmd":"clients"}`, `{"cmd":"unpair","id":"…"}`,
-//! `{"cmd":"rename","id":"…","name":"…"}`, `{"cmd":"status"}`. Replies: `{"ok":true,…}` or
-//! `{"ok":false,"error":"…"}`. A `pin` reply says where the PIN went: `{"given_to":{…}}` or
-//! `{"armed_for_secs":N}`.
+//! Requests: `{"cmd":"pin","pin":"1234","client":"ID","name":"TV"}` (`client` optional: which waiting
+//! pairing request gets the PIN; `name` optional: the paired device's name), `{"cmd":"pairing"}`,
+//! `{"cmd":"clients"}`, `{"cmd":"unpair","id":"…"}`, `{"cmd":"rename","id":"…","name":"…"}`,
+//! `{"cmd":"apps"}`, `{"cmd":"app_add","app":{…}}`, `{"cmd":"app_edit","id":N,"app":{…}}`,
+//! `{"cmd":"app_remove","id":N}`, `{"cmd":"sessions"}`, `{"cmd":"end_session","session":N}`,
+//! `{"cmd":"logs","after":SEQ}`, `{"cmd":"status"}`. Replies: `{"ok":true,…}` or `{"ok":false,"error":"…"}`.
+//! A `pin` reply says where the PIN went: `{"given_to":{…}}` or `{"armed_for_secs":N}`. The admin web page
+//! sends the same requests ([`crate::web`]).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -20,7 +23,9 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 
+use crate::catalog::{app_json, AppSpec};
 use crate::host::{lock, HostState};
+use crate::media_plane::EndReason;
 use crate::pairing_gate::PinGiven;
 
 /// Longest request line accepted.
@@ -34,6 +39,8 @@ pub enum AdminRequest {
         pin: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     Pairing,
     Clients,
@@ -45,6 +52,46 @@ pub enum AdminRequest {
         name: String,
     },
     Status,
+    Apps,
+    AppAdd {
+        app: AppSpec,
+    },
+    AppEdit {
+        id: u32,
+        app: AppSpec,
+    },
+    AppRemove {
+        id: u32,
+    },
+    Sessions,
+    EndSession {
+        session: u64,
+    },
+    Logs {
+        #[serde(default)]
+        after: u64,
+    },
+}
+
+impl AdminRequest {
+    /// The request's name (for log lines).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Pin { .. } => "pin",
+            Self::Pairing => "pairing",
+            Self::Clients => "clients",
+            Self::Unpair { .. } => "unpair",
+            Self::Rename { .. } => "rename",
+            Self::Status => "status",
+            Self::Apps => "apps",
+            Self::AppAdd { .. } => "app_add",
+            Self::AppEdit { .. } => "app_edit",
+            Self::AppRemove { .. } => "app_remove",
+            Self::Sessions => "sessions",
+            Self::EndSession { .. } => "end_session",
+            Self::Logs { .. } => "logs",
+        }
+    }
 }
 
 /// The socket path in a state dir.
@@ -69,7 +116,8 @@ pub fn bind(state_dir: &Path) -> anyhow::Result<UnixListener> {
 /// Answers one request.
 pub fn answer(state: &HostState, req: AdminRequest) -> Value {
     match req {
-        AdminRequest::Pin { pin, client } => match state.give_pin(pin.trim(), client.as_deref()) {
+        AdminRequest::Pin { pin, client, name } => match state.give_pin(pin.trim(), client.as_deref(), name.as_deref())
+        {
             Ok(PinGiven::To { id, device, ip, uniqueid }) => {
                 json!({"ok": true, "given_to": {"id": id, "device": device, "address": ip.to_string(), "uniqueid": uniqueid}})
             }
@@ -81,14 +129,7 @@ pub fn answer(state: &HostState, req: AdminRequest) -> Value {
             v["ok"] = json!(true);
             v
         }
-        AdminRequest::Clients => {
-            let clients: Vec<Value> = lock(&state.clients)
-                .list()
-                .iter()
-                .map(|c| json!({"id": c.id, "name": c.name, "paired_at": c.paired_at}))
-                .collect();
-            json!({"ok": true, "clients": clients})
-        }
+        AdminRequest::Clients => json!({"ok": true, "clients": state.clients_json()}),
         AdminRequest::Unpair { id } => match lock(&state.clients).remove(&id) {
             Ok(Some(c)) => {
                 tracing::info!(id = c.id, name = c.name, "client unpaired by the owner");
@@ -97,9 +138,7 @@ pub fn answer(state: &HostState, req: AdminRequest) -> Value {
             Ok(None) => json!({"ok": false, "error": format!("no paired client with id {id:?}")}),
             Err(e) => json!({"ok": false, "error": e.to_string()}),
         },
-        AdminRequest::Rename { name, .. }
-            if name.trim().is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) =>
-        {
+        AdminRequest::Rename { name, .. } if crate::store::validate_client_name(&name).is_err() => {
             json!({"ok": false, "error": "a client name is 1 to 128 printable characters"})
         }
         AdminRequest::Rename { id, name } => match lock(&state.clients).rename(&id, &name) {
@@ -112,6 +151,30 @@ pub fn answer(state: &HostState, req: AdminRequest) -> Value {
             v["ok"] = json!(true);
             v
         }
+        AdminRequest::Apps => {
+            let apps: Vec<Value> = state.catalog.list().iter().map(app_json).collect();
+            json!({"ok": true, "apps": apps, "config_path": state.catalog.config_path().display().to_string()})
+        }
+        AdminRequest::AppAdd { app } => catalog_reply(state.catalog.add(&app)),
+        AdminRequest::AppEdit { id, app } => catalog_reply(state.catalog.edit(id, &app)),
+        AdminRequest::AppRemove { id } => catalog_reply(state.catalog.remove(id)),
+        AdminRequest::Sessions => json!({"ok": true, "sessions": state.sessions_json()}),
+        AdminRequest::EndSession { session } => {
+            if state.end_session(session, EndReason::Cancelled) {
+                tracing::info!(session, "session ended by the owner");
+                json!({"ok": true})
+            } else {
+                json!({"ok": false, "error": format!("no session {session}")})
+            }
+        }
+        AdminRequest::Logs { after } => json!({"ok": true, "lines": crate::log_ring::lines_after(after)}),
+    }
+}
+
+fn catalog_reply(r: Result<crate::apps::App, crate::catalog::CatalogError>) -> Value {
+    match r {
+        Ok(app) => json!({"ok": true, "app": app_json(&app)}),
+        Err(e) => json!({"ok": false, "error": e.to_string()}),
     }
 }
 
@@ -133,7 +196,13 @@ pub async fn serve(state: Arc<HostState>, listener: UnixListener) {
             let mut reader = tokio::io::BufReader::new(r).take(MAX_LINE as u64);
             let reply = match tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await {
                 Ok(Ok(_)) => match serde_json::from_str::<AdminRequest>(line.trim()) {
-                    Ok(req) => answer(&state, req),
+                    // Off the async workers: ending a session joins its threads.
+                    Ok(req) => {
+                        let st = state.clone();
+                        tokio::task::spawn_blocking(move || answer(&st, req))
+                            .await
+                            .unwrap_or_else(|e| json!({"ok": false, "error": format!("the request failed: {e}")}))
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "malformed admin request");
                         json!({"ok": false, "error": format!("malformed request: {e}")})

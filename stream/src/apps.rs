@@ -7,6 +7,8 @@
 //! name = "Terminal"
 //! cmd = "foot"
 //! image = "/usr/share/lumen/terminal.png"   # optional
+//! working_dir = "/home/me"                  # optional
+//! env = { GDK_SCALE = "2" }                 # optional
 //!
 //! [pairing]
 //! max_failures = 3      # failed attempts before pairing locks
@@ -21,6 +23,7 @@
 //!                           # send no ping payload behind one NAT); default: all share the standard ports
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -37,13 +40,60 @@ pub struct App {
     pub cmd: Option<String>,
     /// Box art, if configured.
     pub image: Option<PathBuf>,
+    /// The directory the app starts in (the session's own by default).
+    pub working_dir: Option<PathBuf>,
+    /// Variables added to the app's environment.
+    pub env: BTreeMap<String, String>,
+    /// Where the app comes from: only config apps are edited at run time (and saved back).
+    pub origin: AppOrigin,
 }
 
-#[derive(Debug, Deserialize)]
-struct AppEntry {
-    name: String,
-    cmd: Option<String>,
-    image: Option<PathBuf>,
+/// Where an app was defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppOrigin {
+    /// The built-in Desktop.
+    Builtin,
+    /// The config file (and the admin page, which saves there).
+    Config,
+    /// `--app CMD` on the command line.
+    CommandLine,
+}
+
+impl App {
+    /// The shell command the session runs: the app's command, started in its working dir with its
+    /// variables (values single-quoted). `None` for the bare desktop.
+    pub fn launch_cmd(&self) -> Option<String> {
+        let cmd = self.cmd.as_ref()?;
+        let mut prefix = String::new();
+        if let Some(dir) = &self.working_dir {
+            prefix.push_str(&format!("cd -- {} && ", shell_quote(&dir.to_string_lossy())));
+        }
+        for (k, v) in &self.env {
+            prefix.push_str(&format!("export {k}={} && ", shell_quote(v)));
+        }
+        Some(format!("{prefix}{cmd}"))
+    }
+}
+
+/// `s` as one single-quoted shell word.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// An `[[app]]` entry of the config file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppEntry {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
 }
 
 /// `[pairing]` in the config.
@@ -65,6 +115,20 @@ struct ConfigFile {
     pairing: PairingSection,
     #[serde(default)]
     sessions: SessionsSection,
+    #[serde(default)]
+    admin: AdminSection,
+}
+
+/// `[admin]` in the config: the admin web page.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Address the page listens on (default loopback: 127.0.0.1).
+    pub bind: Option<std::net::IpAddr>,
+    /// Its port (default BASE+1).
+    pub port: Option<u16>,
+    /// `false` turns the page off.
+    pub enabled: Option<bool>,
 }
 
 /// `[sessions]` in the config.
@@ -95,6 +159,7 @@ pub struct AppConfig {
     pub apps: Vec<App>,
     pub pairing: PairingSection,
     pub sessions: SessionsSection,
+    pub admin: AdminSection,
 }
 
 impl AppConfig {
@@ -108,7 +173,15 @@ impl AppConfig {
                 toml::from_str(&text).map_err(|e| ConfigError::Parse { path: p.to_owned(), reason: e.to_string() })?
             }
         };
-        let mut apps = vec![App { id: DESKTOP_ID, name: "Desktop".into(), cmd: None, image: None }];
+        let mut apps = vec![App {
+            id: DESKTOP_ID,
+            name: "Desktop".into(),
+            cmd: None,
+            image: None,
+            working_dir: None,
+            env: BTreeMap::new(),
+            origin: AppOrigin::Builtin,
+        }];
         let mut next_id = DESKTOP_ID + 1;
         for e in file.app {
             if e.name.trim().is_empty() || apps.iter().any(|a| a.name.eq_ignore_ascii_case(&e.name)) {
@@ -118,7 +191,15 @@ impl AppConfig {
                     reason: format!("app name {:?} is empty or used twice", e.name),
                 });
             }
-            apps.push(App { id: next_id, name: e.name, cmd: e.cmd, image: e.image });
+            apps.push(App {
+                id: next_id,
+                name: e.name,
+                cmd: e.cmd,
+                image: e.image,
+                working_dir: e.working_dir,
+                env: e.env,
+                origin: AppOrigin::Config,
+            });
             next_id += 1;
         }
         for cmd in extra_cmds {
@@ -130,10 +211,18 @@ impl AppConfig {
                 name = format!("{base} ({n})");
                 n += 1;
             }
-            apps.push(App { id: next_id, name, cmd: Some(cmd.clone()), image: None });
+            apps.push(App {
+                id: next_id,
+                name,
+                cmd: Some(cmd.clone()),
+                image: None,
+                working_dir: None,
+                env: BTreeMap::new(),
+                origin: AppOrigin::CommandLine,
+            });
             next_id += 1;
         }
-        Ok(AppConfig { apps, pairing: file.pairing, sessions: file.sessions })
+        Ok(AppConfig { apps, pairing: file.pairing, sessions: file.sessions, admin: file.admin })
     }
 
     /// The app with `id`.
@@ -209,8 +298,40 @@ mod tests {
     }
 
     #[test]
+    fn launch_cmd_carries_dir_and_env() {
+        let mut env = BTreeMap::new();
+        env.insert("GREETING".to_owned(), "it's".to_owned());
+        let app = App {
+            id: 2,
+            name: "x".into(),
+            cmd: Some("echo $GREETING".into()),
+            image: None,
+            working_dir: Some("/tmp/a b".into()),
+            env,
+            origin: AppOrigin::Config,
+        };
+        let cmd = app.launch_cmd().unwrap();
+        assert_eq!(cmd, "cd -- '/tmp/a b' && export GREETING='it'\\''s' && echo $GREETING");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("cd / && {}", cmd.replace("/tmp/a b", "/")))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "it's\n");
+    }
+
+    #[test]
     fn generated_art_is_png() {
-        let png = box_art(&App { id: 1, name: "Desktop".into(), cmd: None, image: None });
+        let app = App {
+            id: 1,
+            name: "Desktop".into(),
+            cmd: None,
+            image: None,
+            working_dir: None,
+            env: BTreeMap::new(),
+            origin: AppOrigin::Builtin,
+        };
+        let png = box_art(&app);
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     }
 }

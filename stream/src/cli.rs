@@ -2,8 +2,9 @@
 //!
 //! `lumen-session [--state-dir DIR] [--port BASE] [--pin-file FILE | --pin PIN] [--no-mdns] [--app CMD]...
 //! [--config FILE]` runs the host (the start PIN may also come from `LUMEN_PIN`); `pin PIN [--client ID]`,
-//! `pairing`, `clients`, `unpair ID`, `rename ID NAME` and `status [--json]` talk to a running host through
-//! its admin socket.
+//! `pairing`, `clients`, `unpair ID`, `rename ID NAME`, `apps`, `app-add`, `app-edit`, `app-remove`,
+//! `sessions`, `end-session N`, `logs` and `status [--json]` talk to a running host through its admin socket
+//! (the admin web page sends the same requests); `admin-password` sets the page's password.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -54,6 +55,16 @@ pub struct Cli {
     /// config's `[sessions] idle_timeout_secs`, else 3600), freeing its slot and its app.
     #[arg(long, value_name = "SECS")]
     pub session_idle_timeout: Option<u64>,
+    /// Address the admin web page listens on (default: the config's `[admin] bind`, else 127.0.0.1 —
+    /// loopback only; 0.0.0.0 for the LAN).
+    #[arg(long, value_name = "ADDR")]
+    pub admin_bind: Option<IpAddr>,
+    /// Port of the admin web page (default: the config's `[admin] port`, else BASE+1).
+    #[arg(long, value_name = "PORT")]
+    pub admin_port: Option<u16>,
+    /// Do not serve the admin web page.
+    #[arg(long, conflicts_with_all = ["admin_bind", "admin_port"])]
+    pub no_admin_web: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -69,6 +80,9 @@ pub enum Command {
         /// Which waiting pairing request gets the PIN.
         #[arg(long, value_name = "ID")]
         client: Option<String>,
+        /// The name the paired device gets (instead of the name the client sent).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
     /// List the pairing requests waiting for a PIN, attempts in progress and locked-out addresses.
     Pairing {
@@ -89,6 +103,73 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Set the admin web page's password (asked on a terminal, else the first line of stdin). Works
+    /// whether or not the host runs; a running host uses the new one at the next login.
+    AdminPassword,
+    /// List the apps (id, name, command; config apps are editable).
+    Apps {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an app (saved to the config file).
+    AppAdd(AppArgs),
+    /// Replace an app's settings (by id, from `lumen-session apps`).
+    AppEdit {
+        id: u32,
+        #[command(flatten)]
+        app: AppArgs,
+    },
+    /// Remove an app (by id).
+    AppRemove { id: u32 },
+    /// List the live sessions with their stream's figures.
+    Sessions {
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a session (by the number `lumen-session sessions` shows); its app is stopped.
+    EndSession { session: u64 },
+    /// Print the host's recent log lines (the last 500 kept).
+    Logs {
+        /// Only lines after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+    },
+}
+
+/// An app's settings on the command line.
+#[derive(Debug, clap::Args)]
+pub struct AppArgs {
+    #[arg(long)]
+    pub name: String,
+    /// The shell command that starts it.
+    #[arg(long)]
+    pub command: String,
+    /// Box art (an absolute path to a PNG).
+    #[arg(long, value_name = "PATH")]
+    pub image: Option<String>,
+    /// The directory it starts in (absolute).
+    #[arg(long, value_name = "DIR")]
+    pub working_dir: Option<String>,
+    /// An environment variable for it (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+}
+
+impl AppArgs {
+    fn spec(&self) -> anyhow::Result<crate::catalog::AppSpec> {
+        let mut env = std::collections::BTreeMap::new();
+        for kv in &self.env {
+            let (k, v) = kv.split_once('=').with_context(|| format!("--env {kv:?}: expected KEY=VALUE"))?;
+            env.insert(k.to_owned(), v.to_owned());
+        }
+        Ok(crate::catalog::AppSpec {
+            name: self.name.clone(),
+            command: self.command.clone(),
+            image: self.image.clone(),
+            working_dir: self.working_dir.clone(),
+            env,
+        })
+    }
 }
 
 /// The default state dir: `$XDG_STATE_HOME/lumen`, else `~/.local/state/lumen`.
@@ -110,14 +191,14 @@ fn admin_call(state_dir: &std::path::Path, req: AdminRequest) -> anyhow::Result<
 
 /// Sets up logging to stderr (`RUST_LOG`, default `info`; no colours unless stderr is a terminal).
 pub fn init_logging() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = tracing_subscriber::registry().with(filter).with(fmt).with(crate::log_ring::layer()).try_init();
 }
 
 /// The environment variable a start PIN may come from.
@@ -162,6 +243,14 @@ pub fn host_options(cli: &Cli, media: Arc<dyn MediaPlane>) -> HostOptions {
         media,
         max_sessions: cli.max_sessions,
         session_idle_timeout: cli.session_idle_timeout.map(std::time::Duration::from_secs),
+        admin_web: if cli.no_admin_web {
+            Some(None)
+        } else if cli.admin_bind.is_some() || cli.admin_port.is_some() {
+            let bind = cli.admin_bind.unwrap_or(crate::web::DEFAULT_BIND);
+            Some(Some(std::net::SocketAddr::new(bind, cli.admin_port.unwrap_or(cli.port.saturating_add(1)))))
+        } else {
+            None
+        },
     }
 }
 
@@ -187,8 +276,9 @@ pub fn main_with(media: Arc<dyn MediaPlane>) -> anyhow::Result<()> {
 /// Runs an admin subcommand against the host running with `state_dir` (prints its result to stdout).
 pub fn run_admin(state_dir: &std::path::Path, cmd: &Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Pin { pin, client } => {
-            let v = admin_call(state_dir, AdminRequest::Pin { pin: pin.clone(), client: client.clone() })?;
+        Command::Pin { pin, client, name } => {
+            let req = AdminRequest::Pin { pin: pin.clone(), client: client.clone(), name: name.clone() };
+            let v = admin_call(state_dir, req)?;
             let to = &v["given_to"];
             if to.is_object() {
                 println!(
@@ -285,5 +375,94 @@ pub fn run_admin(state_dir: &std::path::Path, cmd: &Command) -> anyhow::Result<(
             }
             Ok(())
         }
+        Command::AdminPassword => {
+            let password = read_new_password()?;
+            crate::web::auth::set_password(state_dir, &password)?;
+            println!("admin password saved in {}", crate::web::auth::password_path(state_dir).display());
+            Ok(())
+        }
+        Command::Apps { json } => {
+            let v = admin_call(state_dir, AdminRequest::Apps)?;
+            if *json {
+                println!("{}", v["apps"]);
+                return Ok(());
+            }
+            for a in v["apps"].as_array().into_iter().flatten() {
+                println!(
+                    "{:>3}  {:<24} {}{}",
+                    a["id"],
+                    a["name"].as_str().unwrap_or(""),
+                    a["command"].as_str().unwrap_or("(the desktop)"),
+                    if a["editable"] == serde_json::Value::Bool(true) { "" } else { "  [not editable]" }
+                );
+            }
+            Ok(())
+        }
+        Command::AppAdd(app) => {
+            let v = admin_call(state_dir, AdminRequest::AppAdd { app: app.spec()? })?;
+            println!("added app {} ({})", v["app"]["id"], v["app"]["name"].as_str().unwrap_or(""));
+            Ok(())
+        }
+        Command::AppEdit { id, app } => {
+            admin_call(state_dir, AdminRequest::AppEdit { id: *id, app: app.spec()? })?;
+            Ok(())
+        }
+        Command::AppRemove { id } => {
+            admin_call(state_dir, AdminRequest::AppRemove { id: *id })?;
+            Ok(())
+        }
+        Command::Sessions { json } => {
+            let v = admin_call(state_dir, AdminRequest::Sessions)?;
+            if *json {
+                println!("{}", v["sessions"]);
+                return Ok(());
+            }
+            let sessions = v["sessions"].as_array().cloned().unwrap_or_default();
+            if sessions.is_empty() {
+                println!("no session");
+            }
+            for s in &sessions {
+                println!(
+                    "{}  {}  {}  {}  {}  {}  frames {}  {} kbps  host latency {} ms  loss {} %",
+                    s["session"],
+                    s["client_name"].as_str().unwrap_or("?"),
+                    s["app"].as_str().unwrap_or("?"),
+                    s["mode"].as_str().unwrap_or("?"),
+                    s["codec"].as_str().unwrap_or("-"),
+                    s["state"].as_str().unwrap_or("?"),
+                    s["frames_sent"],
+                    s["bitrate_kbps"],
+                    s["host_latency_ms"],
+                    s["loss_pct"]
+                );
+            }
+            Ok(())
+        }
+        Command::EndSession { session } => {
+            admin_call(state_dir, AdminRequest::EndSession { session: *session })?;
+            Ok(())
+        }
+        Command::Logs { after } => {
+            let v = admin_call(state_dir, AdminRequest::Logs { after: *after })?;
+            for l in v["lines"].as_array().into_iter().flatten() {
+                println!("{}", l["text"].as_str().unwrap_or(""));
+            }
+            Ok(())
+        }
     }
+}
+
+/// The new admin password: asked twice on a terminal, else the first line of stdin.
+fn read_new_password() -> anyhow::Result<String> {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let a = rpassword::prompt_password("new admin password: ")?;
+        let b = rpassword::prompt_password("again: ")?;
+        if a != b {
+            anyhow::bail!("the two passwords differ");
+        }
+        return Ok(a);
+    }
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut line)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }

@@ -1,6 +1,7 @@
 //! The host: shared state of the control plane and the task set that serves it (nvhttp HTTP and HTTPS,
 //! RTSP, the admin socket, mDNS), started by [`run`].
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,13 +13,15 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::apps::AppConfig;
+use crate::catalog::AppCatalog;
 use crate::identity::HostIdentity;
 use crate::media_plane::{EndReason, MediaPlane, MediaPorts};
 use crate::pairing::validate_pin;
-use crate::pairing_gate::{PairingGate, PairingPolicy, PinError, PinGiven};
+use crate::pairing_gate::{PairingGate, PairingPolicy, PinError, PinGiven, PinGrant};
 use crate::ports::Ports;
 use crate::session::{LiveSession, SessionTable};
 use crate::store::{self, ClientStore};
+use crate::web::WebState;
 
 /// How a host is started.
 pub struct HostOptions {
@@ -38,6 +41,8 @@ pub struct HostOptions {
     pub max_sessions: Option<usize>,
     /// How long a session nobody streams is kept (`None`: the config's, else [`DEFAULT_IDLE_TIMEOUT`]).
     pub session_idle_timeout: Option<Duration>,
+    /// The admin page: `None` for the config's `[admin]` (default on, loopback, BASE+1); `Some(None)` off.
+    pub admin_web: Option<Option<SocketAddr>>,
 }
 
 /// A session nobody streams ends after this (Sunshine keeps its one session until quit; with many sessions an
@@ -59,7 +64,14 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct HostState {
     pub identity: HostIdentity,
     pub ports: Ports,
+    /// The config's sections (pairing, sessions, admin); the app list itself is [`Self::catalog`].
     pub apps: AppConfig,
+    /// The app list, editable at run time.
+    pub catalog: AppCatalog,
+    /// When each paired client (by id) last made an HTTPS request (unix seconds; this run only).
+    pub last_seen: Mutex<HashMap<String, u64>>,
+    /// The admin page's logins.
+    pub web: WebState,
     pub clients: Mutex<ClientStore>,
     pub pairing: Mutex<PairingGate>,
     pub sessions: Mutex<SessionTable>,
@@ -101,8 +113,14 @@ impl HostState {
 
     /// Gives the owner's PIN to the waiting pairing request `client` picks (or the only one), or arms it
     /// for the next request when none waits.
-    pub fn give_pin(&self, pin: &str, client: Option<&str>) -> Result<PinGiven, PinError> {
-        let given = lock(&self.pairing).give_pin(pin, client, Instant::now())?;
+    /// `name`, when given, becomes the paired device's name.
+    pub fn give_pin(&self, pin: &str, client: Option<&str>, name: Option<&str>) -> Result<PinGiven, PinError> {
+        let name = name.map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
+        if let Some(n) = &name {
+            crate::store::validate_client_name(n).map_err(PinError::Invalid)?;
+        }
+        let grant = PinGrant { pin: pin.to_owned(), name };
+        let given = lock(&self.pairing).give_pin(grant, client, Instant::now())?;
         match &given {
             PinGiven::To { id, device, ip, .. } => {
                 tracing::info!(id, device, peer = %ip, "the owner gave the PIN to this pairing request")
@@ -140,10 +158,70 @@ impl HostState {
             "server_codec_mode_support": self.media.codec_support().server_codec_mode_support(),
             "paired_clients": lock(&self.clients).list().len(),
             "pairing": pairing,
-            "apps": self.apps.apps,
+            "apps": self.catalog.list(),
             "session": session,
             "media_plane": self.media.status(),
         })
+    }
+
+    /// The paired clients as the admin page shows them.
+    pub fn clients_json(&self) -> Vec<serde_json::Value> {
+        let streaming: Vec<String> =
+            lock(&self.sessions).iter().filter(|s| s.media.is_some()).map(|s| s.client_id.clone()).collect();
+        let seen = lock(&self.last_seen).clone();
+        lock(&self.clients)
+            .list()
+            .iter()
+            .map(|c| {
+                json!({"id": c.id, "name": c.name, "paired_at": c.paired_at, "last_seen": seen.get(&c.id),
+                    "user": null, "streaming": streaming.contains(&c.id)})
+            })
+            .collect()
+    }
+
+    /// Notes that the paired client `id` made a request now.
+    pub fn saw_client(&self, id: &str) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let mut seen = lock(&self.last_seen);
+        if seen.len() < 4096 || seen.contains_key(id) {
+            seen.insert(id.to_owned(), now);
+        }
+    }
+
+    /// The live sessions with their stream's figures (admin page, `lumen-session sessions`).
+    pub fn sessions_json(&self) -> Vec<serde_json::Value> {
+        let names: HashMap<String, String> =
+            lock(&self.clients).list().iter().map(|c| (c.id.clone(), c.name.clone())).collect();
+        lock(&self.sessions)
+            .iter()
+            .map(|s| {
+                let l = &s.launch;
+                let state = if s.media.is_some() {
+                    "streaming"
+                } else if s.awaiting_rtsp() {
+                    "starting"
+                } else {
+                    "idle"
+                };
+                let mut v = json!({
+                    "session": s.generation,
+                    "client_id": s.client_id,
+                    "client_name": names.get(&s.client_id),
+                    "client_address": s.client_ip.to_string(),
+                    "app": l.app_name,
+                    "mode": format!("{}x{}@{}", l.width, l.height, l.fps),
+                    "codec": s.config.as_ref().map(|c| c.codec.name()),
+                    "audio_channels": l.audio_channels(),
+                    "state": state,
+                });
+                if let (Some(obj), Some(serde_json::Value::Object(stats))) =
+                    (v.as_object_mut(), s.media.as_ref().and_then(|m| m.stats()))
+                {
+                    obj.extend(stats);
+                }
+                v
+            })
+            .collect()
     }
 
     /// Ends the session `generation` (if it still exists) for `reason`: its media session, then its app and
@@ -230,7 +308,11 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, Sessio
     // The client store first: a file this version must not touch stops the host before anything is written.
     let clients = ClientStore::load(&opts.state_dir)?;
     let identity = HostIdentity::load_or_create(&opts.state_dir)?;
-    let apps = AppConfig::load(opts.config.as_deref(), &opts.app_cmds)?;
+    // Without --config, the state dir's config.toml (if any) is the config, and the admin page saves there.
+    let config_path = opts.config.clone().unwrap_or_else(|| opts.state_dir.join("config.toml"));
+    let config = Some(config_path.as_path()).filter(|p| opts.config.is_some() || p.exists());
+    let apps = AppConfig::load(config, &opts.app_cmds)?;
+    let catalog = AppCatalog::new(apps.apps.clone(), config_path.clone());
     let mut policy = PairingPolicy::default();
     if let Some(n) = apps.pairing.max_failures {
         policy.max_failures = n.max(1);
@@ -247,7 +329,7 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, Sessio
     let mut gate = PairingGate::new(policy);
     if let Some(pin) = &opts.pin {
         validate_pin(pin).map_err(|e| anyhow::anyhow!("the PIN given at start: {e}"))?;
-        let ttl = gate.arm(pin.clone(), Instant::now());
+        let ttl = gate.arm(PinGrant { pin: pin.clone(), name: None }, Instant::now());
         tracing::info!(expires_in_secs = ttl.as_secs(), "pairing armed at start for the next pairing request");
     }
     let max_sessions = opts.max_sessions.or(apps.sessions.max_sessions).unwrap_or_else(default_max_sessions).max(1);
@@ -261,6 +343,9 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, Sessio
         identity,
         ports,
         apps,
+        catalog,
+        last_seen: Mutex::new(HashMap::new()),
+        web: WebState::default(),
         clients: Mutex::new(clients),
         pairing: Mutex::new(gate),
         sessions: Mutex::new(SessionTable::default()),
@@ -274,6 +359,20 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, Sessio
         end_tx,
     });
     Ok((state, end_rx))
+}
+
+/// Where the admin page listens: the command line's choice, else the config's `[admin]` (on by default,
+/// loopback, BASE+1).
+fn admin_web_addr(opts: &HostOptions, state: &HostState) -> Option<SocketAddr> {
+    if let Some(choice) = opts.admin_web {
+        return choice;
+    }
+    let section = state.apps.admin;
+    if section.enabled == Some(false) {
+        return None;
+    }
+    let port = section.port.unwrap_or(state.ports.http.saturating_add(1));
+    Some(SocketAddr::new(section.bind.unwrap_or(crate::web::DEFAULT_BIND), port))
 }
 
 /// Runs the host until SIGINT/SIGTERM.
@@ -316,6 +415,16 @@ pub async fn run_until_ready(
     tokio::spawn(crate::nvhttp::server::serve_https(state.clone(), https, tls));
     tokio::spawn(crate::rtsp::server::serve(state.clone(), rtsp));
     tokio::spawn(crate::admin::serve(state.clone(), admin));
+    if let Some(addr) = admin_web_addr(&opts, &state) {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => {
+                let tls = crate::web::tls_config(&state.identity)?;
+                tracing::info!(url = %format!("https://{addr}/"), "admin page listening");
+                tokio::spawn(crate::web::serve(state.clone(), l, tls));
+            }
+            Err(e) => tracing::error!(%addr, error = %e, "the admin page could not listen; the host runs without it"),
+        }
+    }
     tokio::spawn(async {
         // The summary of hostile traffic is logged even when the flood stops.
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -375,7 +484,7 @@ pub async fn run_until_ready(
         bind: opts.bind,
         mdns: _mdns.is_some(),
         state_dir: state.state_dir.clone(),
-        apps: state.apps.apps.iter().filter(|a| a.cmd.is_some()).map(|a| a.name.clone()).collect(),
+        apps: state.catalog.list().iter().filter(|a| a.cmd.is_some()).map(|a| a.name.clone()).collect(),
     });
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -8,15 +8,19 @@
 //! - [`rtsp`]: the RTSP handshake (plain and `rtspenc://`), [`sdp`]: the DESCRIBE offer and ANNOUNCE parser,
 //! - [`media_plane`]: the seam to the media plane (video/audio/control sockets) started at RTSP PLAY,
 //! - [`store`]: the state dir (host identity, paired clients, atomic writes), [`admin`]: the local admin socket,
+//!   [`web`]: the admin web page (HTTPS, login, CSRF), [`catalog`]: the app list edited at run time,
+//!   [`log_ring`]: the recent log lines they show,
 //! - [`host`]: ties them together; [`cli`]: the `lumen-session` command line; [`ready`]: the ready block.
 
 pub mod admin;
 pub mod apps;
+pub mod catalog;
 pub mod cli;
 pub mod host;
 pub mod identity;
 pub mod launch;
 pub mod limits;
+pub mod log_ring;
 pub mod mdns;
 pub mod media;
 pub mod media_plane;
@@ -32,6 +36,7 @@ pub mod sdp;
 pub mod session;
 pub mod store;
 pub mod stream_config;
+pub mod web;
 pub mod worker;
 
 pub use launch::LaunchRecord;

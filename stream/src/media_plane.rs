@@ -149,6 +149,10 @@ pub trait MediaPlane: Send + Sync + 'static {
 /// A running media session.
 pub trait MediaSession: Send {
     fn stop(&mut self, reason: EndReason);
+    /// Live figures (frames, bitrate, host latency, loss) for the admin page; `None` when it has none.
+    fn stats(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// What [`HandshakeOnly`] recorded about the last PLAY.

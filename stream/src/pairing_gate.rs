@@ -73,7 +73,15 @@ pub struct Waiting {
     pub key: AttemptKey,
     pub device_name: String,
     pub since: Instant,
-    pin_tx: Option<oneshot::Sender<String>>,
+    pin_tx: Option<oneshot::Sender<PinGrant>>,
+}
+
+/// What the owner gives a pairing request: the PIN the client shows and, optionally, the name the paired
+/// device gets (instead of the name the client sent, which every Moonlight build sends the same).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinGrant {
+    pub pin: String,
+    pub name: Option<String>,
 }
 
 /// An attempt past stage 1.
@@ -86,7 +94,7 @@ struct Active {
 
 #[derive(Debug)]
 struct Armed {
-    pin: String,
+    grant: PinGrant,
     until: Instant,
 }
 
@@ -107,9 +115,9 @@ pub enum Stage1 {
     /// Too many requests wait already (from this address or in all).
     TooMany,
     /// A PIN was armed for the next request: use it now.
-    Pin(String),
+    Pin(PinGrant),
     /// Wait for the owner: the PIN arrives on the receiver. `id` identifies the request.
-    Wait { id: u64, rx: oneshot::Receiver<String> },
+    Wait { id: u64, rx: oneshot::Receiver<PinGrant> },
 }
 
 /// Why the owner's PIN could not be given.
@@ -166,9 +174,9 @@ impl PairingGate {
     }
 
     /// Arms `pin` for the next stage-1 request (expires after the policy's `pin_ttl`).
-    pub fn arm(&mut self, pin: String, now: Instant) -> Duration {
+    pub fn arm(&mut self, grant: PinGrant, now: Instant) -> Duration {
         let ttl = self.policy.pin_ttl;
-        self.armed = Some(Armed { pin, until: now.checked_add(ttl).unwrap_or(now) });
+        self.armed = Some(Armed { grant, until: now.checked_add(ttl).unwrap_or(now) });
         ttl
     }
 
@@ -208,7 +216,7 @@ impl PairingGate {
             return Stage1::InProgress;
         }
         if let Some(armed) = self.armed.take() {
-            return Stage1::Pin(armed.pin);
+            return Stage1::Pin(armed.grant);
         }
         let from_source = self.waiting.iter().filter(|w| w.key.ip == key.ip).count();
         if from_source >= MAX_WAITING_PER_SOURCE || self.waiting.len() >= MAX_WAITING {
@@ -268,8 +276,8 @@ impl PairingGate {
 
     /// Gives the owner's `pin`: to the waiting request `selector` picks (id, address, uniqueid or device
     /// name), to the only waiting request, or — with none waiting — armed for the next one.
-    pub fn give_pin(&mut self, pin: &str, selector: Option<&str>, now: Instant) -> Result<PinGiven, PinError> {
-        crate::pairing::validate_pin(pin).map_err(PinError::Invalid)?;
+    pub fn give_pin(&mut self, grant: PinGrant, selector: Option<&str>, now: Instant) -> Result<PinGiven, PinError> {
+        crate::pairing::validate_pin(&grant.pin).map_err(PinError::Invalid)?;
         self.prune(now);
         let index = match selector.map(str::trim).filter(|s| !s.is_empty()) {
             Some(sel) => {
@@ -281,13 +289,13 @@ impl PairingGate {
                 }
             }
             None => match self.waiting.len() {
-                0 => return Ok(PinGiven::Armed(self.arm(pin.to_owned(), now))),
+                0 => return Ok(PinGiven::Armed(self.arm(grant, now))),
                 1 => 0,
                 n => return Err(PinError::Several { count: n, list: self.waiting_list(now) }),
             },
         };
         let mut w = self.waiting.remove(index);
-        let sent = w.pin_tx.take().map(|tx| tx.send(pin.to_owned()).is_ok()).unwrap_or(false);
+        let sent = w.pin_tx.take().map(|tx| tx.send(grant).is_ok()).unwrap_or(false);
         if !sent {
             return Err(PinError::Gone(w.id));
         }
@@ -399,6 +407,10 @@ impl PairingGate {
 mod tests {
     use super::*;
 
+    fn grant(pin: &str) -> PinGrant {
+        PinGrant { pin: pin.into(), name: None }
+    }
+
     fn key(uid: &str, ip: &str) -> AttemptKey {
         AttemptKey { uniqueid: uid.into(), ip: ip.parse().unwrap() }
     }
@@ -432,11 +444,11 @@ mod tests {
         let Stage1::Wait { rx: mut rx_b, .. } = g.stage1(&key("U", "127.0.0.2"), "attacker", now) else {
             panic!("expected to wait")
         };
-        assert!(matches!(g.give_pin("1234", None, now), Err(PinError::Several { count: 2, .. })));
-        assert!(matches!(g.give_pin("1234", Some("99"), now), Err(PinError::NoMatch { .. })));
-        let given = g.give_pin("1234", Some(&a.to_string()), now).unwrap();
+        assert!(matches!(g.give_pin(grant("1234"), None, now), Err(PinError::Several { count: 2, .. })));
+        assert!(matches!(g.give_pin(grant("1234"), Some("99"), now), Err(PinError::NoMatch { .. })));
+        let given = g.give_pin(grant("1234"), Some(&a.to_string()), now).unwrap();
         assert!(matches!(given, PinGiven::To { id, .. } if id == a));
-        assert_eq!(rx_a.try_recv().unwrap(), "1234");
+        assert_eq!(rx_a.try_recv().unwrap(), grant("1234"));
         assert!(rx_b.try_recv().is_err());
         // /unpair from the attacker cancels only the attacker's own request.
         assert!(g.cancel(&key("U", "127.0.0.2")));
@@ -447,13 +459,13 @@ mod tests {
     fn armed_pin_expires_and_serves_one_request() {
         let mut g = PairingGate::new(PairingPolicy { pin_ttl: Duration::from_secs(5), ..Default::default() });
         let now = Instant::now();
-        assert_eq!(g.give_pin("1234", None, now), Ok(PinGiven::Armed(Duration::from_secs(5))));
-        assert!(matches!(g.stage1(&key("U", "127.0.0.1"), "d", now), Stage1::Pin(p) if p == "1234"));
+        assert_eq!(g.give_pin(grant("1234"), None, now), Ok(PinGiven::Armed(Duration::from_secs(5))));
+        assert!(matches!(g.stage1(&key("U", "127.0.0.1"), "d", now), Stage1::Pin(p) if p.pin == "1234"));
         assert!(g.armed_for(now).is_none());
-        g.arm("5678".into(), now);
+        g.arm(grant("5678"), now);
         let later = now + Duration::from_secs(6);
         assert!(matches!(g.stage1(&key("V", "127.0.0.1"), "d", later), Stage1::Wait { .. }));
-        assert!(matches!(g.give_pin("12", None, now), Err(PinError::Invalid(_))));
+        assert!(matches!(g.give_pin(grant("12"), None, now), Err(PinError::Invalid(_))));
     }
 
     #[test]

@@ -228,6 +228,14 @@ impl ClientStore {
     }
 }
 
+/// Checks a client name the owner gives (pairing, rename): 1 to 128 printable characters.
+pub fn validate_client_name(name: &str) -> Result<(), &'static str> {
+    if name.trim().is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
+        return Err("a client name is 1 to 128 printable characters");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! `lumen-session`'s logging: tracing to stderr filtered by `RUST_LOG` (default `info`, as
 //! `lumen_stream::cli::init_logging`), plus a note of when the last log line was written, so that the ready
-//! block waits for the startup lines to settle ([`settle`]) and comes last on screen.
+//! block waits for the startup lines to settle ([`settle`]) and comes last on screen; the recent lines are
+//! also kept for the admin page (`lumen_stream::log_ring`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -35,7 +36,12 @@ pub fn init() {
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let _ = tracing_subscriber::registry().with(filter).with(fmt).with(Activity).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(Activity)
+        .with(lumen_stream::log_ring::layer())
+        .try_init();
 }
 
 /// Blocks until nothing was logged for `quiet`, or `max` has passed.

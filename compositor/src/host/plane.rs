@@ -316,6 +316,10 @@ impl MediaSession for HostSession {
     fn stop(&mut self, reason: EndReason) {
         self.teardown(reason);
     }
+
+    fn stats(&self) -> Option<serde_json::Value> {
+        self.inner.as_ref().and_then(|s| s.stats())
+    }
 }
 
 impl Drop for HostSession {

@@ -148,6 +148,7 @@ impl LossControl {
             return;
         }
         let ratio = if self.total == 0 { 0.0 } else { self.lost as f64 / self.total as f64 };
+        shared.loss_bp.store((ratio * 10_000.0) as u64, Ordering::Relaxed);
         self.window_start = now;
         self.lost = 0;
         self.total = 0;

@@ -240,6 +240,10 @@ impl MediaSession for MoonlightSession {
         tracing::info!(?reason, "media session stopping");
         self.shutdown();
     }
+
+    fn stats(&self) -> Option<serde_json::Value> {
+        Some(self.shared.stats())
+    }
 }
 
 impl Drop for MoonlightSession {

@@ -24,6 +24,12 @@ pub struct Shared {
     pub frames_sent: AtomicU64,
     /// Last time the control stream heard from the client (ms since `started`).
     pub last_heard_ms: AtomicU64,
+    /// The last frame's host latency (frame ready → first packet sent), µs: for the admin page.
+    pub host_latency_us: AtomicU64,
+    /// The video loss of the last 2 s window the client reported, in 1/10000.
+    pub loss_bp: AtomicU64,
+    /// Video payload bytes sent.
+    pub video_bytes: AtomicU64,
     pub started: Instant,
     on_end: Mutex<Option<OnEnd>>,
 }
@@ -37,6 +43,9 @@ impl Shared {
             requests,
             frames_sent: AtomicU64::new(0),
             last_heard_ms: AtomicU64::new(0),
+            host_latency_us: AtomicU64::new(0),
+            loss_bp: AtomicU64::new(0),
+            video_bytes: AtomicU64::new(0),
             started: Instant::now(),
             on_end: Mutex::new(Some(on_end)),
         }
@@ -87,5 +96,20 @@ impl Shared {
     pub fn stop_quietly(&self) {
         self.stop.store(true, Ordering::Relaxed);
         self.on_end.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+impl Shared {
+    /// Live figures of the stream (admin page, `lumen-session sessions`).
+    pub fn stats(&self) -> serde_json::Value {
+        let us = self.host_latency_us.load(Ordering::Relaxed);
+        serde_json::json!({
+            "frames_sent": self.frames_sent.load(Ordering::Relaxed),
+            "bitrate_kbps": self.bitrate_kbps.load(Ordering::Relaxed),
+            "video_bytes": self.video_bytes.load(Ordering::Relaxed),
+            "host_latency_ms": (us > 0).then(|| us as f64 / 1000.0),
+            "loss_pct": self.loss_bp.load(Ordering::Relaxed) as f64 / 100.0,
+            "uptime_secs": self.started.elapsed().as_secs(),
+        })
     }
 }

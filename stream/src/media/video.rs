@@ -158,6 +158,8 @@ fn sender(shared: Arc<Shared>, setup: VideoSetup, route: PingRoute, feed: Box<dy
         let t0 = Instant::now();
         frame_index = frame_index.wrapping_add(1);
         let latency = t0.saturating_duration_since(job.ready_at);
+        shared.host_latency_us.store(latency.as_micros() as u64, Ordering::Relaxed);
+        shared.video_bytes.fetch_add(job.au.data.len() as u64, Ordering::Relaxed);
         let meta = FrameMeta {
             frame_index,
             frame_type: if job.au.kind == Some(FrameKind::Idr) { FrameType::Idr } else { FrameType::P },

@@ -72,6 +72,9 @@ pub async fn handle(state: &Arc<HostState>, conn: &ConnInfo, req: Request<Incomi
     };
     tracing::debug!(peer = %conn.peer, path, tls = conn.tls, "nvhttp request");
     let paired = conn.client_der.as_deref().and_then(|der| lock(&state.clients).by_der(der).cloned());
+    if let Some(c) = paired.as_ref().filter(|_| conn.tls) {
+        state.saw_client(&c.id);
+    }
     match path.as_str() {
         "/serverinfo" => ok(server_info(state, conn, paired.as_ref().filter(|_| conn.tls))),
         "/pair" => super::pair::pair(state, conn, &query, paired).await,
@@ -125,7 +128,7 @@ fn server_info(state: &HostState, conn: &ConnInfo, client: Option<&PairedClient>
 
 fn app_list(state: &HostState) -> XmlReply {
     let mut r = XmlReply::ok();
-    for a in &state.apps.apps {
+    for a in &state.catalog.list() {
         let item = XmlReply::ok().field("IsHdrSupported", 0).field("AppTitle", &a.name).field("ID", a.id);
         let inner = item.render();
         let start = inner.find("<IsHdrSupported>").unwrap_or(0);
@@ -140,13 +143,13 @@ fn app_asset(state: &HostState, q: &Query<'_>) -> Resp {
         Ok(id) => id,
         Err(e) => return bad_request(&e.to_string()),
     };
-    let Some(app) = state.apps.by_id(id) else {
+    let Some(app) = state.catalog.by_id(id) else {
         return xml(StatusCode::NOT_FOUND, XmlReply::error(404, "No such app"));
     };
     Response::builder()
         .status(StatusCode::OK)
         .header("Content-Type", "image/png")
-        .body(Full::new(Bytes::from(crate::apps::box_art(app))))
+        .body(Full::new(Bytes::from(crate::apps::box_art(&app))))
         .expect("static headers are valid")
 }
 
@@ -166,7 +169,7 @@ fn launch(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClie
         Ok(id) => id,
         Err(e) => return bad_request(&e.to_string()),
     };
-    let Some(app) = state.apps.by_id(app_id) else {
+    let Some(app) = state.catalog.by_id(app_id) else {
         tracing::warn!(app_id, "launch of an unknown app");
         return ok(XmlReply::error(404, "No such app"));
     };
@@ -177,7 +180,7 @@ fn launch(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClie
             return bad_request(&e.to_string());
         }
     };
-    record.app_cmd = app.cmd.clone();
+    record.app_cmd = app.launch_cmd();
     let limits = state.media.limits();
     if let Err(e) = limits.check_resolution(record.width, record.height) {
         tracing::warn!(peer = %conn.peer, client = client.id, error = %e, "launch refused: mode beyond the host's limits");

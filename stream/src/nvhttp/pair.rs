@@ -137,7 +137,7 @@ async fn stage1(state: &Arc<HostState>, conn: &ConnInfo, q: &Query<'_>, device: 
     let key = key_of(conn, q);
     let now = Instant::now();
     let decision = lock(&state.pairing).stage1(&key, device, now);
-    let (id, pin) = match decision {
+    let (id, grant) = match decision {
         Stage1::Locked(until) => {
             let secs = until.saturating_duration_since(now).as_secs();
             tracing::warn!(peer = %conn.peer, device, retry_in_secs = secs,
@@ -154,9 +154,9 @@ async fn stage1(state: &Arc<HostState>, conn: &ConnInfo, q: &Query<'_>, device: 
             crate::noise::record(conn.peer.ip(), "too many waiting pairing requests", &device);
             return refused(503, "Too many pairing requests are waiting; try again later");
         }
-        Stage1::Pin(pin) => {
+        Stage1::Pin(grant) => {
             tracing::info!(peer = %conn.peer, device, "pairing request takes the PIN armed in advance");
-            (lock(&state.pairing).fresh_id(), pin)
+            (lock(&state.pairing).fresh_id(), grant)
         }
         Stage1::Wait { id, rx } => {
             let _guard = WaitGuard { state, id };
@@ -165,7 +165,7 @@ async fn stage1(state: &Arc<HostState>, conn: &ConnInfo, q: &Query<'_>, device: 
                  (`--client {id}` if several wait; `lumen-session pairing` lists them)");
             let wait = lock(&state.pairing).policy.pin_wait;
             match tokio::time::timeout(wait, rx).await {
-                Ok(Ok(pin)) => (id, pin),
+                Ok(Ok(grant)) => (id, grant),
                 Ok(Err(_)) => {
                     tracing::info!(peer = %conn.peer, device, id, "pairing request cancelled by its client");
                     return refused(400, "Pairing was cancelled");
@@ -178,7 +178,9 @@ async fn stage1(state: &Arc<HostState>, conn: &ConnInfo, q: &Query<'_>, device: 
             }
         }
     };
-    match PairingAttempt::begin(&salt, &pin, &cert, device) {
+    // The owner's name for the device, if they gave one, else the name the client sent.
+    let name = grant.name.as_deref().unwrap_or(device);
+    match PairingAttempt::begin(&salt, &grant.pin, &cert, name) {
         Ok(a) => {
             tracing::info!(peer = %conn.peer, device, id, "pairing started (stage 1)");
             lock(&state.pairing).start(id, key, a);

@@ -213,6 +213,10 @@ struct WorkerSession {
 }
 
 impl MediaSession for WorkerSession {
+    fn stats(&self) -> Option<serde_json::Value> {
+        self.inner.as_ref().and_then(|s| s.stats())
+    }
+
     fn stop(&mut self, reason: EndReason) {
         take(&self.slot);
         if let Some(mut inner) = self.inner.take() {
