@@ -25,6 +25,8 @@ use super::mixer::{Mixer, SampleFormat, StreamKey, StreamSpec, RATE};
 pub const SINK_NAME: &str = "lumen";
 /// How often flow control runs (and, with no client streaming, how finely samples are played to nowhere).
 const TICK: Duration = Duration::from_millis(5);
+/// The sink's latency beyond a stream's queue (see the latency reply).
+const SINK_LATENCY_USEC: u64 = 0;
 /// Largest message a client may send (Pulse's own limit on a memblock queue).
 const MAX_MESSAGE: usize = protocol::MAX_MEMBLOCKQ_LENGTH;
 
@@ -314,10 +316,12 @@ fn command(c: &mut Client, mixer: &Mixer, next_channel: &mut u32, seq: u32, cmd:
                 return Ok(());
             };
             let read = mixer.read_frames(key) * s.spec.frame_bytes() as u64 * u64::from(s.spec.rate) / u64::from(RATE);
-            let queued = mixer.queued_bytes(key) as u64;
-            let usec = queued * 1_000_000 / (s.spec.frame_bytes() as u64 * u64::from(s.spec.rate)).max(1);
+            // What the stream has queued is `write_offset - read_offset`: the client adds that itself. The
+            // sink's own latency is what comes after the mix (Opus encoding and the send: well under a
+            // millisecond); reporting the queue here too counted it twice, and a player that syncs video to
+            // its audio clock (GStreamer) showed each frame a queue late (beep 222 ms before its flash).
             let reply = protocol::PlaybackLatency {
-                sink_usec: usec,
+                sink_usec: SINK_LATENCY_USEC,
                 source_usec: 0,
                 playing: matches!(s.phase, Phase::Playing | Phase::Draining(_)) && !s.corked,
                 local_time: p.now,
