@@ -172,7 +172,15 @@ async fn post(state: &Arc<HostState>, peer: SocketAddr, host: &str, req: Request
         "/api/login" => return login(state, peer, req).await,
         "/api/logout" => {
             if let Some(t) = token {
-                lock(&state.web.auth).close(&t);
+                let mut a = lock(&state.web.auth);
+                // A live login ends only with its own CSRF token (another site cannot log the owner out).
+                if let Some(csrf) = a.csrf_of(&t, now) {
+                    if !constant_time_eq(header(&req, "x-csrf-token").unwrap_or("").as_bytes(), csrf.as_bytes()) {
+                        drop(a);
+                        return refuse(StatusCode::FORBIDDEN, peer, "missing or wrong CSRF token");
+                    }
+                }
+                a.close(&t);
             }
             let mut r = json_reply(StatusCode::OK, &json!({"ok": true}));
             r.headers_mut().insert(

@@ -160,8 +160,10 @@ function showLogin(passwordSet) {
   $("app").hidden = true;
   $("logout").hidden = true;
   $("login").hidden = false;
+  // Without a password the page only says how to set one.
   $("login-hint").hidden = passwordSet !== false;
-  $("login-password").focus();
+  $("login-fields").hidden = passwordSet === false;
+  if (passwordSet !== false) $("login-password").focus();
 }
 
 function loggedOut(message) {
