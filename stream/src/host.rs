@@ -415,12 +415,14 @@ pub async fn run_until_ready(
     tokio::spawn(crate::nvhttp::server::serve_https(state.clone(), https, tls));
     tokio::spawn(crate::rtsp::server::serve(state.clone(), rtsp));
     tokio::spawn(crate::admin::serve(state.clone(), admin));
+    let mut admin_page = None;
     if let Some(addr) = admin_web_addr(&opts, &state) {
         match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => {
                 let tls = crate::web::tls_config(&state.identity)?;
                 tracing::info!(url = %format!("https://{addr}/"), "admin page listening");
                 tokio::spawn(crate::web::serve(state.clone(), l, tls));
+                admin_page = Some(addr);
             }
             Err(e) => tracing::error!(%addr, error = %e, "the admin page could not listen; the host runs without it"),
         }
@@ -485,6 +487,7 @@ pub async fn run_until_ready(
         mdns: _mdns.is_some(),
         state_dir: state.state_dir.clone(),
         apps: state.catalog.list().iter().filter(|a| a.cmd.is_some()).map(|a| a.name.clone()).collect(),
+        admin_page,
     });
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

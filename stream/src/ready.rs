@@ -20,6 +20,8 @@ pub struct Ready {
     pub state_dir: PathBuf,
     /// Names of the configured apps (besides "Desktop").
     pub apps: Vec<String>,
+    /// Where the admin web page listens, if it does.
+    pub admin_page: Option<std::net::SocketAddr>,
 }
 
 impl Ready {
@@ -53,6 +55,9 @@ impl Ready {
         b.push(format!("Paired clients:  {admin} clients"));
         b.push(format!("Remove a client: {admin} unpair ID"));
         b.push(format!("Host state:      {admin} status"));
+        if let Some(a) = self.admin_page {
+            b.push(format!("Admin page:      https://{a}/ (set its password first: {admin} admin-password)"));
+        }
         let p = self.ports;
         b.push(format!(
             "Ports: TCP {} {} {}, UDP {} {} {} (a firewall must let them through)",
@@ -146,6 +151,7 @@ mod tests {
 
     fn ready(base: u16, mdns: bool) -> Ready {
         Ready {
+            admin_page: None,
             hostname: "box".into(),
             ports: Ports::from_base(base).unwrap(),
             bind: "0.0.0.0".parse().unwrap(),
