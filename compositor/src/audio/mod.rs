@@ -4,6 +4,7 @@
 //! `AudioSource` the worker's audio clock encodes from. While no client streams the session the server plays
 //! the samples to nowhere at real-time pace, so apps never stall.
 
+pub mod desktop;
 pub mod mixer;
 pub mod pulse;
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use lumen_compositor::audio::desktop::DesktopAudio;
 use lumen_compositor::host::{self, EncoderChoice, PlaneOptions, SessionPlane, VideoSource};
 use lumen_compositor::{CompositorHandle, Config, NestedConfig, OutputMode, RendererChoice};
 
@@ -77,6 +78,10 @@ struct Args {
     /// The --nested window's initial size and refresh (WxH or WxH@Hz).
     #[arg(long, default_value = "1280x720@60", value_name = "MODE")]
     nested_size: String,
+    /// With --nested: stream the sound of the user's own PulseAudio/PipeWire-pulse server — a null sink
+    /// `lumen_<pid>` is loaded there, the session's apps play into it (`PULSE_SINK`), its monitor is streamed.
+    #[arg(long, requires = "nested")]
+    desktop_audio: bool,
 }
 
 /// The ready block waits until nothing was logged for this long…
@@ -109,7 +114,15 @@ fn main() -> anyhow::Result<()> {
     }
     // The start PIN (`--pin`, `--pin-file`, `LUMEN_PIN`), before any thread starts: apps must not inherit it.
     lumen_stream::cli::resolve_start_pin(&mut args.host)?;
+    if args.desktop_audio {
+        // Before any thread starts, as above: the apps the session starts play into its sink.
+        std::env::set_var("PULSE_SINK", lumen_compositor::audio::desktop::sink_name());
+    }
     host::logging::init();
+    let desktop_audio = match args.desktop_audio {
+        true => Some(Arc::new(DesktopAudio::start().context("--desktop-audio")?)),
+        false => None,
+    };
     let app_log_dir = app_log_dir(&args);
     let resolved = host::choice::resolve(args.encoder, args.renderer)?;
     if !args.nested {
@@ -143,7 +156,7 @@ fn main() -> anyhow::Result<()> {
                 let socket = socket.to_string();
                 let spawned = std::thread::Builder::new()
                     .name("lumen-host".into())
-                    .spawn(move || serve(&args, resolved, h, socket, done_rx));
+                    .spawn(move || serve(&args, resolved, h, socket, done_rx, desktop_audio));
                 match spawned {
                     Ok(t) => host_thread = Some(t),
                     Err(e) => tracing::error!(error = %e, "could not start the host thread"),
@@ -273,8 +286,9 @@ fn serve(
     handle: CompositorHandle,
     socket: String,
     done_rx: Done,
+    desktop_audio: Option<Arc<DesktopAudio>>,
 ) -> anyhow::Result<()> {
-    let result = serve_host(args, resolved, &handle, socket, done_rx);
+    let result = serve_host(args, resolved, &handle, socket, done_rx, desktop_audio);
     let _ = handle.stop();
     result
 }
@@ -285,6 +299,7 @@ fn serve_host(
     handle: &CompositorHandle,
     socket: String,
     done_rx: Done,
+    desktop_audio: Option<Arc<DesktopAudio>>,
 ) -> anyhow::Result<()> {
     println!("WAYLAND_DISPLAY={socket}");
     for app in &args.desktop_apps {
@@ -306,6 +321,7 @@ fn serve_host(
             wayland_display: socket.clone(),
             frame_dump: args.frame_dump.clone(),
             app_log_dir: Some(app_log_dir(args)),
+            desktop_audio,
         },
         lumen_stream::media::MediaOptions::from_env()?,
     ));

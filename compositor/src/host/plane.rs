@@ -36,6 +36,9 @@ pub struct PlaneOptions {
     pub frame_dump: Option<PathBuf>,
     /// Where launched apps' output goes (`<app>-<pid>.log`); `None`: the host's streams.
     pub app_log_dir: Option<PathBuf>,
+    /// `--desktop-audio`: the session's sound is the monitor of its sink in the user's server (else silence:
+    /// the nested session's apps play to the user's desktop).
+    pub desktop_audio: Option<Arc<crate::audio::desktop::DesktopAudio>>,
 }
 
 #[derive(Default)]
@@ -45,6 +48,17 @@ struct PlaneState {
     /// The media plane of the last session (for `status`).
     media: Option<Arc<MoonlightMedia>>,
     output: Option<OutputId>,
+}
+
+/// What the session's audio clock encodes: the desktop sink's monitor with `--desktop-audio`, else silence.
+fn audio_maker(opts: &PlaneOptions, start: &MediaStart) -> crate::encoding::feeds::AudioMaker {
+    match opts.desktop_audio.clone() {
+        Some(desktop) => {
+            let channels = audio_params(start).channels as usize;
+            Box::new(move || Box::new(desktop.source(channels)))
+        }
+        None => Box::new(|| Box::new(SilenceSource)),
+    }
 }
 
 /// The `MediaPlane` of `lumen-session`.
@@ -208,7 +222,7 @@ impl MediaPlane for SessionPlane {
         let paced = matches!(self.opts.video_source, VideoSource::TestPattern);
         let feeds = Feeds {
             video: Box::new(EncoderFeed::new(cfg, self.opts.resolved.encoder.clone(), make_source, paced)),
-            audio: Box::new(OpusFeed::new(audio_params(&inner_start), Box::new(|| Box::new(SilenceSource)))),
+            audio: Box::new(OpusFeed::new(audio_params(&inner_start), audio_maker(&self.opts, &inner_start))),
             input,
         };
         let media = Arc::new(MoonlightMedia::new(self.base.clone()));
