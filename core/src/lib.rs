@@ -11,6 +11,7 @@ pub mod audio;
 pub mod control;
 pub mod crypto;
 pub mod fec;
+pub mod gamepad;
 pub mod input;
 pub mod link;
 pub mod pacing;

@@ -314,7 +314,7 @@ pub mod buttons {
 }
 
 /// The full state of one gamepad, as every multi-controller packet carries it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct GamepadState {
     /// Controller slot, 0..=15.
     pub controller: u8,
