@@ -22,6 +22,9 @@ cargo test --workspace
 echo "== fuzz targets (cargo-fuzz on stable with RUSTC_BOOTSTRAP=1): build, and 5 s of fuzzing each"
 bash scripts/fuzz-build.sh --run 5
 
+echo "== kernel VM tests (uinput gamepads under Debian's kernel: scripts/vm-tests.sh)"
+bash scripts/vm-tests.sh
+
 export LUMEN_BIN_DIR="$CARGO_TARGET_DIR/debug"
 echo "== C ABI harness (shared, static, and under AddressSanitizer + UBSan)"
 bash tests/c-abi/run.sh

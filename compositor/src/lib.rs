@@ -25,6 +25,7 @@ pub mod audio;
 pub mod control;
 pub mod cursor;
 pub mod encoding;
+pub mod gamepad;
 pub mod handle;
 mod handlers;
 pub mod host;

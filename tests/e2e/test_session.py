@@ -33,6 +33,9 @@ int LiSendMousePositionEvent(short x, short y, short referenceWidth, short refer
 int LiSendMouseButtonEvent(signed char action, int button);
 int LiSendKeyboardEvent(short keyCode, signed char keyAction, signed char modifiers);
 int LiSendUtf8TextEvent(const char *text, unsigned int length);
+int LiSendMultiControllerEvent(short controllerNumber, short activeGamepadMask, int buttonFlags,
+                               unsigned char leftTrigger, unsigned char rightTrigger, short leftStickX,
+                               short leftStickY, short rightStickX, short rightStickY);
 """
 
 
@@ -80,6 +83,11 @@ def _client_main(args) -> int:
             time.sleep(0.02)  # typing pace between input events, not a wait
             rcs.append(lib.LiSendKeyboardEvent(step[1], 0x04, 0))
             time.sleep(0.02)  # typing pace between input events, not a wait
+        elif op == "pad":
+            # ["pad", controller, active_mask, buttons]: one multi-controller state.
+            _, n, mask, btn = step
+            rcs.append(lib.LiSendMultiControllerEvent(n, mask, btn, 0, 0, 0, 0, 0, 0))
+            time.sleep(0.02)  # pace between input events, not a wait
         elif op == "key_down":
             # ["key_down", vk]: press and hold (the client then leaves without releasing it).
             rcs.append(lib.LiSendKeyboardEvent(step[1], 0x03, 0))

@@ -227,6 +227,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     }
     let ctx = StreamContext {
         handle: handle.clone(),
+        session: args.session,
         out: out.clone(),
         video,
         audio,
@@ -305,7 +306,7 @@ fn serve(mut link: UnixStream, ctx: &StreamContext) -> Option<AppProcess> {
             }
             ToWorker::Input(bytes) => match lumen_core::input::decode(bytes) {
                 Ok(ev) => {
-                    if let Some(st) = &stream {
+                    if let Some(st) = stream.as_mut() {
                         st.input(ev);
                     }
                 }

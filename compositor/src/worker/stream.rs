@@ -26,6 +26,8 @@ use crate::output::OutputMode;
 
 /// What a worker's streams share.
 pub struct StreamContext {
+    /// The session's number (names its pads).
+    pub session: u64,
     pub handle: CompositorHandle,
     pub out: Arc<LinkWriter>,
     /// The video ring and link (each stream's encoder writes them in turn).
@@ -53,6 +55,8 @@ pub struct Stream {
     requests: std::sync::mpsc::SyncSender<EncoderRequest>,
     audio: AudioThread,
     seat: SeatInput,
+    /// The client's controllers as virtual pads (off where the kernel has no uinput).
+    pads: crate::gamepad::Pads,
 }
 
 impl Stream {
@@ -124,7 +128,14 @@ impl Stream {
         let mix = Box::new(ctx.audio.source(usize::from(layout.channels)));
         let audio = AudioThread::spawn(s, &layout, ctx.audio_link.try_clone()?, mix)?;
         let seat = SeatInput::new(ctx.handle.clone(), output, None);
-        Ok((Stream { output, mailbox, encoder, requests, audio, seat }, (cfg.width, cfg.height)))
+        let out = ctx.out.clone();
+        let pads = crate::gamepad::Pads::new(
+            ctx.session,
+            Arc::new(move |controller, low, high| {
+                let _ = out.send(&lumen_core::link::ToHost::Rumble { controller, low, high });
+            }),
+        );
+        Ok((Stream { output, mailbox, encoder, requests, audio, seat, pads }, (cfg.width, cfg.height)))
     }
 
     /// Queues an encoder request (dropped with a log line if the queue is full).
@@ -134,12 +145,21 @@ impl Stream {
         }
     }
 
-    pub fn input(&self, ev: InputEvent) {
-        self.seat.input(ev);
+    /// A client's input: controllers to the pads, the rest into the seat.
+    pub fn input(&mut self, ev: InputEvent) {
+        match ev {
+            InputEvent::Gamepad(_)
+            | InputEvent::ControllerArrival { .. }
+            | InputEvent::ControllerTouch { .. }
+            | InputEvent::ControllerMotion { .. }
+            | InputEvent::ControllerBattery { .. } => self.pads.input(&ev),
+            other => self.seat.input(other),
+        }
     }
 
     /// Ends the stream: whatever the client held is released, the encoder stops, the output goes.
     pub fn stop(mut self, handle: &CompositorHandle) {
+        self.pads.clear();
         if handle.release_input().is_err() {
             tracing::debug!("input not released: the compositor is gone");
         }

@@ -1,9 +1,10 @@
 //! A pad's force feedback as the two motor levels Moonlight's rumble message carries. Games upload effects
 //! (`FF_RUMBLE` with strong and weak magnitudes, a length and a delay), play them a number of times, stop
-//! and erase them, and set a gain; [`Rumble::levels`] says what the motors do at a moment. The strong motor
+//! and erase them, and set a gain; [`Rumble::levels`] says what the motors do at a moment (times are
+//! durations since an origin the caller picks: the core reads no clock). The strong motor
 //! is the heavy, low-frequency one: it goes out as Moonlight's `low_freq_motor` (SDL does the same).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Effects a pad holds at once (the uinput device announces this many).
 pub const MAX_EFFECTS: usize = 16;
@@ -25,7 +26,7 @@ pub struct RumbleEffect {
 struct Slot {
     effect: RumbleEffect,
     /// When the current play started, and how many plays are left after it.
-    playing: Option<(Instant, u32)>,
+    playing: Option<(Duration, u32)>,
 }
 
 /// The effects of one pad.
@@ -65,7 +66,7 @@ impl Rumble {
     }
 
     /// Plays effect `id` `count` times from `now` (`count` 0 stops it).
-    pub fn play(&mut self, id: usize, count: u32, now: Instant) {
+    pub fn play(&mut self, id: usize, count: u32, now: Duration) {
         if let Some(Some(s)) = self.slots.get_mut(id) {
             s.playing = (count > 0).then(|| (now, count - 1));
         }
@@ -78,7 +79,7 @@ impl Rumble {
 
     /// The motors at `now` (the strongest of the effects playing, scaled by the gain); plays that ran
     /// their course are retired or restarted.
-    pub fn levels(&mut self, now: Instant) -> Levels {
+    pub fn levels(&mut self, now: Duration) -> Levels {
         let (mut strong, mut weak) = (0u32, 0u32);
         for s in self.slots.iter_mut().flatten() {
             let Some((start, left)) = s.playing else { continue };
@@ -106,7 +107,7 @@ impl Rumble {
 
     /// When [`Rumble::levels`] may change next without any new command (an effect's start or end), if
     /// ever: the backend wakes then.
-    pub fn next_change(&self, now: Instant) -> Option<Instant> {
+    pub fn next_change(&self, now: Duration) -> Option<Duration> {
         self.slots
             .iter()
             .flatten()
@@ -136,7 +137,7 @@ mod tests {
     #[test]
     fn a_play_lasts_its_length_and_the_strongest_wins() {
         let mut r = Rumble::default();
-        let t = Instant::now();
+        let t = Duration::from_secs(1);
         assert!(r.upload(0, effect(0x8000, 0x1000, 100)));
         assert!(r.upload(3, effect(0x2000, 0x4000, 0)));
         assert!(!r.upload(MAX_EFFECTS, effect(1, 1, 1)));
@@ -154,7 +155,7 @@ mod tests {
     #[test]
     fn repeats_delay_gain_and_erase() {
         let mut r = Rumble::default();
-        let t = Instant::now();
+        let t = Duration::from_secs(1);
         r.upload(1, RumbleEffect { delay: Duration::from_millis(20), ..effect(0xFFFF, 0, 30) });
         r.play(1, 2, t);
         assert_eq!(r.levels(t + Duration::from_millis(10)), (0, 0));

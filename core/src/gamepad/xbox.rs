@@ -109,11 +109,13 @@ mod tests {
         // Only the change, then a report; nothing at all for no change.
         out.clear();
         events(Some(&s), &GamepadState { buttons: buttons::X | buttons::UP | buttons::RIGHT, ..s }, &mut out);
-        assert_eq!(out, [PadEvent { kind: EV_KEY, code: BTN_SOUTH, value: 0 }, PadEvent {
-            kind: EV_SYN,
-            code: SYN_REPORT,
-            value: 0
-        }]);
+        assert_eq!(
+            out,
+            [
+                PadEvent { kind: EV_KEY, code: BTN_SOUTH, value: 0 },
+                PadEvent { kind: EV_SYN, code: SYN_REPORT, value: 0 }
+            ]
+        );
         out.clear();
         events(Some(&s), &s, &mut out);
         assert!(out.is_empty());

@@ -81,7 +81,7 @@ impl RingUnit {
 }
 
 /// Version of this protocol; the worker reports it in [`ToHost::Ready`] and the host refuses another.
-pub const LINK_VERSION: u16 = 5;
+pub const LINK_VERSION: u16 = 6;
 
 /// Why bytes on the link were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -217,6 +217,15 @@ pub enum ToHost<'a> {
     Failed {
         /// What went wrong.
         message: &'a str,
+    },
+    /// A game's rumble on a virtual pad of the session (levels 0..=0xFFFF; both 0: stop).
+    Rumble {
+        /// The client's controller slot.
+        controller: u16,
+        /// The low-frequency (strong, heavy) motor.
+        low: u16,
+        /// The high-frequency (weak) motor.
+        high: u16,
     },
     /// One Opus packet of the session's audio (sent on the audio link, paced by the worker's audio clock).
     Opus {

@@ -221,6 +221,11 @@ pub struct MoonlightSession {
 
 impl MoonlightSession {
     /// Queues a host message (rumble, HDR mode) for the client; dropped with a log line if the queue is full.
+    /// A sender of host messages to this session's client (for threads that outlive a borrow).
+    pub fn messenger(&self) -> SyncSender<HostMessage> {
+        self.host_tx.clone()
+    }
+
     pub fn send(&self, msg: HostMessage) {
         if self.host_tx.try_send(msg).is_err() {
             tracing::warn!("control: host message queue full; message dropped");

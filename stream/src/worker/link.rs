@@ -54,6 +54,12 @@ pub enum WorkerEvent {
     AppExited {
         code: i32,
     },
+    /// A game's rumble on one of the session's pads.
+    Rumble {
+        controller: u16,
+        low: u16,
+        high: u16,
+    },
     Failed(String),
     /// The link closed: the worker exited or died.
     Closed,
@@ -214,6 +220,7 @@ fn reader(mut sock: UnixStream, session: u64, status: &(Mutex<LinkStatus>, Condv
                 }
                 ToHost::Streaming { width, height } => WorkerEvent::Streaming { width, height },
                 ToHost::AppExited { code } => WorkerEvent::AppExited { code },
+                ToHost::Rumble { controller, low, high } => WorkerEvent::Rumble { controller, low, high },
                 ToHost::Failed { message } => WorkerEvent::Failed(message.to_owned()),
                 ToHost::Opus { .. } => anyhow::bail!("an Opus packet on the link (they take the audio link)"),
             };
@@ -241,6 +248,7 @@ fn report(status: &(Mutex<LinkStatus>, Condvar), ev: &WorkerEvent) {
             g.last_answer = Some(Err(m.clone()));
         }
         WorkerEvent::AppExited { code } => g.app_exited = Some(*code),
+        WorkerEvent::Rumble { .. } => {}
         WorkerEvent::Closed => g.closed = true,
     }
     drop(g);

@@ -5,6 +5,7 @@
 //! crashes ends only its own session: its media session ends with an error, every other worker goes on.
 
 use std::collections::HashMap;
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use super::link::{LinkFeed, LinkInput, Outgoing, WorkerEvent, WorkerLink};
 use super::process::{WorkerCommand, WorkerProcess};
 use super::video_link::VideoLink;
 use crate::host::lock;
+use crate::media::control::HostMessage;
 use crate::media::{audio_params, video_plan, Feeds, InputSink, MediaOptions, MoonlightMedia, MoonlightSession};
 use crate::media_plane::{CodecSupport, EndReason, MediaPlane, MediaSession, MediaStart};
 
@@ -40,6 +42,8 @@ struct Worker {
     video: Arc<VideoLink>,
     /// The end callback of the media session the worker streams now.
     current: Arc<Mutex<Option<EndSlot>>>,
+    /// Where the worker's messages for the client (rumble) go: the control stream of that session.
+    to_client: Arc<Mutex<Option<SyncSender<HostMessage>>>>,
 }
 
 /// Sessions in worker processes.
@@ -74,7 +78,17 @@ impl WorkerPlane {
         let (process, ends) = WorkerProcess::spawn(&self.opts.command, session)?;
         let current: Arc<Mutex<Option<EndSlot>>> = Arc::new(Mutex::new(None));
         let cur = current.clone();
+        let to_client: Arc<Mutex<Option<SyncSender<HostMessage>>>> = Arc::new(Mutex::new(None));
+        let client = to_client.clone();
         let on_event = Box::new(move |ev: &WorkerEvent| {
+            if let WorkerEvent::Rumble { controller, low, high } = *ev {
+                if let Some(tx) = lock(&client).as_ref() {
+                    if tx.try_send(HostMessage::Rumble { controller, low, high }).is_err() {
+                        tracing::debug!(session, "rumble dropped: the control stream's queue is full");
+                    }
+                }
+                return;
+            }
             let reason = match ev {
                 WorkerEvent::AppExited { code } => {
                     tracing::info!(session, code, "the session's app exited");
@@ -101,7 +115,7 @@ impl WorkerPlane {
                 how.map(|h| h.to_string()).unwrap_or("no answer".into())
             );
         }
-        let w = Arc::new(Worker { process, link, audio, video, current });
+        let w = Arc::new(Worker { process, link, audio, video, current, to_client });
         lock(&self.workers).insert(session, w.clone());
         Ok(w)
     }
@@ -161,6 +175,7 @@ impl MediaPlane for WorkerPlane {
             input: Arc::new(LinkInput { link: w.link.clone(), tee }),
         };
         let inner = self.media.start_with_feeds(MediaStart { on_end: media_end, ..start }, feeds)?;
+        *lock(&w.to_client) = Some(inner.messenger());
         Ok(Box::new(WorkerSession { inner: Some(inner), link: w.link.clone(), slot }))
     }
 
