@@ -13,3 +13,8 @@ for l in sys.stdin:
         print(m["executable"])')
 echo "vm-tests: virtual gamepads ($bin) under Debian's kernel"
 LUMEN_REQUIRE_UINPUT=1 "$here/vm-run" -t 600 "$bin" --nocapture
+
+# The stock client's controllers through a whole session (lumen-session, moonlight-python) in the VM.
+export LUMEN_BIN_DIR="$CARGO_TARGET_DIR/debug"
+echo "vm-tests: gamepads through the stock client (tests/e2e/vm_gamepad_pads.py)"
+"$here/vm-run" -t 900 "$LUMEN_VENV/bin/python" -m pytest -q -x -p no:cacheprovider tests/e2e/vm_gamepad_pads.py

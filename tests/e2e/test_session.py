@@ -51,7 +51,20 @@ def _client_main(args) -> int:
         port_base = args.port
 
     steps = json.loads(args.steps)
-    out: dict = {"saved": {}}
+    out: dict = {"saved": {}, "rumble": []}
+    # The host's rumble messages (moonlight-common-c's `rumble` callback), recorded for the gamepad tests.
+    plain_callbacks = st.StreamingSession._make_connection_callbacks
+
+    def with_rumble(self):
+        cl = plain_callbacks(self)
+
+        @self._ffi.callback("void(unsigned short, unsigned short, unsigned short)")
+        def rumble(controller, low, high):
+            out["rumble"].append([controller, low, high])
+        self._callbacks.append(rumble)
+        cl.rumble = rumble
+        return cl
+    st.StreamingSession._make_connection_callbacks = with_rumble
     client = mh.attach_client(_Host, args.config_dir)
     try:
         client.start_stream(app=args.app, width=args.width, height=args.height, fps=args.fps,
