@@ -53,6 +53,23 @@ def spectrum_peak(x: np.ndarray) -> tuple[float, float]:
     return k * RATE / len(x), float(band / mag.sum())
 
 
+def assert_tone(pcm: np.ndarray, freq: float, rms: float = 0.354) -> None:
+    """Every channel of `pcm` carries a tone of `freq` (FFT peak, > 90 % of the energy) at RMS `rms` ± 0.06
+    (a 0.5-amplitude sine: 0.354 of full scale)."""
+    for ch in range(pcm.shape[1]):
+        f, share = spectrum_peak(pcm[:, ch])
+        assert abs(f - freq) < 3.0 and share > 0.9, (ch, f, share)
+        level = float(np.sqrt(np.mean(pcm[:, ch] ** 2)))
+        assert abs(level - rms) < 0.06, (ch, level)
+
+
+def share_at(mono: np.ndarray, freq: float) -> float:
+    """The share of a mono signal's energy around `freq` (how much of another tone leaked in)."""
+    spec = np.abs(np.fft.rfft(mono * np.hanning(len(mono)))) ** 2
+    k = int(round(freq * len(mono) / RATE))
+    return float(spec[k - 3:k + 4].sum() / spec.sum())
+
+
 def write_channels(path: Path, freqs: list[float], seconds: float, amplitude: float = 0.3) -> None:
     """A WAV whose channel k carries a tone of freqs[k]."""
     t = np.arange(int(RATE * seconds)) / RATE
@@ -166,12 +183,7 @@ def test_an_app_in_the_session_is_heard_by_the_client(session_host, paired_clien
     _, cfg = paired_client(host)
     pcm = finish(record(host, cfg, "tone-440", tmp_path / "a.npy"), host, tmp_path / "a.npy")
     assert pcm.shape[0] > RATE * 3 and pcm.shape[1] == 2, pcm.shape
-    for ch in (0, 1):
-        freq, share = spectrum_peak(pcm[:, ch])
-        assert abs(freq - 440.0) < 3.0 and share > 0.9, (ch, freq, share)
-        rms = float(np.sqrt(np.mean(pcm[:, ch] ** 2)))
-        # A 0.5-amplitude sine: RMS 0.354 of full scale.
-        assert abs(rms - 0.354) < 0.06, (ch, rms)
+    assert_tone(pcm, 440.0)
     host.wait_log("session audio server listening", timeout=5)
 
 
@@ -184,12 +196,8 @@ def test_a_gstreamer_player_is_heard_too(session_host, paired_client, tmp_path):
     host = session_host("--app", str(script))
     _, cfg = paired_client(host)
     pcm = finish(record(host, cfg, "gst-tone", tmp_path / "g.npy"), host, tmp_path / "g.npy")
-    assert pcm.shape[0] > RATE * 3, pcm.shape
-    for ch in (0, 1):
-        freq, share = spectrum_peak(pcm[:, ch])
-        assert abs(freq - 880.0) < 3.0 and share > 0.9, (ch, freq, share)
-        rms = float(np.sqrt(np.mean(pcm[:, ch] ** 2)))
-        assert abs(rms - 0.354) < 0.06, (ch, rms)
+    assert pcm.shape[0] > RATE * 3 and pcm.shape[1] == 2, pcm.shape
+    assert_tone(pcm, 880.0)
 
 
 @pytest.mark.parametrize("channels", [6, 8])
@@ -246,9 +254,7 @@ def test_two_sessions_each_hear_only_their_own_app(session_host, paired_client, 
         peak, share = spectrum_peak(mono)
         assert abs(peak - freq) < 3.0 and share > 0.9, (n, peak, share)
         other = [f for m, (f, _) in apps.items() if m != n][0]
-        spec = np.abs(np.fft.rfft(mono * np.hanning(len(mono)))) ** 2
-        k = int(round(other * len(mono) / RATE))
-        leak = spec[k - 3:k + 4].sum() / spec.sum()
+        leak = share_at(mono, other)
         assert leak < 1e-3, (n, "hears the other session", leak)
 
 

@@ -100,6 +100,26 @@ pub async fn serve_http(state: Arc<HostState>, listener: TcpListener) {
     }
 }
 
+/// The TLS handshake of an accepted connection, within [`HEADER_TIMEOUT`]; a failure is counted as noise
+/// of its source and gives `None`.
+pub async fn handshake(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+) -> Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            crate::noise::record(peer.ip(), "TLS handshake failed", &e);
+            None
+        }
+        Err(_) => {
+            crate::noise::record(peer.ip(), "TLS handshake timed out", &"idle connection closed");
+            None
+        }
+    }
+}
+
 /// Serves HTTPS with the host certificate, requesting a client certificate.
 pub async fn serve_https(state: Arc<HostState>, listener: TcpListener, tls: Arc<rustls::ServerConfig>) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -110,17 +130,7 @@ pub async fn serve_https(state: Arc<HostState>, listener: TcpListener, tls: Arc<
         let state = state.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let tls_stream = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    crate::noise::record(peer.ip(), "TLS handshake failed", &e);
-                    return;
-                }
-                Err(_) => {
-                    crate::noise::record(peer.ip(), "TLS handshake timed out", &"idle connection closed");
-                    return;
-                }
-            };
+            let Some(tls_stream) = handshake(&acceptor, stream, peer).await else { return };
             let client_der = tls_stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec());
             let info = Arc::new(ConnInfo { peer, local, tls: true, client_der });
             serve_conn(state, TokioIo::new(tls_stream), info).await;

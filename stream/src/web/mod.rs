@@ -63,14 +63,7 @@ pub async fn serve(state: Arc<HostState>, listener: TcpListener, tls: Arc<rustls
         let state = state.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let tls_stream = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    crate::noise::record(peer.ip(), "admin page: TLS handshake failed", &e);
-                    return;
-                }
-                Err(_) => return,
-            };
+            let Some(tls_stream) = crate::nvhttp::server::handshake(&acceptor, stream, peer).await else { return };
             let svc = service_fn(move |req| {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(routes::handle(&state, peer, req).await) }
