@@ -61,6 +61,19 @@ pub enum AppOrigin {
 }
 
 impl App {
+    /// The built-in Desktop (the session as it is, no command).
+    pub fn desktop() -> Self {
+        App {
+            id: DESKTOP_ID,
+            name: "Desktop".into(),
+            cmd: None,
+            image: None,
+            working_dir: None,
+            env: BTreeMap::new(),
+            origin: AppOrigin::Builtin,
+        }
+    }
+
     /// The shell command the session runs: the app's command, started in its working dir with its
     /// variables (values single-quoted). `None` for the bare desktop.
     pub fn launch_cmd(&self) -> Option<String> {
@@ -173,15 +186,7 @@ impl AppConfig {
                 toml::from_str(&text).map_err(|e| ConfigError::Parse { path: p.to_owned(), reason: e.to_string() })?
             }
         };
-        let mut apps = vec![App {
-            id: DESKTOP_ID,
-            name: "Desktop".into(),
-            cmd: None,
-            image: None,
-            working_dir: None,
-            env: BTreeMap::new(),
-            origin: AppOrigin::Builtin,
-        }];
+        let mut apps = vec![App::desktop()];
         let mut next_id = DESKTOP_ID + 1;
         for e in file.app {
             if e.name.trim().is_empty() || apps.iter().any(|a| a.name.eq_ignore_ascii_case(&e.name)) {
@@ -322,16 +327,7 @@ mod tests {
 
     #[test]
     fn generated_art_is_png() {
-        let app = App {
-            id: 1,
-            name: "Desktop".into(),
-            cmd: None,
-            image: None,
-            working_dir: None,
-            env: BTreeMap::new(),
-            origin: AppOrigin::Builtin,
-        };
-        let png = box_art(&app);
+        let png = box_art(&App::desktop());
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     }
 }

@@ -13,7 +13,6 @@ link, and RTP/CBC/FEC/send in the host. Uses the dev-profile binary of scripts/t
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -35,19 +34,12 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    binary = Path(os.environ.get("LUMEN_SESSION_BIN") or conftest._bin_dir() / "lumen-session")
     rows = []
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
-        rt = tmp / "rt"
-        rt.mkdir(mode=0o700)
         tone = tmp / "tone.wav"
         write_tone(tone, 440.0, args.seconds * args.runs + 60)
-        app = player(tmp, "bench-tone", tone)
-        env = {"XDG_RUNTIME_DIR": str(rt), "WAYLAND_DISPLAY": "", "DISPLAY": ""}
-        host = conftest.LumenHost(binary, tmp / "state", tmp / "host.log",
-                                  ["--encoder", "software", "--app", str(app)], None, False, env)
-        host.start()
+        host = conftest.bench_host(tmp, ["--app", str(player(tmp, "bench-tone", tone))])
         try:
             cfg = tmp / "client"
             mh.pair_client(host, cfg)

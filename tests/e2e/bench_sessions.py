@@ -107,17 +107,11 @@ def main() -> int:
     ap.add_argument("--rounds", default="1,2,4")
     ap.add_argument("--encoder-clock", choices=["output", "ticker"], default="output")
     args = ap.parse_args()
-    binary = Path(os.environ.get("LUMEN_SESSION_BIN") or conftest._bin_dir() / "lumen-session")
     rows = []
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
-        rt = tmp / "rt"
-        rt.mkdir(mode=0o700)
-        env = {"XDG_RUNTIME_DIR": str(rt), "WAYLAND_DISPLAY": "", "DISPLAY": "", "GSK_RENDERER": "cairo"}
-        host = conftest.LumenHost(binary, tmp / "state", tmp / "host.log",
-                                  ["--encoder", "software", "--max-sessions", "4", "--app", "weston-simple-shm",
-                                   "--app", "foot sh", "--encoder-clock", args.encoder_clock], None, False, env)
-        host.start()
+        host = conftest.bench_host(tmp, ["--max-sessions", "4", "--app", "weston-simple-shm", "--app", "foot sh",
+                                         "--encoder-clock", args.encoder_clock])
         try:
             cfgs = [tmp / f"client-{i}" for i in range(4)]
             for c in cfgs:

@@ -164,6 +164,18 @@ class LumenHost:
         return self.start()
 
 
+def bench_host(tmp: Path, args: list[str]) -> LumenHost:
+    """For the benchmark scripts (not the tests): a started `lumen-session` with the software encoder, a
+    private XDG_RUNTIME_DIR under `tmp`, no parent display, GTK on cairo; the binary of `scripts/test.sh`
+    (or `LUMEN_SESSION_BIN`)."""
+    binary = Path(os.environ.get("LUMEN_SESSION_BIN") or _bin_dir() / "lumen-session")
+    rt = tmp / "rt"
+    rt.mkdir(mode=0o700)
+    env = {"XDG_RUNTIME_DIR": str(rt), "WAYLAND_DISPLAY": "", "DISPLAY": "", "GSK_RENDERER": "cairo"}
+    host = LumenHost(binary, tmp / "state", tmp / "host.log", ["--encoder", "software", *args], None, False, env)
+    return host.start()
+
+
 @pytest.fixture
 def lumen_host(lumen_bin, tmp_path):
     """Factory: `lumen_host(*extra_args, state_dir=None, port_base=None, mdns=False, env=None, start=True)`."""

@@ -142,15 +142,9 @@ def _bench(args) -> int:
     import conftest
     import moonlight_helpers as mh
 
-    binary = Path(os.environ.get("LUMEN_SESSION_BIN") or conftest._bin_dir() / "lumen-session")
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
-        rt = tmp / "rt"
-        rt.mkdir(mode=0o700)
-        env = {"XDG_RUNTIME_DIR": str(rt), "WAYLAND_DISPLAY": "", "DISPLAY": "", "GSK_RENDERER": "cairo"}
-        host = conftest.LumenHost(binary, tmp / "state", tmp / "host.log",
-                                  ["--encoder", "software", "--app", str(flash_beep_app(tmp))], None, False, env)
-        host.start()
+        host = conftest.bench_host(tmp, ["--app", str(flash_beep_app(tmp))])
         try:
             cfg = tmp / "client"
             mh.pair_client(host, cfg)
