@@ -157,7 +157,12 @@ def _client_main(args) -> int:
                                 until=lambda v: v["frame"] is not None and ok(v["measured"])):
                 break
             if path is not None:
-                np.save(path, seen["frame"].data)
+                # Whole or not at all: a test may poll for the file and load it the moment it appears (a 6 MB
+                # 1080p frame written in place was once read half-written).
+                part = f"{path}.part"
+                with open(part, "wb") as f:
+                    np.save(f, seen["frame"].data)
+                os.replace(part, path)
                 saved[path] = seen["frame"].data
                 out["saved"][path] = list(seen["frame"].data.shape)
         else:
