@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
-# Tests that need kernel features this machine's kernel lacks (uinput), run under Debian's stock kernel in a
-# QEMU VM (scripts/vm-run: copied from ../shared/tools, it installs what it needs on first use). Each test
-# binary is built here and run in the VM. Called by scripts/test.sh.
+# Tests that need kernel features this machine's kernel lacks (uinput, uhid, hid-playstation), run under
+# Debian's stock kernel in a QEMU VM (scripts/vm-run: copied from ../shared/tools, it installs what it needs on
+# first use). Each test binary is built here and run in the VM. Called by scripts/test.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$(dirname "$here")"
-bin=$(cargo test -p lumen-compositor --test gamepad_uinput --no-run --message-format json 2>/dev/null \
-  | python3 -c 'import json,sys
+# uhid and the DualSense driver: nothing loads drivers in the VM (no udev), so they are loaded up front.
+modules=uhid,hid_playstation
+
+test_binary() {
+  cargo test -p lumen-compositor --test "$1" --no-run --message-format json 2>/dev/null \
+    | python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "gamepad_uinput":
-        print(m["executable"])')
-echo "vm-tests: virtual gamepads ($bin) under Debian's kernel"
-LUMEN_REQUIRE_UINPUT=1 "$here/vm-run" -t 600 "$bin" --nocapture
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == sys.argv[1]:
+        print(m["executable"])' "$1"
+}
 
-# The stock client's controllers through a whole session (lumen-session, moonlight-python) in the VM.
+for t in gamepad_uinput gamepad_dualsense; do
+  bin=$(test_binary "$t")
+  echo "vm-tests: virtual gamepads, $t ($bin) under Debian's kernel"
+  LUMEN_REQUIRE_UINPUT=1 LUMEN_REQUIRE_UHID=1 "$here/vm-run" -m "$modules" -t 600 "$bin" --nocapture
+done
+
+# The stock client's controllers through whole sessions (lumen-session, moonlight-python) in the VM.
 export LUMEN_BIN_DIR="$CARGO_TARGET_DIR/debug"
 echo "vm-tests: gamepads through the stock client (tests/e2e/vm_gamepad_pads.py)"
-"$here/vm-run" -t 900 "$LUMEN_VENV/bin/python" -m pytest -q -x -p no:cacheprovider tests/e2e/vm_gamepad_pads.py
+"$here/vm-run" -m "$modules" -t 900 "$LUMEN_VENV/bin/python" -m pytest -q -x -p no:cacheprovider tests/e2e/vm_gamepad_pads.py

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use evdev::{AbsoluteAxisCode, Device, EventSummary, FFEffectData, FFEffectKind, FFReplay, FFTrigger, KeyCode};
-use lumen_compositor::gamepad::Pads;
+use lumen_compositor::gamepad::{PadChoice, Pads};
+use lumen_core::gamepad::PadFeedback;
 use lumen_core::input::{buttons, ControllerCaps, ControllerType, GamepadState, InputEvent};
 
 fn arrival(controller: u8) -> InputEvent {
@@ -57,7 +58,15 @@ fn pads_carry_the_clients_controllers_and_games_rumble() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let rumbles: Arc<Mutex<Vec<(u16, u16, u16)>>> = Arc::default();
     let r = rumbles.clone();
-    let mut pads = Pads::new(7, Arc::new(move |c, l, h| r.lock().unwrap().push((c, l, h))));
+    let mut pads = Pads::new(
+        7,
+        PadChoice::Auto,
+        Arc::new(move |f| {
+            if let PadFeedback::Rumble { controller, low, high } = f {
+                r.lock().unwrap().push((controller, low, high));
+            }
+        }),
+    );
     if !std::path::Path::new("/dev/uinput").exists() {
         assert!(std::env::var_os("LUMEN_REQUIRE_UINPUT").is_none(), "LUMEN_REQUIRE_UINPUT but no /dev/uinput");
         assert!(!pads.enabled(), "pads on without uinput");

@@ -165,7 +165,8 @@ pub fn parse_announce(body: &[u8]) -> Result<StreamConfig, SdpError> {
 /// What the host offers besides codecs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OfferOptions {
-    /// Sunshine feature flags (`x-ss-general.featureFlags`): 0x1 pen/touch, 0x2 controller touch.
+    /// Sunshine feature flags (`x-ss-general.featureFlags`): 0x1 pen/touch, 0x2 controller touch and motion
+    /// (the client sends a controller's touchpad and motion sensors only when it is set).
     pub feature_flags: u32,
     /// Encryption the host can do (bits of [`encryption`]).
     pub encryption_supported: u32,
@@ -178,7 +179,7 @@ pub struct OfferOptions {
 impl Default for OfferOptions {
     fn default() -> Self {
         OfferOptions {
-            feature_flags: 0x1,
+            feature_flags: 0x3,
             encryption_supported: encryption::CONTROL_V2 | encryption::VIDEO | encryption::AUDIO,
             encryption_requested: encryption::CONTROL_V2 | encryption::AUDIO,
             ref_pic_invalidation: false,
@@ -270,7 +271,7 @@ a=x-nv-video[0].encoderCscMode:0 \r\nt=0 0\r\nm=video 47998  \r\n";
         let ip = "127.0.0.1".parse().unwrap();
         let h264 = describe_offer(ip, &CodecSupport::H264_ONLY, &OfferOptions::default());
         assert!(!h264.contains("sprop-parameter-sets=AAAAAU") && !h264.contains("AV1/90000"));
-        assert!(h264.contains("a=x-ss-general.featureFlags:1\r\n"));
+        assert!(h264.contains("a=x-ss-general.featureFlags:3\r\n"));
         let all = CodecSupport { h264: true, hevc: true, hevc_main10: false, av1_main8: true, av1_main10: false };
         let offer = describe_offer(ip, &all, &OfferOptions::default());
         assert!(offer.contains("sprop-parameter-sets=AAAAAU") && offer.contains("AV1/90000"));

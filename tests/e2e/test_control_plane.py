@@ -147,7 +147,7 @@ def test_describe_offer_contents(lumen_host, paired_client):
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"RTSP/1.0 200 OK") and b"CSeq: 2" in head
     text = body.decode()
-    assert "a=x-ss-general.featureFlags:1" in text  # pen/touch
+    assert "a=x-ss-general.featureFlags:3" in text  # pen/touch, controller touchpad and motion
     assert "a=x-ss-general.encryptionSupported:7" in text
     assert "sprop-parameter-sets=AAAAAU" not in text and "AV1/90000" not in text
 

@@ -62,6 +62,10 @@ struct Args {
     /// encoder clock of its own, the design before; only for the session benchmark's comparison).
     #[arg(long, value_enum, default_value_t = lumen_compositor::worker::EncoderClock::Output)]
     encoder_clock: lumen_compositor::worker::EncoderClock,
+    /// Which virtual pad each client controller becomes: `auto` (a DualSense for a PlayStation controller or
+    /// one with touchpad, motion sensors or an RGB LED; else an Xbox One pad), `xbox` or `dualsense`.
+    #[arg(long, value_enum, default_value_t = lumen_compositor::gamepad::PadChoice::Auto)]
+    gamepad: lumen_compositor::gamepad::PadChoice,
     /// Run sessions without Xwayland (Wayland apps only).
     #[arg(long)]
     no_xwayland: bool,
@@ -190,6 +194,7 @@ fn serve_workers(args: &Args, resolved: host::choice::Resolved, app_log_dir: Pat
         app_log_dir: Some(app_log_dir.clone()),
         output_scale: args.output_scale,
         encoder_clock: args.encoder_clock,
+        gamepad: args.gamepad,
     };
     let mut wargs: Vec<std::ffi::OsString> = vec!["worker".into()];
     wargs.extend(worker.to_args().into_iter().skip(2));

@@ -44,7 +44,7 @@ pub fn create(name: &str, phys: &str) -> std::io::Result<VirtualDevice> {
 /// Runs the pad until `states` closes: writes the states it receives, answers force feedback.
 pub fn run(
     mut dev: VirtualDevice,
-    states: Receiver<GamepadState>,
+    states: Receiver<super::PadInput>,
     wake: std::os::fd::OwnedFd,
     mut on_rumble: impl FnMut(Levels),
 ) {
@@ -70,7 +70,7 @@ pub fn run(
         let _ = rustix::io::read(&wake, &mut drain);
         loop {
             match states.try_recv() {
-                Ok(s) => {
+                Ok(super::PadInput::State(s)) => {
                     events.clear();
                     xbox::events(prev.as_ref(), &s, &mut events);
                     prev = Some(s);
@@ -89,6 +89,8 @@ pub fn run(
                         tracing::warn!(error = %e, "gamepad: writing events failed");
                     }
                 }
+                // An Xbox pad has no touchpad, motion sensors or battery to report.
+                Ok(_) => {}
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     if sent != (0, 0) {

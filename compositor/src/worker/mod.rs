@@ -60,6 +60,9 @@ pub struct WorkerArgs {
     /// What paces the encoder (see [`EncoderClock`]).
     #[arg(long, value_enum, default_value_t = EncoderClock::Output)]
     pub encoder_clock: EncoderClock,
+    /// Which virtual pad a client controller becomes.
+    #[arg(long, value_enum, default_value_t = crate::gamepad::PadChoice::Auto)]
+    pub gamepad: crate::gamepad::PadChoice,
 }
 
 /// `--encoder-clock`: what paces a session's encoder.
@@ -146,6 +149,8 @@ impl WorkerArgs {
             a.push("--encoder-clock".into());
             a.push("ticker".into());
         }
+        a.push("--gamepad".into());
+        a.push(self.gamepad.name().into());
         a
     }
 }
@@ -238,6 +243,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         xwayland: args.xwayland,
         output_scale: args.output_scale,
         encoder_clock: args.encoder_clock,
+        gamepad: args.gamepad,
         frame_dump,
         app_log_dir: args.app_log_dir.clone(),
     };

@@ -43,6 +43,8 @@ pub struct StreamContext {
     pub xwayland: bool,
     pub output_scale: super::OutputScale,
     pub encoder_clock: super::EncoderClock,
+    /// Which virtual pad a client controller becomes.
+    pub gamepad: crate::gamepad::PadChoice,
     pub frame_dump: Option<PathBuf>,
     pub app_log_dir: Option<PathBuf>,
 }
@@ -131,8 +133,9 @@ impl Stream {
         let out = ctx.out.clone();
         let pads = crate::gamepad::Pads::new(
             ctx.session,
-            Arc::new(move |controller, low, high| {
-                let _ = out.send(&lumen_core::link::ToHost::Rumble { controller, low, high });
+            ctx.gamepad,
+            Arc::new(move |f| {
+                let _ = out.send(&lumen_core::link::ToHost::Pad(f));
             }),
         );
         Ok((Stream { output, mailbox, encoder, requests, audio, seat, pads }, (cfg.width, cfg.height)))

@@ -1,10 +1,15 @@
 //! Virtual gamepads without I/O: what an Xbox-style pad (the kernel's `xpad` layout, which SDL and Steam
-//! map by themselves) reports for a Moonlight controller state ([`xbox`]), and what a game's force-feedback
-//! effects amount to on the two motors at a given moment ([`rumble`]). The worker's uinput backend
-//! (`compositor/src/gamepad/`) writes the events and reads the effects.
+//! map by themselves) reports for a Moonlight controller state ([`xbox`]), what a game's force-feedback
+//! effects amount to on the two motors at a given moment ([`rumble`]), a DualSense's HID reports both ways
+//! ([`dualsense`]), and the feedback sent back to the client ([`feedback`]). The worker's uinput and uhid
+//! backends (`compositor/src/gamepad/`) move the bytes.
 
+pub mod dualsense;
+pub mod feedback;
 pub mod rumble;
 pub mod xbox;
+
+pub use feedback::PadFeedback;
 
 /// Linux event types and codes used here (`linux/input-event-codes.h`; named as there).
 #[allow(missing_docs)]
@@ -48,4 +53,52 @@ pub struct PadEvent {
     pub code: u16,
     /// 0/1 for keys, the position for axes.
     pub value: i32,
+}
+
+/// The virtual pad a client controller becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PadKind {
+    /// An Xbox One pad (uinput).
+    Xbox,
+    /// A DualSense (uhid and the kernel's `hid-playstation`).
+    DualSense,
+}
+
+impl PadKind {
+    /// By what the client said on the controller's arrival (type, capabilities): a PlayStation pad, or one
+    /// with a touchpad, motion sensors or an RGB LED, is a DualSense (only it can carry those to games);
+    /// anything else, or a controller that never said, an Xbox pad.
+    pub fn for_controller(arrival: Option<(crate::input::ControllerType, crate::input::ControllerCaps)>) -> Self {
+        use crate::input::{ControllerCaps as C, ControllerType};
+        let Some((kind, caps)) = arrival else { return PadKind::Xbox };
+        let rich = [C::TOUCHPAD, C::ACCEL, C::GYRO, C::RGB_LED].iter().any(|c| caps.contains(*c));
+        if kind == ControllerType::PlayStation || rich {
+            PadKind::DualSense
+        } else {
+            PadKind::Xbox
+        }
+    }
+
+    /// For the log.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PadKind::Xbox => "a virtual Xbox One pad (uinput)",
+            PadKind::DualSense => "a virtual DualSense (uhid)",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PadKind;
+    use crate::input::{ControllerCaps as C, ControllerType as T};
+
+    #[test]
+    fn the_pad_follows_what_the_client_reports() {
+        assert_eq!(PadKind::for_controller(None), PadKind::Xbox);
+        assert_eq!(PadKind::for_controller(Some((T::Xbox, C(C::RUMBLE.0 | C::ANALOG_TRIGGERS.0)))), PadKind::Xbox);
+        assert_eq!(PadKind::for_controller(Some((T::PlayStation, C(0)))), PadKind::DualSense);
+        assert_eq!(PadKind::for_controller(Some((T::Unknown, C::GYRO))), PadKind::DualSense);
+        assert_eq!(PadKind::for_controller(Some((T::Nintendo, C::RGB_LED))), PadKind::DualSense);
+    }
 }

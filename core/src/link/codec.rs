@@ -23,7 +23,7 @@ mod kind {
     pub const APP_EXITED: u8 = 0x84;
     pub const FAILED: u8 = 0x85;
     pub const OPUS: u8 = 0x86;
-    pub const RUMBLE: u8 = 0x87;
+    pub const PAD: u8 = 0x87;
 }
 
 /// A parsed frame header: the message kind and how many body bytes follow the kind byte.
@@ -140,11 +140,9 @@ pub fn encode_to_host(msg: &ToHost<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(&code.to_le_bytes());
             finish(out, at);
         }
-        ToHost::Rumble { controller, low, high } => {
-            let at = begin(out, kind::RUMBLE);
-            out.extend_from_slice(&controller.to_le_bytes());
-            out.extend_from_slice(&low.to_le_bytes());
-            out.extend_from_slice(&high.to_le_bytes());
+        ToHost::Pad(f) => {
+            let at = begin(out, kind::PAD);
+            f.encode(out);
             finish(out, at);
         }
         ToHost::Failed { message } => {
@@ -264,7 +262,12 @@ pub fn decode_to_host(kind: u8, body: &[u8]) -> Result<ToHost<'_>, LinkError> {
             ToHost::Failed { message: b.text(n)? }
         }
         kind::OPUS => ToHost::Opus { heard_ns: b.u64()?, data: b.rest() },
-        kind::RUMBLE => ToHost::Rumble { controller: b.u16()?, low: b.u16()?, high: b.u16()? },
+        kind::PAD => {
+            let body = b.rest();
+            let need = crate::gamepad::feedback::ENCODED_LEN;
+            let f = crate::gamepad::PadFeedback::decode(body);
+            ToHost::Pad(f.ok_or(LinkError::Truncated { kind: kind::PAD, need, have: body.len() })?)
+        }
         k => return Err(LinkError::UnknownKind(k)),
     })
 }
@@ -333,7 +336,8 @@ mod tests {
             ToHost::Ready { version: super::super::LINK_VERSION, pid: 4242 },
             ToHost::Streaming { width: 1366, height: 768 },
             ToHost::AppExited { code: -1 },
-            ToHost::Rumble { controller: 3, low: 0xFFFF, high: 0x1234 },
+            ToHost::Pad(crate::gamepad::PadFeedback::Rumble { controller: 3, low: 0xFFFF, high: 0x1234 }),
+            ToHost::Pad(crate::gamepad::PadFeedback::Led { controller: 1, r: 1, g: 2, b: 3 }),
             ToHost::Failed { message: "no such app: ✓" },
             ToHost::Opus { heard_ns: 1 << 45, data: &[0xfc, 1, 2, 3] },
         ];

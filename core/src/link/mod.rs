@@ -81,7 +81,7 @@ impl RingUnit {
 }
 
 /// Version of this protocol; the worker reports it in [`ToHost::Ready`] and the host refuses another.
-pub const LINK_VERSION: u16 = 6;
+pub const LINK_VERSION: u16 = 7;
 
 /// Why bytes on the link were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -218,15 +218,8 @@ pub enum ToHost<'a> {
         /// What went wrong.
         message: &'a str,
     },
-    /// A game's rumble on a virtual pad of the session (levels 0..=0xFFFF; both 0: stop).
-    Rumble {
-        /// The client's controller slot.
-        controller: u16,
-        /// The low-frequency (strong, heavy) motor.
-        low: u16,
-        /// The high-frequency (weak) motor.
-        high: u16,
-    },
+    /// Feedback from a game for a controller of the client (rumble, light bar, motion reports, triggers).
+    Pad(crate::gamepad::PadFeedback),
     /// One Opus packet of the session's audio (sent on the audio link, paced by the worker's audio clock).
     Opus {
         /// When the packet's oldest sample reached the session's audio server, CLOCK_MONOTONIC ns (0: not

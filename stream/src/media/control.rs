@@ -38,7 +38,8 @@ const OUT_LEN: usize = 128;
 /// Messages the host sends on the control stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostMessage {
-    Rumble { controller: u16, low: u16, high: u16 },
+    /// Feedback for a controller of the client (rumble, light bar, motion reports, triggers).
+    Pad(lumen_core::gamepad::PadFeedback),
     Hdr(bool),
 }
 
@@ -230,9 +231,7 @@ fn run(shared: &Shared, setup: ControlSetup, route: &ControlRoute, host_rx: Rece
                 continue;
             }
             let msg = match msg {
-                HostMessage::Rumble { controller, low, high } => {
-                    ControlMessage::Rumble { controller, low_freq: low, high_freq: high }
-                }
+                HostMessage::Pad(f) => f.to_control(),
                 HostMessage::Hdr(on) => hdr_mode(on),
             };
             if let Some(n) = seal(&mut codec, setup.encrypted, &msg, &mut out) {

@@ -54,12 +54,8 @@ pub enum WorkerEvent {
     AppExited {
         code: i32,
     },
-    /// A game's rumble on one of the session's pads.
-    Rumble {
-        controller: u16,
-        low: u16,
-        high: u16,
-    },
+    /// A game's feedback for one of the client's controllers (rumble, light bar, motion, triggers).
+    Pad(lumen_core::gamepad::PadFeedback),
     Failed(String),
     /// The link closed: the worker exited or died.
     Closed,
@@ -220,7 +216,7 @@ fn reader(mut sock: UnixStream, session: u64, status: &(Mutex<LinkStatus>, Condv
                 }
                 ToHost::Streaming { width, height } => WorkerEvent::Streaming { width, height },
                 ToHost::AppExited { code } => WorkerEvent::AppExited { code },
-                ToHost::Rumble { controller, low, high } => WorkerEvent::Rumble { controller, low, high },
+                ToHost::Pad(f) => WorkerEvent::Pad(f),
                 ToHost::Failed { message } => WorkerEvent::Failed(message.to_owned()),
                 ToHost::Opus { .. } => anyhow::bail!("an Opus packet on the link (they take the audio link)"),
             };
@@ -248,7 +244,7 @@ fn report(status: &(Mutex<LinkStatus>, Condvar), ev: &WorkerEvent) {
             g.last_answer = Some(Err(m.clone()));
         }
         WorkerEvent::AppExited { code } => g.app_exited = Some(*code),
-        WorkerEvent::Rumble { .. } => {}
+        WorkerEvent::Pad(_) => {}
         WorkerEvent::Closed => g.closed = true,
     }
     drop(g);

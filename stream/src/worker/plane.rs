@@ -81,10 +81,10 @@ impl WorkerPlane {
         let to_client: Arc<Mutex<Option<SyncSender<HostMessage>>>> = Arc::new(Mutex::new(None));
         let client = to_client.clone();
         let on_event = Box::new(move |ev: &WorkerEvent| {
-            if let WorkerEvent::Rumble { controller, low, high } = *ev {
+            if let WorkerEvent::Pad(f) = *ev {
                 if let Some(tx) = lock(&client).as_ref() {
-                    if tx.try_send(HostMessage::Rumble { controller, low, high }).is_err() {
-                        tracing::debug!(session, "rumble dropped: the control stream's queue is full");
+                    if tx.try_send(HostMessage::Pad(f)).is_err() {
+                        tracing::debug!(session, ?f, "controller feedback dropped: the control stream's queue is full");
                     }
                 }
                 return;
