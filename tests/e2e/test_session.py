@@ -36,6 +36,12 @@ int LiSendUtf8TextEvent(const char *text, unsigned int length);
 int LiSendMultiControllerEvent(short controllerNumber, short activeGamepadMask, int buttonFlags,
                                unsigned char leftTrigger, unsigned char rightTrigger, short leftStickX,
                                short leftStickY, short rightStickX, short rightStickY);
+int LiSendControllerArrivalEvent(uint8_t controllerNumber, uint16_t activeGamepadMask, uint8_t type,
+                                 uint32_t supportedButtonFlags, uint16_t capabilities);
+int LiSendControllerMotionEvent(uint8_t controllerNumber, uint8_t motionType, float x, float y, float z);
+int LiSendControllerTouchEvent(uint8_t controllerNumber, uint8_t eventType, uint32_t pointerId, float x, float y,
+                               float pressure);
+int LiSendControllerBatteryEvent(uint8_t controllerNumber, uint8_t batteryState, uint8_t batteryPercentage);
 """
 
 
@@ -51,20 +57,34 @@ def _client_main(args) -> int:
         port_base = args.port
 
     steps = json.loads(args.steps)
-    out: dict = {"saved": {}, "rumble": []}
-    # The host's rumble messages (moonlight-common-c's `rumble` callback), recorded for the gamepad tests.
+    out: dict = {"saved": {}, "rumble": [], "motion": [], "led": [], "triggers": []}
+    # The host's controller feedback (moonlight-common-c's `rumble`, `setMotionEventState`, `setControllerLED`
+    # and `setAdaptiveTriggers` callbacks), recorded for the gamepad tests.
     plain_callbacks = st.StreamingSession._make_connection_callbacks
 
-    def with_rumble(self):
+    def with_feedback(self):
         cl = plain_callbacks(self)
 
         @self._ffi.callback("void(unsigned short, unsigned short, unsigned short)")
         def rumble(controller, low, high):
             out["rumble"].append([controller, low, high])
-        self._callbacks.append(rumble)
-        cl.rumble = rumble
+
+        @self._ffi.callback("void(uint16_t, uint8_t, uint16_t)")
+        def motion(controller, motion_type, rate_hz):
+            out["motion"].append([controller, motion_type, rate_hz])
+
+        @self._ffi.callback("void(uint16_t, uint8_t, uint8_t, uint8_t)")
+        def led(controller, r, g, b):
+            out["led"].append([controller, r, g, b])
+
+        @self._ffi.callback("void(uint16_t, uint8_t, uint8_t, uint8_t, uint8_t *, uint8_t *)")
+        def triggers(controller, flags, type_left, type_right, left, right):
+            out["triggers"].append([controller, flags, type_left, type_right, list(self._ffi.unpack(left, 10)),
+                                    list(self._ffi.unpack(right, 10))])
+        self._callbacks.extend([rumble, motion, led, triggers])
+        cl.rumble, cl.setMotionEventState, cl.setControllerLED, cl.setAdaptiveTriggers = rumble, motion, led, triggers
         return cl
-    st.StreamingSession._make_connection_callbacks = with_rumble
+    st.StreamingSession._make_connection_callbacks = with_feedback
     client = mh.attach_client(_Host, args.config_dir)
     try:
         client.start_stream(app=args.app, width=args.width, height=args.height, fps=args.fps,
@@ -101,6 +121,24 @@ def _client_main(args) -> int:
             _, n, mask, btn = step
             rcs.append(lib.LiSendMultiControllerEvent(n, mask, btn, 0, 0, 0, 0, 0, 0))
             time.sleep(0.02)  # pace between input events, not a wait
+        elif op == "arrive":
+            # ["arrive", controller, active_mask, type, supported_buttons, capabilities]: a controller arrives.
+            rcs.append(lib.LiSendControllerArrivalEvent(*step[1:]))
+            time.sleep(0.02)  # pace between input events, not a wait
+        elif op == "motion":
+            # ["motion", controller, 1 accel | 2 gyro, x, y, z]
+            rcs.append(lib.LiSendControllerMotionEvent(*step[1:]))
+            time.sleep(0.02)  # pace between input events, not a wait
+        elif op == "pad_touch":
+            # ["pad_touch", controller, event, pointer_id, x, y, pressure]: a touch on the controller's touchpad.
+            rcs.append(lib.LiSendControllerTouchEvent(*step[1:]))
+            time.sleep(0.02)  # pace between input events, not a wait
+        elif op == "wait_feedback":
+            # ["wait_feedback", "motion" | "led" | "rumble", value, timeout]: the host's feedback arrives.
+            _, key, value, timeout = step
+            if not _client_wait(out, lambda: value in out[key], timeout, f"{key} feedback {value}",
+                                lambda v: f"{key}: {out[key][-8:]}"):
+                break
         elif op == "key_down":
             # ["key_down", vk]: press and hold (the client then leaves without releasing it).
             rcs.append(lib.LiSendKeyboardEvent(step[1], 0x03, 0))

@@ -7,9 +7,11 @@
 //! uinput nor uhid (this build machine's has none) the session logs once why pads are off and everything
 //! else goes on.
 
+pub mod confine;
 pub mod dualsense;
 pub mod uhid;
 pub mod uinput;
+mod unshare;
 
 use std::os::fd::OwnedFd;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
@@ -103,6 +105,8 @@ struct Pad {
     tx: Option<SyncSender<PadInput>>,
     wake: OwnedFd,
     thread: Option<JoinHandle<()>>,
+    /// The pad's nodes shown to the session's apps (a thread waits for the driver to make them).
+    exposed: Option<JoinHandle<confine::Exposed>>,
 }
 
 impl Pad {
@@ -123,7 +127,16 @@ impl Drop for Pad {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        if let Some(t) = self.exposed.take() {
+            drop(t.join());
+        }
     }
+}
+
+/// Whether this process can make virtual pads at all (uinput or uhid can be opened).
+pub fn possible() -> bool {
+    let usable = |path: &str| std::fs::OpenOptions::new().read(true).write(true).open(path).is_ok();
+    usable(UINPUT) || usable(uhid::UHID)
 }
 
 /// What the kernel offers for virtual pads.
@@ -164,6 +177,12 @@ impl Pads {
                 }
                 if let Err(e) = &ui {
                     tracing::info!(session, error = %e, "gamepads: no uinput, so Xbox pads become DualSense pads");
+                }
+                if confine::isolated() {
+                    tracing::info!(session, "gamepads: each pad is visible only to this session's apps");
+                } else {
+                    tracing::warn!(session, "gamepads: this session's pads are visible to every app of its user \
+                        (the session has no /dev/input of its own; see the worker's start)");
                 }
                 Some(Backends { uinput: ui.is_ok(), uhid: uh.is_ok() })
             }
@@ -266,6 +285,7 @@ impl Pads {
 
 fn spawn(session: u64, i: usize, kind: PadKind, caps: ControllerCaps, on_feedback: OnFeedback) -> std::io::Result<Pad> {
     let name = format!("lumen {session} pad {i}");
+    let name_for_nodes = name.clone();
     let phys = format!("lumen/{session}/{i}");
     let wake = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
     let thread_wake = wake.try_clone()?;
@@ -287,5 +307,16 @@ fn spawn(session: u64, i: usize, kind: PadKind, caps: ControllerCaps, on_feedbac
         }
     };
     tracing::info!(session, controller = i, name, pad = kind.describe(), "gamepad connected");
-    Ok(Pad { tx: Some(tx), wake, thread: Some(thread) })
+    let exposed = match confine::isolated() {
+        true => {
+            // A DualSense has three input devices (pad, motion sensors, touchpad), made as the driver binds.
+            let count = if kind == PadKind::DualSense { 3 } else { 1 };
+            let wait = std::time::Duration::from_secs(2);
+            Some(std::thread::Builder::new().name(format!("lumen-pad-{i}-nodes")).spawn(move || {
+                confine::expose(&name_for_nodes, count, wait)
+            })?)
+        }
+        false => None,
+    };
+    Ok(Pad { tx: Some(tx), wake, thread: Some(thread), exposed })
 }

@@ -165,6 +165,15 @@ fn renderer_name(r: RendererChoice) -> &'static str {
 
 /// Runs the worker until the host ends it (or goes away).
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
+    // First of all (a mount namespace needs a single-threaded process): where the session can have pads,
+    // its apps get a /dev/input of their own, so they see only this session's pads.
+    if crate::gamepad::possible() {
+        if let Err(e) = crate::gamepad::confine::isolate() {
+            tracing::warn!(session = args.session, error = %e,
+                "gamepads: the session could not get a /dev/input of its own; its pads are visible to every app \
+                 of its user");
+        }
+    }
     // The session's audio server first, before any thread: its socket goes into the environment every app
     // of the session inherits.
     let audio = Arc::new(start_audio(args.session)?);

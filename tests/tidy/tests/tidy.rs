@@ -60,6 +60,8 @@ const UNSAFE_ALLOWLIST: &[&str] = &[
     "compositor/src/run.rs",
     // lumen-compositor's worker role: taking ownership of the link descriptor the host passed.
     "compositor/src/worker/link_fd.rs",
+    // lumen-compositor: unshare(2) for the session's own /dev/input (pads confined to the session).
+    "compositor/src/gamepad/unshare.rs",
     // lumen-stream: sendmsg/sendmmsg/poll for the media senders.
     "stream/src/media/udp_sys.rs",
     // lumen-stream: the video ring's shared mapping (memfd + mmap), read and written by both processes.
