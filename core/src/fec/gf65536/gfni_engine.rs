@@ -256,6 +256,326 @@ impl Engine for Gfni {
     }
 }
 
+/// One 64-byte chunk of a shard (32 low bytes, 32 high bytes), aligned so a zmm load never splits a line.
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+pub struct Chunk(pub [u8; 64]);
+
+impl Chunk {
+    /// All zero.
+    pub const ZERO: Chunk = Chunk([0; 64]);
+}
+
+/// The constant's two matrices from one 32-byte load: `[A_ll | A_hh]` and `[A_lh | A_hl]`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,gfni")]
+fn coef_of(m: &[u64; 4]) -> Coef {
+    // SAFETY: `m` is 32 readable bytes.
+    let v = _mm512_castsi256_si512(unsafe { _mm256_loadu_si256(m.as_ptr() as *const __m256i) });
+    Coef {
+        m1: _mm512_permutexvar_epi64(_mm512_set_epi64(1, 1, 1, 1, 0, 0, 0, 0), v),
+        m2: _mm512_permutexvar_epi64(_mm512_set_epi64(3, 3, 3, 3, 2, 2, 2, 2), v),
+    }
+}
+
+/// `x ⊕ y·c` in one ternary-logic op.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,gfni")]
+fn xmul(x: __m512i, y: __m512i, c: Coef) -> __m512i {
+    let swapped = _mm512_shuffle_i64x2::<0x4E>(y, y);
+    let a = _mm512_gf2p8affine_epi64_epi8::<0>(y, c.m1);
+    let b = _mm512_gf2p8affine_epi64_epi8::<0>(swapped, c.m2);
+    _mm512_ternarylogic_epi64::<0x96>(x, a, b)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn ldc(p: *const Chunk) -> __m512i {
+    // SAFETY: the caller passes a pointer to a live `Chunk` (64-byte aligned).
+    unsafe { _mm512_load_si512(p as *const _) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn stc(p: *mut Chunk, v: __m512i) {
+    // SAFETY: the caller passes a pointer to a live, writable `Chunk`.
+    unsafe { _mm512_store_si512(p as *mut _, v) }
+}
+
+/// Two IFFT layers over `p[i + q·dist]` (q = 0..4, i < dist); quarters not in `present` read as zero.
+#[target_feature(enable = "avx512f,avx512bw,gfni")]
+unsafe fn ifft2_raw(p: *mut Chunk, dist: usize, c01: Coef, c23: Coef, c02: Coef, present: u8) {
+    let z = _mm512_setzero_si512();
+    for i in 0..dist {
+        let q = |k: usize| p.wrapping_add(i + k * dist);
+        // SAFETY: the caller guarantees `p[..4 * dist]` are live chunks; absent quarters are never read.
+        let l = |k: usize| if present & (1 << k) != 0 { unsafe { ldc(q(k)) } } else { z };
+        let (mut v0, mut v1, mut v2, mut v3) = (l(0), l(1), l(2), l(3));
+        v1 = _mm512_xor_si512(v1, v0);
+        v0 = xmul(v0, v1, c01);
+        v3 = _mm512_xor_si512(v3, v2);
+        v2 = xmul(v2, v3, c23);
+        v2 = _mm512_xor_si512(v2, v0);
+        v0 = xmul(v0, v2, c02);
+        v3 = _mm512_xor_si512(v3, v1);
+        v1 = xmul(v1, v3, c02);
+        // SAFETY: as above.
+        unsafe { (stc(q(0), v0), stc(q(1), v1), stc(q(2), v2), stc(q(3), v3)) };
+    }
+}
+
+/// Two FFT layers over `p[i + q·dist]`; only the quarters in `keep` are written back.
+#[target_feature(enable = "avx512f,avx512bw,gfni")]
+unsafe fn fft2_raw(p: *mut Chunk, dist: usize, c01: Coef, c23: Coef, c02: Coef, keep: u8) {
+    for i in 0..dist {
+        let q = |k: usize| p.wrapping_add(i + k * dist);
+        // SAFETY: the caller guarantees `p[..4 * dist]` are live chunks.
+        let (mut v0, mut v1, mut v2, mut v3) = unsafe { (ldc(q(0)), ldc(q(1)), ldc(q(2)), ldc(q(3))) };
+        v0 = xmul(v0, v2, c02);
+        v2 = _mm512_xor_si512(v2, v0);
+        v1 = xmul(v1, v3, c02);
+        v3 = _mm512_xor_si512(v3, v1);
+        v0 = xmul(v0, v1, c01);
+        v1 = _mm512_xor_si512(v1, v0);
+        v2 = xmul(v2, v3, c23);
+        v3 = _mm512_xor_si512(v3, v2);
+        for (k, v) in [v0, v1, v2, v3].into_iter().enumerate() {
+            if keep & (1 << k) != 0 {
+                // SAFETY: as above.
+                unsafe { stc(q(k), v) };
+            }
+        }
+    }
+}
+
+/// One layer over the pairs `(p[i], p[i + dist])`, i < dist: IFFT (`inverse`) or FFT butterflies.
+#[target_feature(enable = "avx512f,avx512bw,gfni")]
+unsafe fn layer1_raw(p: *mut Chunk, dist: usize, c: Coef, inverse: bool) {
+    for i in 0..dist {
+        // SAFETY: the caller guarantees `p[..2 * dist]` are live chunks.
+        let (x, y) = unsafe { (p.add(i), p.add(i + dist)) };
+        // SAFETY: as above.
+        let (mut vx, mut vy) = unsafe { (ldc(x), ldc(y)) };
+        if inverse {
+            vy = _mm512_xor_si512(vy, vx);
+            vx = xmul(vx, vy, c);
+        } else {
+            vx = xmul(vx, vy, c);
+            vy = _mm512_xor_si512(vy, vx);
+        }
+        // SAFETY: as above.
+        unsafe { (stc(x, vx), stc(y, vy)) };
+    }
+}
+
+/// Column kernels of lumen's own high-rate decoder (`decoder.rs`): the work space is one 64-byte column
+/// of every shard position, so a whole transform stays in cache. Indices are absolute positions (the
+/// `skew` factors depend on them); every method checks its range against `w` before touching it.
+impl Gfni {
+    /// FFT-butterfly constant: a logarithm of `GF_MODULUS` means "multiply by zero".
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,gfni")]
+    fn fcoef(&self, log_m: GfElement) -> Coef {
+        match self.coef(log_m) {
+            Some(m) => coef_of(m),
+            None => Coef { m1: _mm512_setzero_si512(), m2: _mm512_setzero_si512() },
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,gfni")]
+    fn coefs3(&self, r: usize, dist: usize) -> (Coef, Coef, Coef) {
+        let base = r + dist - 1;
+        (self.fcoef(self.skew[base]), self.fcoef(self.skew[base + dist * 2]), self.fcoef(self.skew[base + dist]))
+    }
+
+    /// Two IFFT layers on the block `w[r .. r + 4·dist]`; quarters missing from `present` read as zero.
+    pub fn ifft2(&self, w: &mut [Chunk], r: usize, dist: usize, present: u8) {
+        assert!(r + 4 * dist <= w.len());
+        // SAFETY: range checked above; a `Gfni` exists only where `available()` held.
+        unsafe {
+            let (c01, c23, c02) = self.coefs3(r, dist);
+            ifft2_raw(w.as_mut_ptr().add(r), dist, c01, c23, c02, present)
+        }
+    }
+
+    /// Two FFT layers on the block `w[r .. r + 4·dist]`, writing back only the quarters in `keep`.
+    pub fn fft2(&self, w: &mut [Chunk], r: usize, dist: usize, keep: u8) {
+        assert!(r + 4 * dist <= w.len());
+        // SAFETY: as in `ifft2`.
+        unsafe {
+            let (c01, c23, c02) = self.coefs3(r, dist);
+            fft2_raw(w.as_mut_ptr().add(r), dist, c01, c23, c02, keep)
+        }
+    }
+
+    /// The last IFFT layer of an odd-sized transform: pairs `(i, i + dist)` for `i < dist`, from `w[0]`.
+    pub fn ifft_top(&self, w: &mut [Chunk], dist: usize) {
+        assert!(2 * dist <= w.len() && dist > 0);
+        // SAFETY: as in `ifft2`.
+        unsafe { layer1_raw(w.as_mut_ptr(), dist, self.fcoef(self.skew[dist - 1]), true) }
+    }
+
+    /// The whole IFFT of the block `w[r .. r + size]` (`size` a power of 4), no truncation.
+    pub fn ifft_block(&self, w: &mut [Chunk], r: usize, size: usize) {
+        assert!(r + size <= w.len() && size.is_power_of_two() && size.trailing_zeros().is_multiple_of(2));
+        // SAFETY: as in `ifft2`.
+        unsafe { self.ifft_block_impl(w.as_mut_ptr(), r, size) }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,gfni")]
+    unsafe fn ifft_block_impl(&self, p: *mut Chunk, r: usize, size: usize) {
+        let mut dist = 1;
+        while dist * 4 <= size {
+            for b in (r..r + size).step_by(dist * 4) {
+                let (c01, c23, c02) = self.coefs3(b, dist);
+                // SAFETY: `b + 4·dist ≤ r + size`, checked by the caller.
+                unsafe { ifft2_raw(p.add(b), dist, c01, c23, c02, 0xF) };
+            }
+            dist *= 4;
+        }
+    }
+
+    /// The whole FFT of the block `w[r .. r + size]` (`size` a power of 2), no truncation.
+    pub fn fft_block(&self, w: &mut [Chunk], r: usize, size: usize) {
+        assert!(r + size <= w.len() && size.is_power_of_two());
+        // SAFETY: as in `ifft2`.
+        unsafe { self.fft_block_impl(w.as_mut_ptr(), r, size) }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,gfni")]
+    unsafe fn fft_block_impl(&self, p: *mut Chunk, r: usize, size: usize) {
+        let (mut dist4, mut dist) = (size, size >> 2);
+        while dist != 0 {
+            for b in (r..r + size).step_by(dist4) {
+                let (c01, c23, c02) = self.coefs3(b, dist);
+                // SAFETY: `b + dist4 ≤ r + size`, checked by the caller.
+                unsafe { fft2_raw(p.add(b), dist, c01, c23, c02, 0xF) };
+            }
+            dist4 = dist;
+            dist >>= 2;
+        }
+        if dist4 == 2 {
+            for b in (r..r + size).step_by(2) {
+                // SAFETY: as above.
+                unsafe { layer1_raw(p.add(b), 1, self.fcoef(self.skew[b]), false) };
+            }
+        }
+    }
+
+    /// The crate's formal derivative over all of `w` (length a power of 2 ≥ 16), as the closed form
+    /// `w[i] ⊕= ⊕_{bit j of i clear} w[i + 2^j]` (old values), run bottom-up in blocks of 16 chunks.
+    pub fn formal_derivative(&self, w: &mut [Chunk]) {
+        assert!(w.len().is_power_of_two() && w.len() >= 16);
+        // SAFETY: a `Gfni` exists only where `available()` held; the length is checked above.
+        unsafe { self.formal_derivative_impl(w.as_mut_ptr(), w.len()) }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,gfni")]
+    unsafe fn formal_derivative_impl(&self, p: *mut Chunk, n: usize) {
+        let blocks = n / 16;
+        for h in 0..blocks {
+            // Blocks `h` and `h + 2^j` (j a clear bit of h, h + 2^j < blocks) lie in `p[..n]`.
+            let blk = |b: usize| p.wrapping_add(16 * b);
+            let mut v = [_mm512_setzero_si512(); 16];
+            for (l, x) in v.iter_mut().enumerate() {
+                // SAFETY: as above.
+                *x = unsafe { ldc(blk(h).add(l)) };
+            }
+            for l in 0..15usize {
+                for j in 0..4 {
+                    if l & (1 << j) == 0 {
+                        v[l] = _mm512_xor_si512(v[l], v[l + (1 << j)]);
+                    }
+                }
+            }
+            let mut clear = !h & (blocks - 1);
+            while clear != 0 {
+                let src = blk(h + (clear & clear.wrapping_neg()));
+                for (l, x) in v.iter_mut().enumerate() {
+                    // SAFETY: as above.
+                    *x = _mm512_xor_si512(*x, unsafe { ldc(src.add(l)) });
+                }
+                clear &= clear - 1;
+            }
+            for (l, x) in v.iter().enumerate() {
+                // SAFETY: as above.
+                unsafe { stc(blk(h).add(l), *x) };
+            }
+        }
+    }
+
+    /// Fills `w[i]` (i < `logs.len()`) with chunk `col` of shard `src[i]` times `logs[i]` (a `mul`
+    /// logarithm), or zero where `src[i]` is `u32::MAX`.
+    pub fn load_column<S: AsRef<[u8]>>(
+        &self,
+        w: &mut [Chunk],
+        src: &[u32],
+        logs: &[GfElement],
+        shards: &[S],
+        col: usize,
+    ) {
+        assert!(logs.len() <= w.len() && logs.len() <= src.len());
+        // SAFETY: a `Gfni` exists only where `available()` held.
+        unsafe { self.load_column_impl(w, src, logs, shards, col) }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,gfni")]
+    fn load_column_impl<S: AsRef<[u8]>>(
+        &self,
+        w: &mut [Chunk],
+        src: &[u32],
+        logs: &[GfElement],
+        shards: &[S],
+        col: usize,
+    ) {
+        for ((out, &s), &log_m) in w.iter_mut().zip(src).zip(logs) {
+            if s == u32::MAX {
+                *out = Chunk::ZERO;
+                continue;
+            }
+            let bytes: &[u8; 64] = shards[s as usize].as_ref()[col * 64..col * 64 + 64].try_into().expect("64 bytes");
+            let v = ld(bytes);
+            // SAFETY: `out` is a live, aligned chunk.
+            unsafe { stc(out, mulv(v, coef_of(&self.mats[log_m as usize]))) };
+        }
+    }
+
+    /// Writes chunk `col` of shard `pos − base` as `w[pos]` divided by the error locator (`mul` logarithm
+    /// `GF_MODULUS − er[pos]`) for each `pos` in `lost`.
+    pub fn store_column<S: AsMut<[u8]>>(
+        &self,
+        w: &[Chunk],
+        lost: &[u32],
+        er: &[GfElement],
+        base: usize,
+        shards: &mut [S],
+        col: usize,
+    ) {
+        // SAFETY: a `Gfni` exists only where `available()` held.
+        unsafe { self.store_column_impl(w, lost, er, base, shards, col) }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,gfni")]
+    fn store_column_impl<S: AsMut<[u8]>>(
+        &self,
+        w: &[Chunk],
+        lost: &[u32],
+        er: &[GfElement],
+        base: usize,
+        shards: &mut [S],
+        col: usize,
+    ) {
+        for &pos in lost {
+            let pos = pos as usize;
+            let v = ld(&w[pos].0);
+            let out: &mut [u8; 64] =
+                (&mut shards[pos - base].as_mut()[col * 64..col * 64 + 64]).try_into().expect("64 bytes");
+            st(out, mulv(v, coef_of(&self.mats[(GF_MODULUS - er[pos]) as usize])));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 #[cfg(target_arch = "x86_64")]
+mod decoder;
+#[cfg(target_arch = "x86_64")]
 mod gfni_engine;
 
 use reed_solomon_simd::engine::{DefaultEngine, Engine, GfElement, ShardsRefMut};
@@ -142,6 +144,9 @@ pub struct ReedSolomon {
 struct Workspace {
     encoder: Mutex<Option<Encoder>>,
     decoder: Mutex<Option<Decoder>>,
+    /// lumen's own decoder (GFNI backend, high-rate shapes).
+    #[cfg(target_arch = "x86_64")]
+    high: Mutex<Option<decoder::HighDecoder>>,
 }
 
 impl ReedSolomon {
@@ -258,6 +263,22 @@ impl ReedSolomon {
         let parity_present = present[self.data..].iter().filter(|&&p| p).count();
         if parity_present < missing {
             return fail(FecError::Unrecoverable { missing, parity: parity_present });
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.backend == Backend::Gfni512
+            && decoder::uses_high_rate(self.data, self.parity)
+            && self.parity.next_power_of_two() + self.data > 32
+        {
+            if let Some(g) = gfni_engine::Gfni::new() {
+                let mut local = None;
+                let mut guard = self.work.high.try_lock().ok();
+                let slot: &mut Option<decoder::HighDecoder> = match guard.as_deref_mut() {
+                    Some(s) => s,
+                    None => &mut local,
+                };
+                slot.get_or_insert_with(Default::default).decode(&g, self.data, self.parity, shards, present);
+                return Ok(());
+            }
         }
         let mut local = None;
         let mut guard = self.work.decoder.try_lock().ok();
