@@ -87,6 +87,7 @@ fn launch(key: &RemoteInputKey, w: u32, h: u32) -> LaunchRecord {
         app_id: 1,
         app_name: "Desktop".into(),
         app_cmd: None,
+        app_pad: None,
         width: w,
         height: h,
         fps: 60,

@@ -46,6 +46,9 @@ pub struct App {
     pub env: BTreeMap<String, String>,
     /// Where the app comes from: only config apps are edited at run time (and saved back).
     pub origin: AppOrigin,
+    /// `gamepad` in the config: the virtual pad every controller becomes while this app runs (`auto`, or
+    /// absent: by what the client reports, or `--gamepad`).
+    pub gamepad: Option<String>,
 }
 
 /// Where an app was defined.
@@ -71,6 +74,7 @@ impl App {
             working_dir: None,
             env: BTreeMap::new(),
             origin: AppOrigin::Builtin,
+            gamepad: None,
         }
     }
 
@@ -86,6 +90,22 @@ impl App {
             prefix.push_str(&format!("export {k}={} && ", shell_quote(v)));
         }
         Some(format!("{prefix}{cmd}"))
+    }
+
+    /// The pad kind the app asks for (`None`: the session's choice).
+    pub fn pad_kind(&self) -> Option<lumen_core::gamepad::PadKind> {
+        parse_pad(self.gamepad.as_deref()?).ok().flatten()
+    }
+}
+
+/// `gamepad = "…"` of an app: `auto` (`None`), `xbox` or `dualsense`.
+pub fn parse_pad(s: &str) -> Result<Option<lumen_core::gamepad::PadKind>, String> {
+    use lumen_core::gamepad::PadKind;
+    match s {
+        "auto" => Ok(None),
+        "xbox" => Ok(Some(PadKind::Xbox)),
+        "dualsense" => Ok(Some(PadKind::DualSense)),
+        other => Err(format!("gamepad {other:?}: expected auto, xbox or dualsense")),
     }
 }
 
@@ -107,6 +127,8 @@ pub struct AppEntry {
     pub working_dir: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamepad: Option<String>,
 }
 
 /// `[pairing]` in the config.
@@ -196,6 +218,10 @@ impl AppConfig {
                     reason: format!("app name {:?} is empty or used twice", e.name),
                 });
             }
+            if let Some(Err(reason)) = e.gamepad.as_deref().map(parse_pad) {
+                let path = config.map(Path::to_path_buf).unwrap_or_default();
+                return Err(ConfigError::Parse { path, reason: format!("app {:?}: {reason}", e.name) });
+            }
             apps.push(App {
                 id: next_id,
                 name: e.name,
@@ -204,6 +230,7 @@ impl AppConfig {
                 working_dir: e.working_dir,
                 env: e.env,
                 origin: AppOrigin::Config,
+                gamepad: e.gamepad,
             });
             next_id += 1;
         }
@@ -224,6 +251,7 @@ impl AppConfig {
                 working_dir: None,
                 env: BTreeMap::new(),
                 origin: AppOrigin::CommandLine,
+                gamepad: None,
             });
             next_id += 1;
         }
@@ -303,6 +331,22 @@ mod tests {
     }
 
     #[test]
+    fn an_app_may_ask_for_a_pad_kind() {
+        use lumen_core::gamepad::PadKind;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        let text = "[[app]]\nname = \"Racer\"\ncmd = \"racer\"\ngamepad = \"dualsense\"\n\
+                    [[app]]\nname = \"Other\"\ncmd = \"x\"\ngamepad = \"auto\"\n";
+        std::fs::write(&p, text).unwrap();
+        let apps = AppConfig::load(Some(&p), &[]).unwrap();
+        let pad = |name: &str| apps.apps.iter().find(|a| a.name == name).unwrap().pad_kind();
+        assert_eq!((pad("Racer"), pad("Other"), pad("Desktop")), (Some(PadKind::DualSense), None, None));
+        std::fs::write(&p, "[[app]]\nname = \"Bad\"\ngamepad = \"switch\"\n").unwrap();
+        let e = AppConfig::load(Some(&p), &[]).unwrap_err().to_string();
+        assert!(e.contains("expected auto, xbox or dualsense"), "{e}");
+    }
+
+    #[test]
     fn launch_cmd_carries_dir_and_env() {
         let mut env = BTreeMap::new();
         env.insert("GREETING".to_owned(), "it's".to_owned());
@@ -314,6 +358,7 @@ mod tests {
             working_dir: Some("/tmp/a b".into()),
             env,
             origin: AppOrigin::Config,
+            gamepad: None,
         };
         let cmd = app.launch_cmd().unwrap();
         assert_eq!(cmd, "cd -- '/tmp/a b' && export GREETING='it'\\''s' && echo $GREETING");

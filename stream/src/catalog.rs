@@ -30,6 +30,9 @@ pub struct AppSpec {
     pub working_dir: Option<String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// `auto`, `xbox` or `dualsense` (absent: `auto`).
+    #[serde(default)]
+    pub gamepad: Option<String>,
 }
 
 /// Why an edit was refused.
@@ -95,7 +98,11 @@ impl AppCatalog {
     pub fn edit(&self, id: u32, spec: &AppSpec) -> Result<App, CatalogError> {
         let mut g = lock(&self.inner);
         let i = editable_index(&g.apps, id)?;
-        let app = validate(spec, id, &g.apps, Some(id))?;
+        let mut app = validate(spec, id, &g.apps, Some(id))?;
+        if spec.gamepad.is_none() {
+            // An edit that does not mention the pad (the admin page has no field for it) keeps it.
+            app.gamepad = g.apps[i].gamepad.clone();
+        }
         let mut next = g.apps.clone();
         next[i] = app.clone();
         self.save(&next)?;
@@ -133,6 +140,7 @@ impl AppCatalog {
                 image: a.image.clone(),
                 working_dir: a.working_dir.clone(),
                 env: a.env.clone(),
+                gamepad: a.gamepad.clone(),
             };
             let one = toml_edit::ser::to_document(&entry).map_err(|e| err(e.to_string()))?;
             tables.push(one.as_table().clone());
@@ -177,6 +185,11 @@ fn validate(spec: &AppSpec, id: u32, apps: &[App], replacing: Option<u32>) -> Re
             Some(p) => Err(invalid(format!("the {what} must be an absolute path, not {p:?}"))),
         }
     };
+    let gamepad = spec.gamepad.as_deref().map(str::trim).filter(|g| !g.is_empty() && *g != "auto");
+    if let Some(Err(e)) = gamepad.map(crate::apps::parse_pad) {
+        return Err(invalid(e));
+    }
+    let gamepad = gamepad.map(str::to_owned);
     let image = path("image", &spec.image)?;
     let working_dir = path("working dir", &spec.working_dir)?;
     if spec.env.len() > 64 {
@@ -200,6 +213,7 @@ fn validate(spec: &AppSpec, id: u32, apps: &[App], replacing: Option<u32>) -> Re
         working_dir,
         env: spec.env.clone(),
         origin: AppOrigin::Config,
+        gamepad,
     })
 }
 

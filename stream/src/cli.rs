@@ -153,6 +153,9 @@ pub struct AppArgs {
     /// An environment variable for it (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+    /// The virtual pad each controller becomes while it runs: auto, xbox or dualsense.
+    #[arg(long, value_name = "KIND")]
+    pub gamepad: Option<String>,
 }
 
 impl AppArgs {
@@ -168,6 +171,7 @@ impl AppArgs {
             image: self.image.clone(),
             working_dir: self.working_dir.clone(),
             env,
+            gamepad: self.gamepad.clone(),
         })
     }
 }

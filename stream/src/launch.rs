@@ -15,6 +15,9 @@ pub struct LaunchRecord {
     pub app_name: String,
     /// The command that runs the app (`None` for the bare desktop).
     pub app_cmd: Option<String>,
+    /// The virtual pad the app wants (`None`: the session's choice).
+    #[serde(skip)]
+    pub app_pad: Option<lumen_core::gamepad::PadKind>,
     /// `mode=W×H×FPS`.
     pub width: u32,
     pub height: u32,
@@ -62,6 +65,7 @@ impl LaunchRecord {
             app_id,
             app_name: app_name.to_owned(),
             app_cmd: None,
+            app_pad: None,
             width,
             height,
             fps,

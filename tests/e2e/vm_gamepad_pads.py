@@ -205,3 +205,24 @@ def test_each_sessions_apps_see_only_their_own_pads(session_host, paired_client,
             if c.poll() is None:
                 c.kill()
     assert "each pad is visible only to this session's apps" in host.log()
+
+
+def test_an_app_can_ask_for_dualsense_pads(session_host, paired_client, tmp_path):
+    """`gamepad = "dualsense"` on an app of the config: a controller that never said what it is (a plain
+    controller state, no arrival) becomes a DualSense while that app runs."""
+    config = tmp_path / "config.toml"
+    config.write_text('[[app]]\nname = "Pads"\ncmd = "sleep 600"\ngamepad = "dualsense"\n')
+    host = session_host("--no-xwayland", "--config", str(config))
+    _, cfg = paired_client(host)
+    go = tmp_path / "go"
+    steps = [["wait_frame", ["any"], 120], ["pad", 0, 1, 0], ["wait_file", str(go), 120]]
+    client = subprocess.Popen(_client_cmd(host, cfg, steps, app="Pads", width=320, height=240, fps=30),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: pads(suffix=" Motion Sensors"), 120, "a DualSense for the plain controller",
+                   until=lambda p: len(p) == 1, detail=lambda: host.log()[-3000:])
+        go.write_text("go")
+        assert client_result(client, host)["result"] == "streamed"
+    finally:
+        if client.poll() is None:
+            client.kill()

@@ -181,8 +181,11 @@ impl Pads {
                 if confine::isolated() {
                     tracing::info!(session, "gamepads: each pad is visible only to this session's apps");
                 } else {
-                    tracing::warn!(session, "gamepads: this session's pads are visible to every app of its user \
-                        (the session has no /dev/input of its own; see the worker's start)");
+                    tracing::warn!(
+                        session,
+                        "gamepads: this session's pads are visible to every app of its user \
+                        (the session has no /dev/input of its own; see the worker's start)"
+                    );
                 }
                 Some(Backends { uinput: ui.is_ok(), uhid: uh.is_ok() })
             }
@@ -312,9 +315,11 @@ fn spawn(session: u64, i: usize, kind: PadKind, caps: ControllerCaps, on_feedbac
             // A DualSense has three input devices (pad, motion sensors, touchpad), made as the driver binds.
             let count = if kind == PadKind::DualSense { 3 } else { 1 };
             let wait = std::time::Duration::from_secs(2);
-            Some(std::thread::Builder::new().name(format!("lumen-pad-{i}-nodes")).spawn(move || {
-                confine::expose(&name_for_nodes, count, wait)
-            })?)
+            Some(
+                std::thread::Builder::new()
+                    .name(format!("lumen-pad-{i}-nodes"))
+                    .spawn(move || confine::expose(&name_for_nodes, count, wait))?,
+            )
         }
         false => None,
     };

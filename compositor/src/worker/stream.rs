@@ -133,7 +133,11 @@ impl Stream {
         let out = ctx.out.clone();
         let pads = crate::gamepad::Pads::new(
             ctx.session,
-            ctx.gamepad,
+            match s.pad_kind {
+                Some(lumen_core::gamepad::PadKind::Xbox) => crate::gamepad::PadChoice::Xbox,
+                Some(lumen_core::gamepad::PadKind::DualSense) => crate::gamepad::PadChoice::Dualsense,
+                None => ctx.gamepad,
+            },
             Arc::new(move |f| {
                 let _ = out.send(&lumen_core::link::ToHost::Pad(f));
             }),

@@ -86,6 +86,11 @@ pub fn encode_to_worker(msg: &ToWorker<'_>, out: &mut Vec<u8>) {
                 out.extend_from_slice(&v.to_le_bytes());
             }
             out.push(u8::from(s.audio_high_quality));
+            out.push(match s.pad_kind {
+                None => 0,
+                Some(crate::gamepad::PadKind::Xbox) => 1,
+                Some(crate::gamepad::PadKind::DualSense) => 2,
+            });
             put_str(out, s.app_cmd);
             finish(out, at);
         }
@@ -219,6 +224,12 @@ pub fn decode_to_worker(kind: u8, body: &[u8]) -> Result<ToWorker<'_>, LinkError
                 *x = b.u32()?;
             }
             let audio_high_quality = b.flag("audio_high_quality")?;
+            let pad_kind = match b.u8()? {
+                0 => None,
+                1 => Some(crate::gamepad::PadKind::Xbox),
+                2 => Some(crate::gamepad::PadKind::DualSense),
+                v => return Err(LinkError::BadField { field: "pad_kind", value: u64::from(v) }),
+            };
             let app_cmd = if b.flag("app_cmd")? {
                 let n = b.u32()? as usize;
                 Some(b.text(n)?)
@@ -238,6 +249,7 @@ pub fn decode_to_worker(kind: u8, body: &[u8]) -> Result<ToWorker<'_>, LinkError
                 audio_bitrate_bps: v[9],
                 audio_high_quality,
                 app_cmd,
+                pad_kind,
             })
         }
         kind::INPUT => ToWorker::Input(b.rest()),
@@ -298,6 +310,7 @@ mod tests {
                 audio_bitrate_bps: 256_000,
                 audio_high_quality: false,
                 app_cmd: Some("foot -e sh"),
+                pad_kind: Some(crate::gamepad::PadKind::DualSense),
             }),
             ToWorker::Start(StreamStart {
                 width: 1,
@@ -312,6 +325,7 @@ mod tests {
                 audio_bitrate_bps: 512_000,
                 audio_high_quality: true,
                 app_cmd: None,
+                pad_kind: None,
             }),
             ToWorker::Input(&[0, 0, 0, 8, 1, 2, 3, 4]),
             ToWorker::RequestIdr,
@@ -361,8 +375,8 @@ mod tests {
         // Access units no longer travel on the link (they take the video ring).
         assert_eq!(decode_to_host(0x83, &[2; 40]), Err(LinkError::UnknownKind(0x83)));
         assert_eq!(decode_to_host(0x85, &[0xff, 0xfe]), Err(LinkError::BadText(0x85)));
-        // A start whose text length points past the end.
-        let mut start = vec![0u8; 41];
+        // A start whose text length points past the end (10 × u32, the quality flag, the pad kind).
+        let mut start = vec![0u8; 42];
         start.push(1);
         start.extend_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(decode_to_worker(0x01, &start), Err(LinkError::Truncated { .. })));

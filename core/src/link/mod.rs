@@ -142,6 +142,8 @@ pub struct StreamStart<'a> {
     pub audio_high_quality: bool,
     /// The app's command (`None`: the bare desktop).
     pub app_cmd: Option<&'a str>,
+    /// The virtual pad the app wants for every controller (`None`: the session's choice, `--gamepad`).
+    pub pad_kind: Option<crate::gamepad::PadKind>,
 }
 
 /// Host → worker.

@@ -181,6 +181,7 @@ fn launch(state: &HostState, conn: &ConnInfo, q: &Query<'_>, client: &PairedClie
         }
     };
     record.app_cmd = app.launch_cmd();
+    record.app_pad = app.pad_kind();
     let limits = state.media.limits();
     if let Err(e) = limits.check_resolution(record.width, record.height) {
         tracing::warn!(peer = %conn.peer, client = client.id, error = %e, "launch refused: mode beyond the host's limits");
@@ -234,8 +235,8 @@ fn reattach(
     if old_media.is_some() {
         live.media_ended = Some(EndReason::Replaced);
     }
-    let cmd = live.launch.app_cmd.clone();
-    live.launch = LaunchRecord { app_cmd: cmd, ..record };
+    let (cmd, pad) = (live.launch.app_cmd.clone(), live.launch.app_pad);
+    live.launch = LaunchRecord { app_cmd: cmd, app_pad: pad, ..record };
     live.reset_handshake();
     live.client_ip = conn.peer.ip();
     old_media

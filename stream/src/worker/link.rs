@@ -30,6 +30,7 @@ pub enum Outgoing {
         app_id: u32,
         audio: AudioParams,
         app_cmd: Option<String>,
+        pad_kind: Option<lumen_core::gamepad::PadKind>,
     },
     Input(InputEvent),
     Request(EncoderRequest),
@@ -151,7 +152,18 @@ fn writer(mut sock: UnixStream, rx: Receiver<Outgoing>) {
     while let Ok(msg) = rx.recv() {
         buf.clear();
         match &msg {
-            Outgoing::Start { width, height, fps, bitrate_kbps, csc_mode, slices, app_id, audio, app_cmd } => {
+            Outgoing::Start {
+                width,
+                height,
+                fps,
+                bitrate_kbps,
+                csc_mode,
+                slices,
+                app_id,
+                audio,
+                app_cmd,
+                pad_kind,
+            } => {
                 let s = StreamStart {
                     width: *width,
                     height: *height,
@@ -165,6 +177,7 @@ fn writer(mut sock: UnixStream, rx: Receiver<Outgoing>) {
                     audio_bitrate_bps: audio.bitrate_bps,
                     audio_high_quality: audio.high_quality,
                     app_cmd: app_cmd.as_deref(),
+                    pad_kind: *pad_kind,
                 };
                 link::encode_to_worker(&ToWorker::Start(s), &mut buf);
             }

@@ -142,6 +142,7 @@ impl MediaPlane for WorkerPlane {
             app_id: start.launch.app_id,
             audio,
             app_cmd: start.launch.app_cmd.clone(),
+            pad_kind: start.launch.app_pad,
         });
         let answer = w.link.wait_status(self.opts.start_timeout, |s| {
             if s.answers > before {
