@@ -17,7 +17,7 @@
 //! * **Formal derivative in closed form**: `w[i] ⊕= ⊕_{bit j of i clear} w[i + 2^j]`, which is what the
 //!   crate's sequential loop computes, evaluated bottom-up in registers (`Gfni::formal_derivative`).
 
-use reed_solomon_simd::engine::{utils, GfElement, GF_ORDER};
+use reed_solomon_simd::engine::{GfElement, GF_ORDER};
 
 use super::gfni_engine::{Chunk, Gfni};
 
@@ -27,6 +27,11 @@ const NONE: u32 = u32::MAX;
 /// Blocks this small are transformed whole, without pruning checks.
 const IFFT_LEAF: usize = 64;
 const FFT_LEAF: usize = 32;
+
+/// Transforms longer than this many chunks (512 KiB) no longer fit L2 ...
+const WIDE_FROM: usize = 8192;
+/// ... and then this many columns are loaded per sweep over the shards.
+const WIDE_COLUMNS: usize = 2;
 
 /// Whether the crate's `DefaultRate` picks the high rate for this shape (only then is the parity the one
 /// this decoder reads). Same rule as `reed_solomon_simd::rate::DefaultRate`.
@@ -151,8 +156,11 @@ impl HighDecoder {
         let end = m + data;
         let n = end.next_power_of_two().max(16);
         let words = n.div_ceil(64);
-        if self.work.len() < n {
-            self.work.resize(n, Chunk::ZERO);
+        let chunks = len / 64;
+        // Past L2 the transforms stream from L3 anyway: load several columns per sweep over the shards.
+        let batch = if n > WIDE_FROM { WIDE_COLUMNS.min(chunks) } else { 1 };
+        if self.work.len() < n * batch {
+            self.work.resize(n * batch, Chunk::ZERO);
         }
         self.src.clear();
         self.src.resize(end, NONE);
@@ -187,22 +195,26 @@ impl HighDecoder {
                 set(&mut self.need, pos);
             }
         }
-        utils::eval_poly(er, end);
+        g.eval_poly(er, end);
 
         let plan = Plan { g, end, nonzero: &self.nonzero, need: &self.need };
-        let w = &mut self.work[..n];
-        for col in 0..len / 64 {
-            g.load_column(w, &self.src, &er[..end], shards, col);
-            if n.trailing_zeros().is_multiple_of(2) {
-                plan.ifft(w, 0, n);
-            } else {
-                plan.ifft(w, 0, n / 2);
-                plan.ifft(w, n / 2, n / 2);
-                g.ifft_top(w, n / 2);
+        let mut col = 0;
+        while col < chunks {
+            let cols = batch.min(chunks - col);
+            g.load_columns(&mut self.work, n, cols, &self.src, &er[..end], shards, col);
+            for (k, w) in self.work.chunks_exact_mut(n).take(cols).enumerate() {
+                if n.trailing_zeros().is_multiple_of(2) {
+                    plan.ifft(w, 0, n);
+                } else {
+                    plan.ifft(w, 0, n / 2);
+                    plan.ifft(w, n / 2, n / 2);
+                    g.ifft_top(w, n / 2);
+                }
+                g.formal_derivative(w);
+                plan.fft(w, 0, n);
+                g.store_column(w, &self.lost, &er[..], m, shards, col + k);
             }
-            g.formal_derivative(w);
-            plan.fft(w, 0, n);
-            g.store_column(w, &self.lost, &er[..], m, shards, col);
+            col += cols;
         }
     }
 }
@@ -232,6 +244,28 @@ mod tests {
 
     fn flat(w: &[Chunk]) -> Vec<[u8; 64]> {
         w.iter().map(|c| c.0).collect()
+    }
+
+    /// The AVX-512 error locator gives the crate's residues (mod 65535) on random erasure sets.
+    #[test]
+    fn eval_poly_matches_the_crate() {
+        let Some(g) = Gfni::new() else { return };
+        let mut x = 0x1234_5678_9ABC_DEF1u64;
+        for &end in &[1usize, 31, 33, 1000, 4512, 36864, 65536] {
+            let mut want = [0 as GfElement; GF_ORDER];
+            for e in want[..end].iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *e = GfElement::from(x.is_multiple_of(3));
+            }
+            let mut got = want;
+            reed_solomon_simd::engine::utils::eval_poly(&mut want, end);
+            g.eval_poly(&mut got, end);
+            for (i, (a, b)) in got.iter().zip(want.iter()).enumerate() {
+                assert_eq!(a % 65535, b % 65535, "end {end} at {i}");
+            }
+        }
     }
 
     /// Each stage against the crate's own schedule on the same column (scalar formal derivative).

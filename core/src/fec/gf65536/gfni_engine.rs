@@ -53,6 +53,7 @@ fn matrices() -> &'static Matrices {
 #[derive(Clone, Copy)]
 pub struct Gfni {
     skew: &'static [GfElement; GF_MODULUS as usize],
+    log_walsh: &'static [GfElement; GF_ORDER],
     mats: &'static Matrices,
 }
 
@@ -64,7 +65,11 @@ impl Gfni {
 
     /// The engine, or `None` when the CPU lacks GFNI/AVX-512 (the tables are built on first use).
     pub fn new() -> Option<Self> {
-        Self::available().then(|| Self { skew: tables::get_skew(), mats: matrices() })
+        Self::available().then(|| Self {
+            skew: tables::get_skew(),
+            log_walsh: tables::get_log_walsh(),
+            mats: matrices(),
+        })
     }
 
     #[inline(always)]
@@ -505,39 +510,54 @@ impl Gfni {
         }
     }
 
-    /// Fills `w[i]` (i < `logs.len()`) with chunk `col` of shard `src[i]` times `logs[i]` (a `mul`
-    /// logarithm), or zero where `src[i]` is `u32::MAX`.
-    pub fn load_column<S: AsRef<[u8]>>(
+    /// For each of the `cols` column buffers `w[k·stride ..]` (k < `cols`): fills chunk `i`
+    /// (i < `logs.len()`) with chunk `col + k` of shard `src[i]` times `logs[i]` (a `mul` logarithm), or zero
+    /// where `src[i]` is `u32::MAX`. Several columns per sweep read each shard's bytes together, which
+    /// DRAM serves much faster than one 64-byte line from every shard per sweep.
+    #[allow(clippy::too_many_arguments)]
+    pub fn load_columns<S: AsRef<[u8]>>(
         &self,
         w: &mut [Chunk],
+        stride: usize,
+        cols: usize,
         src: &[u32],
         logs: &[GfElement],
         shards: &[S],
         col: usize,
     ) {
-        assert!(logs.len() <= w.len() && logs.len() <= src.len());
-        // SAFETY: a `Gfni` exists only where `available()` held.
-        unsafe { self.load_column_impl(w, src, logs, shards, col) }
+        assert!(cols >= 1 && logs.len() <= stride && logs.len() <= src.len() && w.len() >= cols * stride);
+        // SAFETY: a `Gfni` exists only where `available()` held; `w` holds `cols` buffers of `stride`.
+        unsafe { self.load_columns_impl(w.as_mut_ptr(), stride, cols, src, logs, shards, col) }
     }
 
+    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f,avx512bw,gfni")]
-    fn load_column_impl<S: AsRef<[u8]>>(
+    unsafe fn load_columns_impl<S: AsRef<[u8]>>(
         &self,
-        w: &mut [Chunk],
+        w: *mut Chunk,
+        stride: usize,
+        cols: usize,
         src: &[u32],
         logs: &[GfElement],
         shards: &[S],
         col: usize,
     ) {
-        for ((out, &s), &log_m) in w.iter_mut().zip(src).zip(logs) {
+        for (i, (&s, &log_m)) in src.iter().zip(logs).enumerate() {
+            let out = |k: usize| w.wrapping_add(k * stride + i);
             if s == u32::MAX {
-                *out = Chunk::ZERO;
+                for k in 0..cols {
+                    // SAFETY: `i < stride` and `k < cols` (checked by the caller).
+                    unsafe { stc(out(k), _mm512_setzero_si512()) };
+                }
                 continue;
             }
-            let bytes: &[u8; 64] = shards[s as usize].as_ref()[col * 64..col * 64 + 64].try_into().expect("64 bytes");
-            let v = ld(bytes);
-            // SAFETY: `out` is a live, aligned chunk.
-            unsafe { stc(out, mulv(v, coef_of(&self.mats[log_m as usize]))) };
+            let bytes = &shards[s as usize].as_ref()[col * 64..(col + cols) * 64];
+            let c = coef_of(&self.mats[log_m as usize]);
+            for (k, b) in bytes.chunks_exact(64).enumerate() {
+                let v = ld(b.try_into().expect("64 bytes"));
+                // SAFETY: as above.
+                unsafe { stc(out(k), mulv(v, c)) };
+            }
         }
     }
 
@@ -573,6 +593,88 @@ impl Gfni {
                 (&mut shards[pos - base].as_mut()[col * 64..col * 64 + 64]).try_into().expect("64 bytes");
             st(out, mulv(v, coef_of(&self.mats[(GF_MODULUS - er[pos]) as usize])));
         }
+    }
+}
+
+/// `a + b` and `a − b` modulo 65535 in every 16-bit lane (the crate's `add_mod`/`sub_mod`, same residues).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn add_sub_mod(a: __m512i, b: __m512i) -> (__m512i, __m512i) {
+    let one = _mm512_set1_epi16(1);
+    let s = _mm512_add_epi16(a, b);
+    let s = _mm512_mask_add_epi16(s, _mm512_cmplt_epu16_mask(s, a), s, one);
+    let d = _mm512_sub_epi16(a, b);
+    (s, _mm512_mask_sub_epi16(d, _mm512_cmplt_epu16_mask(a, b), d, one))
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn ld16(e: &[GfElement]) -> __m512i {
+    assert!(e.len() >= 32);
+    // SAFETY: `e` holds at least 32 readable u16.
+    unsafe { _mm512_loadu_si512(e.as_ptr() as *const _) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn st16(e: &mut [GfElement], v: __m512i) {
+    assert!(e.len() >= 32);
+    // SAFETY: `e` holds at least 32 writable u16.
+    unsafe { _mm512_storeu_si512(e.as_mut_ptr() as *mut _, v) }
+}
+
+/// Walsh-Hadamard transform modulo 65535 of `x`, in rows of 32; rows from `nonzero` on are zero.
+#[target_feature(enable = "avx512f,avx512bw")]
+fn fwht(x: &mut [GfElement; GF_ORDER], nonzero: usize) {
+    // Lane bits first: partner lane `l ^ d`; the lane with bit d clear keeps the sum, the other the difference.
+    let lane = _mm512_set_epi16(
+        31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2,
+        1, 0,
+    );
+    for row in x.chunks_exact_mut(32).take(nonzero) {
+        let mut r = ld16(row);
+        for d in [1i16, 2, 4, 8, 16] {
+            let partner = _mm512_permutexvar_epi16(_mm512_xor_si512(lane, _mm512_set1_epi16(d)), r);
+            let (sum, _) = add_sub_mod(r, partner);
+            let (_, dif) = add_sub_mod(partner, r);
+            r = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(lane, _mm512_set1_epi16(d)), sum, dif);
+        }
+        st16(row, r);
+    }
+    let rows = GF_ORDER / 32;
+    let (mut extent, mut dist) = (nonzero, 1);
+    while dist < rows {
+        extent = extent.next_multiple_of(2 * dist);
+        for block in x[..extent * 32].chunks_exact_mut(64 * dist) {
+            let (lo, hi) = block.split_at_mut(32 * dist);
+            for (a, b) in lo.chunks_exact_mut(32).zip(hi.chunks_exact_mut(32)) {
+                let (s, d) = add_sub_mod(ld16(a), ld16(b));
+                st16(a, s);
+                st16(b, d);
+            }
+        }
+        dist *= 2;
+    }
+}
+
+impl Gfni {
+    /// The crate's `eval_poly` (the error locator's logarithm at every position, from `er` = 1 at the
+    /// erased positions below `truncated`, 0 elsewhere) with AVX-512 transforms. Values are the same
+    /// residues modulo 65535 as the crate's (0 may come out as 65535: both mean "times 1" to `mul`).
+    pub fn eval_poly(&self, er: &mut [GfElement; GF_ORDER], truncated: usize) {
+        // SAFETY: a `Gfni` exists only where `available()` held.
+        unsafe { self.eval_poly_impl(er, truncated.min(GF_ORDER)) }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn eval_poly_impl(&self, er: &mut [GfElement; GF_ORDER], truncated: usize) {
+        fwht(er, truncated.div_ceil(32));
+        for (e, f) in er.chunks_exact_mut(32).zip(self.log_walsh.chunks_exact(32)) {
+            let (r, f) = (ld16(e), ld16(f));
+            let (lo, hi) = (_mm512_mullo_epi16(r, f), _mm512_mulhi_epu16(r, f));
+            st16(e, add_sub_mod(lo, hi).0);
+        }
+        fwht(er, GF_ORDER / 32);
     }
 }
 
