@@ -67,6 +67,23 @@ fn random_shards(n: usize, len: usize, seed: u64) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// `present` flags for `d + p` shards with `p` distinct data shards lost, chosen by a seeded xorshift.
+fn random_loss(d: usize, p: usize, seed: u64) -> Vec<bool> {
+    let mut present = vec![true; d + p];
+    let (mut x, mut lost) = (seed | 1, 0);
+    while lost < p.min(d) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let i = (x % d as u64) as usize;
+        if present[i] {
+            present[i] = false;
+            lost += 1;
+        }
+    }
+    present
+}
+
 /// Single-thread memcpy of the data shards into same-sized buffers, seconds per pass.
 fn memcpy_time(shards: &[Vec<u8>], data: usize) -> f64 {
     let mut dst: Vec<Vec<u8>> = shards[..data].iter().map(|s| vec![0u8; s.len()]).collect();
@@ -129,13 +146,13 @@ struct Row {
 
 fn print(rows: &[Row]) {
     println!(
-        "| {:<58} | {:>8} | {:>10} | {:>7} | {:>10} | {:>9} |",
+        "| {:<62} | {:>8} | {:>10} | {:>7} | {:>10} | {:>9} |",
         "case", "GB/s", "memcpy GB/s", "of memcpy", "vs nanors", "allocs/call"
     );
-    println!("|{:-<60}|{:->10}|{:->13}|{:->11}|{:->12}|{:->13}|", "", "", "", "", "", "");
+    println!("|{:-<64}|{:->10}|{:->13}|{:->11}|{:->12}|{:->13}|", "", "", "", "", "", "");
     for r in rows {
         println!(
-            "| {:<58} | {:>8.2} | {:>11.2} | {:>8.1}% | {:>10} | {:>11} |",
+            "| {:<62} | {:>8.2} | {:>11.2} | {:>8.1}% | {:>10} | {:>11} |",
             r.what,
             r.gbps,
             r.memcpy_gbps,
@@ -247,6 +264,16 @@ fn gf65536_rows(rows: &mut Vec<Row>) {
                 gbps: bytes / t / 1e9,
                 memcpy_gbps: memcpy,
                 allocs: Some(allocs),
+                vs_nanors: None,
+            });
+            // The same count lost at random positions (what a network does): fewer blocks to skip.
+            let present = random_loss(d, p, 11);
+            let t = time(|| rs.reconstruct(&mut shards, &present).expect("reconstruct"), 0.3, 3);
+            rows.push(Row {
+                what: format!("lumen gf65536 {backend:?} reconstruct {d}+{p}, {p} random lost"),
+                gbps: bytes / t / 1e9,
+                memcpy_gbps: memcpy,
+                allocs: None,
                 vs_nanors: None,
             });
         }

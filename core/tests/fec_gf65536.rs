@@ -108,6 +108,42 @@ fn large_block_recovers_parity_count_losses() {
     assert_eq!(shards, want);
 }
 
+/// Shapes past 8192 positions (several columns per sweep, an odd column left over) with random loss of
+/// as many data shards as there are parity shards, and a loss mixing data and parity shards.
+#[test]
+fn wide_blocks_recover_random_losses() {
+    for &(d, p, len) in &[(9000usize, 500usize, 192usize), (32768, 3277, 192)] {
+        let rs = ReedSolomon::new(d, p).unwrap();
+        let mut shards = block(d, p, len, d as u64);
+        rs.encode(&mut shards).unwrap();
+        let want = shards.clone();
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |m: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % m as u64) as usize
+        };
+        for parity_lost in [0, p / 3] {
+            let mut present = vec![true; d + p];
+            let mut lost = 0;
+            while lost < p - parity_lost {
+                let i = next(d);
+                if present[i] {
+                    present[i] = false;
+                    shards[i].fill(0x5A);
+                    lost += 1;
+                }
+            }
+            for j in 0..parity_lost {
+                present[d + p - 1 - 2 * j] = false;
+            }
+            rs.reconstruct(&mut shards, &present).unwrap();
+            assert!(shards[..d] == want[..d], "{d}+{p}, {parity_lost} parity lost");
+        }
+    }
+}
+
 #[test]
 fn codec_reuse_across_lengths() {
     let rs = ReedSolomon::new(10, 4).unwrap();
