@@ -21,6 +21,7 @@ pub mod identity;
 pub mod launch;
 pub mod limits;
 pub mod log_ring;
+pub mod login;
 pub mod mdns;
 pub mod media;
 pub mod media_plane;
