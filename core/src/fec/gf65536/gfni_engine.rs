@@ -310,12 +310,10 @@ unsafe fn stc(p: *mut Chunk, v: __m512i) {
 /// Two IFFT layers over `p[i + q·dist]` (q = 0..4, i < dist); quarters not in `present` read as zero.
 #[target_feature(enable = "avx512f,avx512bw,gfni")]
 unsafe fn ifft2_raw(p: *mut Chunk, dist: usize, c01: Coef, c23: Coef, c02: Coef, present: u8) {
-    let z = _mm512_setzero_si512();
-    for i in 0..dist {
-        let q = |k: usize| p.wrapping_add(i + k * dist);
-        // SAFETY: the caller guarantees `p[..4 * dist]` are live chunks; absent quarters are never read.
-        let l = |k: usize| if present & (1 << k) != 0 { unsafe { ldc(q(k)) } } else { z };
-        let (mut v0, mut v1, mut v2, mut v3) = (l(0), l(1), l(2), l(3));
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,gfni")]
+    fn bf(v: [__m512i; 4], c01: Coef, c23: Coef, c02: Coef) -> [__m512i; 4] {
+        let [mut v0, mut v1, mut v2, mut v3] = v;
         v1 = _mm512_xor_si512(v1, v0);
         v0 = xmul(v0, v1, c01);
         v3 = _mm512_xor_si512(v3, v2);
@@ -324,8 +322,22 @@ unsafe fn ifft2_raw(p: *mut Chunk, dist: usize, c01: Coef, c23: Coef, c02: Coef,
         v0 = xmul(v0, v2, c02);
         v3 = _mm512_xor_si512(v3, v1);
         v1 = xmul(v1, v3, c02);
-        // SAFETY: as above.
-        unsafe { (stc(q(0), v0), stc(q(1), v1), stc(q(2), v2), stc(q(3), v3)) };
+        [v0, v1, v2, v3]
+    }
+    let z = _mm512_setzero_si512();
+    for i in 0..dist {
+        let q = |k: usize| p.wrapping_add(i + k * dist);
+        let v = if present == 0xF {
+            // SAFETY: the caller guarantees `p[..4 * dist]` are live chunks.
+            unsafe { [ldc(q(0)), ldc(q(1)), ldc(q(2)), ldc(q(3))] }
+        } else {
+            // SAFETY: as above; absent quarters are never read.
+            [0, 1, 2, 3].map(|k| if present & (1 << k) != 0 { unsafe { ldc(q(k)) } } else { z })
+        };
+        for (k, v) in bf(v, c01, c23, c02).into_iter().enumerate() {
+            // SAFETY: as above.
+            unsafe { stc(q(k), v) };
+        }
     }
 }
 
@@ -344,6 +356,11 @@ unsafe fn fft2_raw(p: *mut Chunk, dist: usize, c01: Coef, c23: Coef, c02: Coef, 
         v1 = _mm512_xor_si512(v1, v0);
         v2 = xmul(v2, v3, c23);
         v3 = _mm512_xor_si512(v3, v2);
+        if keep == 0xF {
+            // SAFETY: as above.
+            unsafe { (stc(q(0), v0), stc(q(1), v1), stc(q(2), v2), stc(q(3), v3)) };
+            continue;
+        }
         for (k, v) in [v0, v1, v2, v3].into_iter().enumerate() {
             if keep & (1 << k) != 0 {
                 // SAFETY: as above.
