@@ -3,6 +3,7 @@
 //! password checks through PAM ([`pam`]) and the per-client/per-user limit on failed logins ([`limiter`]).
 //! `docs/login.md` says what is built and what is not yet.
 
+pub mod broker;
 pub mod broker_proto;
 pub mod greetd;
 pub mod limiter;
