@@ -31,7 +31,7 @@ const FFT_LEAF: usize = 32;
 /// Transforms longer than this many chunks (512 KiB) no longer fit L2 ...
 const WIDE_FROM: usize = 8192;
 /// ... and then this many columns are loaded per sweep over the shards.
-const WIDE_COLUMNS: usize = 2;
+const WIDE_COLUMNS: usize = 3;
 
 /// Whether the crate's `DefaultRate` picks the high rate for this shape (only then is the parity the one
 /// this decoder reads). Same rule as `reed_solomon_simd::rate::DefaultRate`.
