@@ -7,9 +7,13 @@
 //!   each byte column independently, so this decoder copies one 64-byte column of every shard position
 //!   into a work space of `n` chunks (512 KiB for 4000 + 400, 4 MiB for 32768 + 3277), multiplying by the
 //!   error locator on the way in, transforms it, and writes the rebuilt chunks straight into the caller's
-//!   lost shards (divided by the locator on the way out). Nothing else is copied.
+//!   lost shards (divided by the locator on the way out). Nothing else is copied. Past 8192 positions the
+//!   sweep over the shards fills three column buffers at once (192 contiguous bytes per shard: far fewer
+//!   TLB misses and DRAM row switches than one line of every shard per sweep).
 //! * **Depth-first transforms.** The IFFT and FFT recurse on quarters (radix 4, two layers per pass,
 //!   `Gfni::ifft2`/`fft2`), so each sub-transform runs while its block is in L1/L2.
+//! * **Error locator** (two 65536-point Walsh-Hadamard transforms modulo 65535) in AVX-512 (`Gfni::eval_poly`)
+//!   instead of the crate's scalar loop: 0.2 ms → 0.03 ms per call.
 //! * **Pruning.** IFFT blocks whose inputs are all zero (lost or unused shards, the padding between the
 //!   parity and the data) are skipped, and so are blocks at or past the end of the input (read as zero,
 //!   never loaded). The FFT only computes blocks that hold a lost *data* shard: the others' outputs are
