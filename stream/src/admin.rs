@@ -6,7 +6,7 @@
 //! pairing request gets the PIN; `name` optional: the paired device's name), `{"cmd":"pairing"}`,
 //! `{"cmd":"clients"}`, `{"cmd":"unpair","id":"…"}`, `{"cmd":"rename","id":"…","name":"…"}`,
 //! `{"cmd":"apps"}`, `{"cmd":"app_add","app":{…}}`, `{"cmd":"app_edit","id":N,"app":{…}}`,
-//! `{"cmd":"app_remove","id":N}`, `{"cmd":"sessions"}`, `{"cmd":"end_session","session":N}`,
+//! `{"cmd":"app_remove","id":N}`, `{"cmd":"sessions"}`, `{"cmd":"end_session","session":N}`, `{"cmd":"hand_over","session":N}`,
 //! `{"cmd":"logs","after":SEQ}`, `{"cmd":"status"}`. Replies: `{"ok":true,…}` or `{"ok":false,"error":"…"}`.
 //! A `pin` reply says where the PIN went: `{"given_to":{…}}` or `{"armed_for_secs":N}`. The admin web page
 //! sends the same requests ([`crate::web`]).
@@ -67,6 +67,10 @@ pub enum AdminRequest {
     EndSession {
         session: u64,
     },
+    /// Move a streaming session to a fresh worker (the login hand-over's mechanism).
+    HandOver {
+        session: u64,
+    },
     Logs {
         #[serde(default)]
         after: u64,
@@ -89,6 +93,7 @@ impl AdminRequest {
             Self::AppRemove { .. } => "app_remove",
             Self::Sessions => "sessions",
             Self::EndSession { .. } => "end_session",
+            Self::HandOver { .. } => "hand_over",
             Self::Logs { .. } => "logs",
         }
     }
@@ -167,6 +172,10 @@ pub fn answer(state: &HostState, req: AdminRequest) -> Value {
                 json!({"ok": false, "error": format!("no session {session}")})
             }
         }
+        AdminRequest::HandOver { session } => match state.media.hand_over(session) {
+            Ok(pid) => json!({"ok": true, "pid": pid}),
+            Err(e) => json!({"ok": false, "error": e.to_string()}),
+        },
         AdminRequest::Logs { after } => json!({"ok": true, "lines": crate::log_ring::lines_after(after)}),
     }
 }
@@ -224,7 +233,7 @@ pub fn request(state_dir: &Path, req: &AdminRequest) -> anyhow::Result<Value> {
     let mut s = std::os::unix::net::UnixStream::connect(&path).with_context(|| {
         format!("cannot reach a running lumen-session at {} (is it running with this --state-dir?)", path.display())
     })?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut line = serde_json::to_string(req)?;
     line.push('\n');
     s.write_all(line.as_bytes())?;

@@ -128,6 +128,8 @@ pub enum Command {
     },
     /// End a session (by the number `lumen-session sessions` shows); its app is stopped.
     EndSession { session: u64 },
+    /// Move a streaming session to a fresh worker without the client reconnecting (its app restarts).
+    HandOver { session: u64 },
     /// Print the host's recent log lines (the last 500 kept).
     Logs {
         /// Only lines after this sequence number.
@@ -444,6 +446,11 @@ pub fn run_admin(state_dir: &std::path::Path, cmd: &Command) -> anyhow::Result<(
         }
         Command::EndSession { session } => {
             admin_call(state_dir, AdminRequest::EndSession { session: *session })?;
+            Ok(())
+        }
+        Command::HandOver { session } => {
+            let v = admin_call(state_dir, AdminRequest::HandOver { session: *session })?;
+            println!("session {session} now streams from worker {}", v["pid"]);
             Ok(())
         }
         Command::Logs { after } => {

@@ -135,6 +135,11 @@ pub trait MediaPlane: Send + Sync + 'static {
     /// The session `session` ended for good (`/cancel`, its app exited, host shutdown): free what it kept
     /// between streams (its worker and app). Must not block.
     fn end_session(&self, _session: u64, _reason: &EndReason) {}
+    /// Moves the stream of `session` to a fresh worker while the client streams (the login hand-over);
+    /// returns the new worker's pid. Blocks until the new worker streams (call off the async runtime).
+    fn hand_over(&self, _session: u64) -> anyhow::Result<u32> {
+        anyhow::bail!("this media plane cannot hand a stream over")
+    }
     /// A JSON report for `lumen-session status` (what the media plane was started with, statistics...).
     fn status(&self) -> Option<serde_json::Value> {
         None

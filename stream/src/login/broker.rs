@@ -146,7 +146,9 @@ mod tests {
 
     fn broker() -> Broker {
         Broker::new(
-            Box::new(|user, pw, _| if user == "alice" && pw.expose() == "right" { Ok(()) } else { Err(PamError::Denied) }),
+            Box::new(
+                |user, pw, _| if user == "alice" && pw.expose() == "right" { Ok(()) } else { Err(PamError::Denied) },
+            ),
             Box::new(|name| (name == "alice").then(|| Account { uid: 1001, gid: 1001, home: "/home/alice".into() })),
         )
     }
@@ -182,7 +184,10 @@ mod tests {
         for bad in [&b"not json"[..], br#"{"op":"exec","cmd":"id"}"#, br#"{"op":"look_up","user":"Root"}"#, b""] {
             assert!(matches!(b.handle(bad, t), Response::Denied { .. }), "{}", String::from_utf8_lossy(bad));
         }
-        assert!(matches!(b.handle(&Request::LookUp { user: "nobody-here".into() }.encode(), t), Response::Denied { .. }));
+        assert!(matches!(
+            b.handle(&Request::LookUp { user: "nobody-here".into() }.encode(), t),
+            Response::Denied { .. }
+        ));
     }
 
     #[test]

@@ -18,7 +18,8 @@ use crate::media::shared::Shared;
 /// One worker's audio link.
 pub struct AudioLink {
     attach: Mutex<Option<SyncSender<AudioPool>>>,
-    reader: Mutex<Option<JoinHandle<()>>>,
+    /// The reader gives the sender's pool back when the worker's audio ends (a hand-over passes it on).
+    reader: Mutex<Option<JoinHandle<Option<AudioPool>>>>,
 }
 
 impl AudioLink {
@@ -26,30 +27,39 @@ impl AudioLink {
     pub fn start(sock: UnixStream, session: u64) -> std::io::Result<Arc<Self>> {
         let (att_tx, att_rx) = sync_channel::<AudioPool>(4);
         let reader = std::thread::Builder::new().name("lumen-audio-read".into()).spawn(move || {
-            if let Err(e) = read_packets(sock, &att_rx) {
+            let mut pool = None;
+            if let Err(e) = read_packets(sock, &att_rx, &mut pool) {
                 tracing::warn!(session, error = %e, "worker audio link broken");
             }
+            pool
         })?;
         Ok(Arc::new(Self { attach: Mutex::new(Some(att_tx)), reader: Mutex::new(Some(reader)) }))
     }
 
-    fn attach(&self, pool: AudioPool) -> bool {
+    /// Hands the audio sender's pool to this link's reader.
+    pub fn attach(&self, pool: AudioPool) -> bool {
         let tx = lock(&self.attach).clone();
         tx.is_some_and(|tx| tx.try_send(pool).is_ok())
     }
 
     /// Joins the reader (after the worker exited: it has seen EOF).
     pub fn join(&self) {
+        drop(self.join_pool());
+    }
+
+    /// Joins the reader and returns the sender's pool it held, if any.
+    pub fn join_pool(&self) -> Option<AudioPool> {
         lock(&self.attach).take();
         let reader = lock(&self.reader).take();
-        if let Some(t) = reader {
-            let _ = t.join();
-        }
+        reader.and_then(|t| t.join().ok().flatten())
     }
 }
 
-fn read_packets(mut sock: UnixStream, att_rx: &Receiver<AudioPool>) -> anyhow::Result<()> {
-    let mut pool: Option<AudioPool> = None;
+fn read_packets(
+    mut sock: UnixStream,
+    att_rx: &Receiver<AudioPool>,
+    pool: &mut Option<AudioPool>,
+) -> anyhow::Result<()> {
     let mut scratch = vec![0u8; MAX_OPUS_LEN];
     loop {
         let mut head = [0u8; HEADER_LEN];
@@ -67,12 +77,12 @@ fn read_packets(mut sock: UnixStream, att_rx: &Receiver<AudioPool>) -> anyhow::R
         sock.read_exact(&mut stamp)?;
         let data_len = h.body_len - 8;
         while let Ok(p) = att_rx.try_recv() {
-            pool = Some(p);
+            *pool = Some(p);
         }
         let buf = match pool.as_ref().map(|p| p.free_rx.try_recv()) {
             Some(Ok(b)) => Some(b),
             Some(Err(TryRecvError::Disconnected)) => {
-                pool = None;
+                *pool = None;
                 None
             }
             Some(Err(TryRecvError::Empty)) | None => None,
@@ -85,7 +95,7 @@ fn read_packets(mut sock: UnixStream, att_rx: &Receiver<AudioPool>) -> anyhow::R
         buf.data.resize(data_len, 0);
         sock.read_exact(&mut buf.data)?;
         if pool.as_ref().is_some_and(|p| p.full_tx.try_send(buf).is_err()) {
-            pool = None;
+            *pool = None;
         }
     }
 }

@@ -15,7 +15,6 @@ use lumen_core::link::{self, StreamStart, ToHost, ToWorker, HEADER_LEN};
 use super::video_link::{RingSource, VideoLink};
 use crate::media::feed::{AudioParams, EncoderRequest, RequestSender, UnitSource, VideoFeed};
 use crate::media::shared::Shared;
-use crate::media::InputSink;
 
 /// What the host sends a worker (owned; encoded by the writer thread).
 #[derive(Debug, Clone)]
@@ -287,20 +286,5 @@ impl VideoFeed for LinkFeed {
         // Units encoded before the client pinged were skipped: the stream starts with an IDR.
         shared.request_idr_internal();
         Ok(Box::new(source))
-    }
-}
-
-/// The [`InputSink`] of a session whose seat lives in its worker (with an optional tee for tests).
-pub struct LinkInput {
-    pub link: Arc<WorkerLink>,
-    pub tee: Option<Arc<dyn InputSink>>,
-}
-
-impl InputSink for LinkInput {
-    fn input(&self, event: InputEvent) {
-        if let Some(t) = &self.tee {
-            t.input(event.clone());
-        }
-        self.link.send(Outgoing::Input(event));
     }
 }

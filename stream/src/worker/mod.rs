@@ -11,10 +11,11 @@ pub mod audio_link;
 pub mod link;
 pub mod plane;
 pub mod process;
+pub mod route;
 pub mod shm_ring;
 pub mod video_link;
 
 pub use audio_link::{AudioLink, LinkAudioFeed};
-pub use link::{LinkFeed, LinkInput, WorkerLink};
+pub use link::{LinkFeed, WorkerLink};
 pub use plane::{WorkerPlane, WorkerPlaneOptions};
 pub use process::WorkerCommand;

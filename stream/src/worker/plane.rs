@@ -9,9 +9,10 @@ use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::audio_link::{AudioLink, LinkAudioFeed};
-use super::link::{LinkFeed, LinkInput, Outgoing, WorkerEvent, WorkerLink};
+use super::audio_link::AudioLink;
+use super::link::{Outgoing, WorkerEvent, WorkerLink};
 use super::process::{WorkerCommand, WorkerProcess};
+use super::route::{Route, RoutedAudioFeed, RoutedFeed, RoutedInput};
 use super::video_link::VideoLink;
 use crate::host::lock;
 use crate::media::control::HostMessage;
@@ -35,11 +36,11 @@ pub struct WorkerPlaneOptions {
     pub tee_input: bool,
 }
 
-struct Worker {
-    process: WorkerProcess,
-    link: Arc<WorkerLink>,
-    audio: Arc<AudioLink>,
-    video: Arc<VideoLink>,
+pub(super) struct Worker {
+    pub(super) process: WorkerProcess,
+    pub(super) link: Arc<WorkerLink>,
+    pub(super) audio: Arc<AudioLink>,
+    pub(super) video: Arc<VideoLink>,
     /// The end callback of the media session the worker streams now.
     current: Arc<Mutex<Option<EndSlot>>>,
     /// Where the worker's messages for the client (rumble) go: the control stream of that session.
@@ -51,6 +52,8 @@ pub struct WorkerPlane {
     opts: WorkerPlaneOptions,
     media: MoonlightMedia,
     workers: Mutex<HashMap<u64, Arc<Worker>>>,
+    /// The route of each session's stream (which worker feeds it), for hand-overs.
+    routes: Mutex<HashMap<u64, Arc<Route>>>,
 }
 
 fn take(slot: &EndSlot) -> Option<EndFn> {
@@ -60,7 +63,7 @@ fn take(slot: &EndSlot) -> Option<EndFn> {
 impl WorkerPlane {
     pub fn new(opts: WorkerPlaneOptions) -> Self {
         let media = MoonlightMedia::new(opts.media.clone());
-        Self { opts, media, workers: Mutex::new(HashMap::new()) }
+        Self { opts, media, workers: Mutex::new(HashMap::new()), routes: Mutex::new(HashMap::new()) }
     }
 
     /// The session's worker, started (and ready) if it was not running.
@@ -75,6 +78,13 @@ impl WorkerPlane {
             w.link.join();
             w.audio.join();
         }
+        let w = self.spawn_worker(session)?;
+        lock(&self.workers).insert(session, w.clone());
+        Ok(w)
+    }
+
+    /// Starts a worker for `session` and waits until it is ready.
+    fn spawn_worker(&self, session: u64) -> anyhow::Result<Arc<Worker>> {
         let (process, ends) = WorkerProcess::spawn(&self.opts.command, session)?;
         let current: Arc<Mutex<Option<EndSlot>>> = Arc::new(Mutex::new(None));
         let cur = current.clone();
@@ -115,9 +125,75 @@ impl WorkerPlane {
                 how.map(|h| h.to_string()).unwrap_or("no answer".into())
             );
         }
-        let w = Arc::new(Worker { process, link, audio, video, current, to_client });
-        lock(&self.workers).insert(session, w.clone());
-        Ok(w)
+        Ok(Arc::new(Worker { process, link, audio, video, current, to_client }))
+    }
+
+    /// Sends `start` to `w` and waits for its answer: the encoded size.
+    fn start_streaming(&self, w: &Worker, start: Outgoing) -> anyhow::Result<(u32, u32)> {
+        let before = w.link.status(|s| s.answers);
+        w.link.send(start);
+        let answer = w.link.wait_status(self.opts.start_timeout, |s| {
+            if s.answers > before {
+                s.last_answer.clone()
+            } else if s.closed {
+                Some(Err("the session's worker ended".into()))
+            } else {
+                None
+            }
+        });
+        match answer {
+            Some(Ok(size)) => Ok(size),
+            Some(Err(msg)) => anyhow::bail!("{msg}"),
+            None => anyhow::bail!("the session's worker did not answer in {:?}", self.opts.start_timeout),
+        }
+    }
+
+    /// Moves the stream of `session` to a fresh worker without the client noticing more than a new IDR: the
+    /// new worker starts and streams at the same mode, the stream's feeds switch to it (the host's frame
+    /// numbers and packet sequence continue), then the old worker and its app end. Returns the new pid.
+    pub fn hand_over(&self, session: u64) -> anyhow::Result<u32> {
+        let route = lock(&self.routes).get(&session).cloned();
+        let Some(route) = route else { anyhow::bail!("session {session} is not streaming") };
+        let t0 = std::time::Instant::now();
+        let new = self.spawn_worker(session)?;
+        if let Err(e) = self.start_streaming(&new, route.start.clone()) {
+            new.link.send(Outgoing::End { end_app: true });
+            let _ = new.process.wait_or_kill(Duration::from_secs(2));
+            return Err(e);
+        }
+        let old = route.worker();
+        // The stream's end callback and the client's messenger move to the new worker first, so the old one
+        // ending does not end the stream.
+        let slot = lock(&old.current).take();
+        *lock(&new.current) = slot;
+        let messenger = lock(&old.to_client).take();
+        *lock(&new.to_client) = messenger;
+        route.switch(new.clone());
+        lock(&self.workers).insert(session, new.clone());
+        let pid = new.process.pid;
+        tracing::info!(
+            session,
+            old_pid = old.process.pid,
+            pid,
+            ms = t0.elapsed().as_millis() as u64,
+            "hand-over: the stream now comes from a new worker"
+        );
+        old.link.send(Outgoing::End { end_app: true });
+        let spawned = std::thread::Builder::new().name("lumen-worker-end".into()).spawn(move || {
+            let how = old.process.wait_or_kill(Duration::from_secs(5));
+            old.link.join();
+            // The audio sender's pool goes on with the new worker's audio.
+            if let Some(pool) = old.audio.join_pool() {
+                if !new.audio.attach(pool) {
+                    tracing::warn!(session, "hand-over: the new worker's audio link is gone");
+                }
+            }
+            tracing::info!(session, how = ?how, "hand-over: the old worker ended");
+        });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start the worker reaper thread");
+        }
+        Ok(pid)
     }
 
     /// Pids of the running workers by session (status, tests).
@@ -131,8 +207,7 @@ impl MediaPlane for WorkerPlane {
         let cfg = video_plan(&start)?;
         let audio = audio_params(&start);
         let w = self.worker_for(start.session)?;
-        let before = w.link.status(|s| s.answers);
-        w.link.send(Outgoing::Start {
+        let start_msg = Outgoing::Start {
             width: start.config.width,
             height: start.config.height,
             fps: cfg.fps,
@@ -143,21 +218,9 @@ impl MediaPlane for WorkerPlane {
             audio,
             app_cmd: start.launch.app_cmd.clone(),
             pad_kind: start.launch.app_pad,
-        });
-        let answer = w.link.wait_status(self.opts.start_timeout, |s| {
-            if s.answers > before {
-                s.last_answer.clone()
-            } else if s.closed {
-                Some(Err("the session's worker ended".into()))
-            } else {
-                None
-            }
-        });
-        let (ew, eh) = match answer {
-            Some(Ok(size)) => size,
-            Some(Err(msg)) => anyhow::bail!("{msg}"),
-            None => anyhow::bail!("the session's worker did not answer in {:?}", self.opts.start_timeout),
         };
+        let (ew, eh) = self.start_streaming(&w, start_msg.clone())?;
+        let route = Route::new(start.session, w.clone(), start_msg);
         tracing::info!(session = start.session, pid = w.process.pid, width = ew, height = eh, "worker streaming");
         let slot: EndSlot = Arc::new(Mutex::new(Some(start.on_end)));
         *lock(&w.current) = Some(slot.clone());
@@ -171,20 +234,27 @@ impl MediaPlane for WorkerPlane {
         };
         let tee: Option<Arc<dyn InputSink>> = self.opts.tee_input.then(|| self.opts.media.input_sink.clone());
         let feeds = Feeds {
-            video: Box::new(LinkFeed { link: w.link.clone(), video: w.video.clone(), session: start.session }),
-            audio: Box::new(LinkAudioFeed { link: w.audio.clone() }),
-            input: Arc::new(LinkInput { link: w.link.clone(), tee }),
+            video: Box::new(RoutedFeed { route: route.clone() }),
+            audio: Box::new(RoutedAudioFeed { route: route.clone() }),
+            input: Arc::new(RoutedInput { route: route.clone(), tee }),
         };
+        let session = start.session;
         let inner = self.media.start_with_feeds(MediaStart { on_end: media_end, ..start }, feeds)?;
         *lock(&w.to_client) = Some(inner.messenger());
-        Ok(Box::new(WorkerSession { inner: Some(inner), link: w.link.clone(), slot }))
+        lock(&self.routes).insert(session, route.clone());
+        Ok(Box::new(WorkerSession { inner: Some(inner), route, slot }))
     }
 
     fn codec_support(&self) -> CodecSupport {
         self.opts.codecs
     }
 
+    fn hand_over(&self, session: u64) -> anyhow::Result<u32> {
+        WorkerPlane::hand_over(self, session)
+    }
+
     fn end_session(&self, session: u64, reason: &EndReason) {
+        lock(&self.routes).remove(&session);
         let Some(w) = lock(&self.workers).remove(&session) else { return };
         let end_app = !matches!(reason, EndReason::ClientGone | EndReason::Replaced);
         w.link.send(Outgoing::End { end_app });
@@ -224,7 +294,7 @@ impl MediaPlane for WorkerPlane {
 /// One media session streamed from a worker.
 struct WorkerSession {
     inner: Option<MoonlightSession>,
-    link: Arc<WorkerLink>,
+    route: Arc<Route>,
     slot: EndSlot,
 }
 
@@ -239,7 +309,7 @@ impl MediaSession for WorkerSession {
             inner.stop(reason);
             // The client left (or a resume replaces the stream): the worker stops streaming, keeps the app,
             // and lets go of every key and button the client held.
-            self.link.send(Outgoing::StopStream);
+            self.route.worker().link.send(Outgoing::StopStream);
         }
     }
 }

@@ -94,6 +94,13 @@ impl RingSource {
     }
 }
 
+impl RingSource {
+    /// Takes the spare buffers of `old`, the source this one replaces at a hand-over.
+    pub fn adopt(&mut self, old: &mut RingSource) {
+        self.spare.append(&mut old.spare);
+    }
+}
+
 impl UnitSource for RingSource {
     fn next(&mut self, timeout: Duration) -> Result<Option<Job>, FeedEnded> {
         let mut fds = [PollFd::new(&*self.sock, PollFlags::IN)];
