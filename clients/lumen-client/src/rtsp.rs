@@ -154,7 +154,7 @@ pub fn handshake(url: &str, wish: &StreamWish) -> anyhow::Result<Negotiated> {
         None
     };
     let transport = ("Transport", "unicast;X-GS-ClientPort=50000-50001".to_owned());
-    let audio = r.request("SETUP", &format!("streamid=audio/0/0"), &[transport.clone()], b"")?;
+    let audio = r.request("SETUP", "streamid=audio/0/0", &[transport.clone()], b"")?;
     r.session = audio.header("Session").map(|s| s.split(';').next().unwrap_or(s).to_owned());
     let audio_port = port_of(&audio)?;
     let ping_payload = audio.header("X-SS-Ping-Payload").and_then(|p| p.as_bytes().try_into().ok());

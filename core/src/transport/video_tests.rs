@@ -118,3 +118,29 @@ fn fec_percentage_changes_parity() {
     let (d, p) = tx.packetize(&meta(2), 0, &au(134_400, 1), &mut batch).unwrap();
     assert_eq!((d, p, tx.fec_percentage()), (100, 50, 50));
 }
+
+#[test]
+fn four_mb_frame_survives_ten_percent_random_loss() {
+    // Moonlight's GF(2⁸) FEC cannot protect a frame this size (more than 4 blocks of 255 shards: FEC off);
+    // one GF(2¹⁶) block with 20 % parity rebuilds it after 10 % random loss.
+    let (_, mut dgrams, a) = sealed(1, 4_000_000);
+    let mut rx = SealedVideoReceiver::new(&KEY, 1392).unwrap();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut lost = 0;
+    let mut got = None;
+    for d in &mut dgrams {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        if seed % 10 == 0 {
+            lost += 1;
+            continue;
+        }
+        if let Some(f) = rx.push(d).unwrap() {
+            got = Some((f.frame.data == &a[..], f.frame.recovered_shards));
+        }
+    }
+    assert!(lost > dgrams.len() / 20, "the loss model dropped {lost}");
+    let (same, recovered) = got.expect("the 4 MB frame is rebuilt");
+    assert!(same && recovered > 0);
+}
