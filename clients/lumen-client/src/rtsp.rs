@@ -154,11 +154,11 @@ pub fn handshake(url: &str, wish: &StreamWish) -> anyhow::Result<Negotiated> {
         None
     };
     let transport = ("Transport", "unicast;X-GS-ClientPort=50000-50001".to_owned());
-    let audio = r.request("SETUP", "streamid=audio/0/0", &[transport.clone()], b"")?;
+    let audio = r.request("SETUP", "streamid=audio/0/0", std::slice::from_ref(&transport), b"")?;
     r.session = audio.header("Session").map(|s| s.split(';').next().unwrap_or(s).to_owned());
     let audio_port = port_of(&audio)?;
     let ping_payload = audio.header("X-SS-Ping-Payload").and_then(|p| p.as_bytes().try_into().ok());
-    let video = r.request("SETUP", "streamid=video/0/0", &[transport.clone()], b"")?;
+    let video = r.request("SETUP", "streamid=video/0/0", std::slice::from_ref(&transport), b"")?;
     let control = r.request("SETUP", "streamid=control/13/0", &[transport], b"")?;
     let connect_data = control.header("X-SS-Connect-Data").and_then(|d| d.parse().ok()).unwrap_or(0);
     let body = announce_body(wish, lumen_salt.as_ref());

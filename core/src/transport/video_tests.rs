@@ -132,7 +132,7 @@ fn four_mb_frame_survives_ten_percent_random_loss() {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        if seed % 10 == 0 {
+        if seed.is_multiple_of(10) {
             lost += 1;
             continue;
         }
