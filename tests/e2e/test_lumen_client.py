@@ -117,3 +117,22 @@ def test_lumen_client_takes_moonlight_media_when_asked(session_host, tmp_path):
     assert summary["transport"]["name"] == "moonlight", summary
     assert summary["frames"] >= 15, summary
     assert "video: lumen transport" not in host.log()
+
+
+def test_lumen_transport_recovers_injected_loss_and_raises_fec(session_host, tmp_path):
+    """10 % of the video datagrams dropped by the host (test hook): GF(2^16) parity rebuilds the frames, the
+    client's loss reports reach the host, and the host raises the FEC percentage above the negotiated 20 %."""
+    host = session_host("--desktop-app", "weston-simple-shm", env={"LUMEN_TEST_VIDEO_LOSS_PCT": "10"})
+    state = tmp_path / "lumen-client"
+    pair(host, state)
+    p = lumen_client(host, state, "stream", "--headless", "--fps", "30", "--duration", "12")
+    lines = json_lines(p.stdout)
+    frames = [l for l in lines if "frame" in l]
+    summary = lines[-1]
+    assert summary["transport"]["name"] == "lumen", summary
+    recovered = sum(f["recovered"] for f in frames)
+    decoded = sum(1 for f in frames if f["decoded"])
+    assert recovered > 0, "no frame needed parity: was loss injected?"
+    assert decoded >= 60, (decoded, len(frames))
+    wait_for(lambda: "lumen FEC follows the reported loss" in host.log(), 5, "the FEC change", host)
+    print(f"10 % injected loss: {decoded} frames decoded, {recovered} data shards rebuilt from parity")
