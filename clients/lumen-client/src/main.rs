@@ -12,6 +12,8 @@ mod pair;
 mod rtsp;
 mod stats;
 mod video;
+#[cfg(feature = "window")]
+mod window;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -78,15 +80,16 @@ struct StreamArgs {
     /// Plain Moonlight media instead of the lumen transport.
     #[arg(long)]
     moonlight_media: bool,
-    /// No window: JSON lines per frame on stdout (the only mode in this build).
+    /// No window: JSON lines per frame on stdout (without it a window shows the video: cargo feature
+    /// `window`).
     #[arg(long)]
     headless: bool,
     /// Stop after this many decoded frames (0: no limit).
     #[arg(long, default_value_t = 0)]
     frames: u64,
-    /// Stop after this many seconds.
-    #[arg(long, default_value_t = 10.0)]
-    duration: f64,
+    /// Stop after this many seconds (headless default 10; a window runs until closed).
+    #[arg(long)]
+    duration: Option<f64>,
     /// Save the last decoded picture here at the end (PNG for .png, else raw RGB24).
     #[arg(long)]
     save_frame: Option<PathBuf>,
@@ -142,8 +145,8 @@ fn apps(http: &http::Nvhttp, id: &identity::ClientIdentity) -> anyhow::Result<Ve
 }
 
 fn stream(http: &http::Nvhttp, id: &identity::ClientIdentity, host: &str, a: &StreamArgs) -> anyhow::Result<()> {
-    if !a.headless {
-        bail!("this build has no window: run with --headless");
+    if !a.headless && !cfg!(feature = "window") {
+        bail!("built without the `window` feature: run with --headless, or build with --features window");
     }
     let (app_id, _) = apps(http, id)?
         .into_iter()
@@ -211,10 +214,15 @@ fn stream(http: &http::Nvhttp, id: &identity::ClientIdentity, host: &str, a: &St
         lumen: neg.lumen_salt.map(|s| (rikey, s)),
         packet_size: a.packet_size as usize,
         max_frames: a.frames,
-        duration: Duration::from_secs_f64(a.duration.max(0.1)),
+        duration: Duration::from_secs_f64(a.duration.unwrap_or(if a.headless { 10.0 } else { 1e9 }).max(0.1)),
         input,
     };
-    let result = video::run(&setup, &ctl_tx, &stop);
+    let transport = if setup.lumen.is_some() { "lumen" } else { "moonlight" };
+    let result = if a.headless {
+        video::run(&setup, &ctl_tx, &stop, &mut |_, _, _| {})
+    } else {
+        windowed(setup, &ctl_tx, &stop, &a.app)
+    };
     stop.store(true, Ordering::Relaxed);
     let _ = control.join();
     if !a.keep_app {
@@ -228,8 +236,40 @@ fn stream(http: &http::Nvhttp, id: &identity::ClientIdentity, host: &str, a: &St
         let (_, w, h) = dec.rgb();
         tracing::info!(path = %p.display(), w, h, "last frame saved");
     }
-    let transport = if setup.lumen.is_some() { "lumen" } else { "moonlight" };
     let (_, w, h) = dec.rgb();
     println!("{}", lat.summary(frames, serde_json::json!({ "name": transport, "width": w, "height": h })));
     Ok(())
+}
+
+/// The video on a thread of its own and the window on this one (winit wants the main thread).
+#[cfg(feature = "window")]
+fn windowed(
+    setup: video::VideoSetup,
+    control: &std::sync::mpsc::SyncSender<ControlMessage>,
+    stop: &Arc<AtomicBool>,
+    title: &str,
+) -> anyhow::Result<(decode::H264, stats::Latencies, u64)> {
+    let (el, presenter) = window::event_loop()?;
+    let (p, ctl, st) = (presenter.clone(), control.clone(), stop.clone());
+    let video = std::thread::Builder::new().name("lumen-client-video".into()).spawn(move || {
+        let r = video::run(&setup, &ctl, &st, &mut |rgb, w, h| p.show(rgb, w, h));
+        st.store(true, Ordering::Relaxed);
+        p.wake();
+        r
+    })?;
+    let shown = window::run(el, &presenter, title, control.clone(), stop.clone());
+    stop.store(true, Ordering::Relaxed);
+    let r = video.join().map_err(|_| anyhow::anyhow!("the video thread panicked"))?;
+    shown?;
+    r
+}
+
+#[cfg(not(feature = "window"))]
+fn windowed(
+    _: video::VideoSetup,
+    _: &std::sync::mpsc::SyncSender<ControlMessage>,
+    _: &Arc<AtomicBool>,
+    _: &str,
+) -> anyhow::Result<(decode::H264, stats::Latencies, u64)> {
+    bail!("built without the `window` feature")
 }

@@ -42,6 +42,7 @@ pub fn run(
     setup: &VideoSetup,
     control: &SyncSender<ControlMessage>,
     stop: &AtomicBool,
+    on_picture: &mut dyn FnMut(&[u8], usize, usize),
 ) -> anyhow::Result<(H264, Latencies, u64)> {
     let bind = if setup.video.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
     let sock = UdpSocket::bind(bind)?;
@@ -157,6 +158,8 @@ pub fn run(
             lat.push(l);
         }
         if ok {
+            let (rgb, w, h) = dec.rgb();
+            on_picture(rgb, w, h);
             decoded += 1;
             if decoded == 1 {
                 for m in &setup.input {
