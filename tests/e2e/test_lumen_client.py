@@ -107,16 +107,22 @@ def test_lumen_client_streams_desktop_over_the_lumen_transport(session_host, pai
 
 
 def test_lumen_client_takes_moonlight_media_when_asked(session_host, tmp_path):
-    host = session_host("--desktop-app", COLOUR_BARS)
+    """`--moonlight-media`: Moonlight's datagrams (no lumen offer accepted); input typed by lumen-client reaches
+    the host's seat as the expected events."""
+    events = tmp_path / "input.jsonl"
+    host = session_host("--desktop-app", "weston-simple-shm", env={"LUMEN_INPUT_LOG": str(events)})
     state = tmp_path / "lumen-client"
     pair(host, state)
-    p = lumen_client(host, state, "stream", "--headless", "--moonlight-media", "--fps", "30", "--frames", "15",
-                     "--duration", "40")
+    p = lumen_client(host, state, "stream", "--headless", "--moonlight-media", "--fps", "30", "--frames", "30",
+                     "--duration", "40", "--type-text", "hi", "--mouse-move", "5,-3")
     lines = json_lines(p.stdout)
     summary = lines[-1]
     assert summary["transport"]["name"] == "moonlight", summary
-    assert summary["frames"] >= 15, summary
+    assert summary["frames"] >= 30, summary
     assert "video: lumen transport" not in host.log()
+    wait_for(lambda: events.exists() and "MouseMove" in events.read_text(), 5, "the input events", host)
+    got = [json.loads(l)["event"] for l in events.read_text().splitlines()]
+    assert got == ['Text("h")', 'Text("i")', "MouseMove { dx: 5, dy: -3 }"], got
 
 
 def test_lumen_transport_recovers_injected_loss_and_raises_fec(session_host, tmp_path):

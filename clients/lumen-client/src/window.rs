@@ -86,7 +86,8 @@ impl App {
                     let sy = y * p.height / wh;
                     for x in 0..ww {
                         let i = (sy * p.width + x * p.width / ww) * 3;
-                        buf[y * ww + x] = u32::from(p.rgb[i]) << 16 | u32::from(p.rgb[i + 1]) << 8 | u32::from(p.rgb[i + 2]);
+                        buf[y * ww + x] =
+                            u32::from(p.rgb[i]) << 16 | u32::from(p.rgb[i + 1]) << 8 | u32::from(p.rgb[i + 2]);
                     }
                 }
             }
