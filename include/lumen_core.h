@@ -41,6 +41,9 @@
 // lumen-transport framing with GF(2¹⁶) FEC.
 #define LUMEN_FEC_FIELD_LUMEN 16
 
+// `struct_size` of version 1 (no `transport_salt`): still accepted, the salt reads as zeros.
+#define LUMEN_CONFIG_V1_SIZE 40
+
 // Success.
 #define LUMEN_FEC_OK 0
 
@@ -104,10 +107,14 @@ typedef struct LumenConfig {
   uint32_t min_fec_packets;
   // 8: Moonlight framing and GF(2⁸); 16: lumen-transport framing and GF(2¹⁶).
   uint32_t fec_field_bits;
-  // Non-zero: Moonlight video encryption (AES-128-GCM with `key`); Moonlight framing only.
+  // Non-zero: encrypted video. Moonlight framing: AES-128-GCM with `key`. lumen framing: the lumen
+  // transport's sealed datagrams (ChaCha20-Poly1305, key = HKDF-SHA256 of `key` with `transport_salt`;
+  // `docs/wire.md` §12).
   uint32_t encrypted;
   // The session key (`rikey`).
   uint8_t key[16];
+  // Version 2: the salt of the host's `a=x-lumen-transport` offer (encrypted lumen framing only).
+  uint8_t transport_salt[16];
 } LumenConfig;
 
 // What `lumen_receiver_poll` reports.

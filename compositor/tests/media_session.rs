@@ -79,6 +79,7 @@ fn config(w: u32, h: u32, encrypt_video: bool) -> StreamConfig {
         encoder_csc_mode: 0,
         dynamic_resolution: false,
         video_port_hint: None,
+        lumen: None,
     }
 }
 

@@ -15,4 +15,5 @@ pub mod gamepad;
 pub mod input;
 pub mod link;
 pub mod pacing;
+pub mod transport;
 pub mod video;

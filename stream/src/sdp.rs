@@ -6,7 +6,70 @@
 //! expected) and lenient about unknown attributes, which it skips.
 
 use crate::media_plane::CodecSupport;
-use crate::stream_config::{encryption, StreamConfig, VideoCodec, DEFAULT_FEC_PERCENT};
+use crate::stream_config::{encryption, LumenAccept, StreamConfig, VideoCodec, DEFAULT_FEC_PERCENT};
+
+/// The host's offer of the lumen transport in DESCRIBE (stock clients skip unknown attributes).
+pub const LUMEN_OFFER_ATTR: &str = "x-lumen-transport";
+/// The client's acceptance in ANNOUNCE.
+pub const LUMEN_ACCEPT_ATTR: &str = "x-lumen-transport-accept";
+/// The lumen transport version this host speaks.
+pub const LUMEN_TRANSPORT_VERSION: u32 = 1;
+
+/// The offer's value: `v=1;fec=gf65536;aead=chacha20-poly1305;kdf=hkdf-sha256;salt=<32 hex>`.
+pub fn lumen_offer_value(salt: &[u8; 16]) -> String {
+    format!("v={LUMEN_TRANSPORT_VERSION};fec=gf65536;aead=chacha20-poly1305;kdf=hkdf-sha256;salt={}", hex::encode(salt))
+}
+
+/// The `key=value` pairs of a `;`-separated attribute value.
+fn params(value: &str) -> impl Iterator<Item = (&str, &str)> {
+    value.split(';').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.trim(), v.trim()))
+}
+
+fn salt_of(name: &'static str, value: &str) -> Result<[u8; 16], SdpError> {
+    let invalid = || SdpError::Invalid { name, value: value.chars().take(128).collect() };
+    let hex_salt = params(value).find(|(k, _)| *k == "salt").map(|(_, v)| v).ok_or_else(invalid)?;
+    let mut salt = [0u8; 16];
+    if hex_salt.len() != 32 || hex::decode_to_slice(hex_salt, &mut salt).is_err() {
+        return Err(invalid());
+    }
+    Ok(salt)
+}
+
+fn version_of(name: &'static str, value: &str) -> Result<u32, SdpError> {
+    let v = params(value).find(|(k, _)| *k == "v").map(|(_, v)| v).unwrap_or("");
+    parse_u32(name, v)
+}
+
+/// The host's lumen offer in a DESCRIBE body (the client side): its salt, or `None` when the host made no
+/// offer of a version this side speaks.
+pub fn parse_lumen_offer(body: &[u8]) -> Result<Option<[u8; 16]>, SdpError> {
+    let sdp = parse_body(body)?;
+    let Some(value) = sdp.get(LUMEN_OFFER_ATTR) else { return Ok(None) };
+    if version_of(LUMEN_OFFER_ATTR, value)? != LUMEN_TRANSPORT_VERSION {
+        return Ok(None);
+    }
+    salt_of(LUMEN_OFFER_ATTR, value).map(Some)
+}
+
+/// The client's acceptance line for an offer with `salt` (the client side; `fec_percent` optional).
+pub fn lumen_accept_line(salt: &[u8; 16], fec_percent: Option<u32>) -> String {
+    let fec = fec_percent.map(|f| format!(";fec={f}")).unwrap_or_default();
+    format!("a={LUMEN_ACCEPT_ATTR}:v={LUMEN_TRANSPORT_VERSION};salt={}{fec} \r\n", hex::encode(salt))
+}
+
+fn parse_lumen_accept(sdp: &SdpBody<'_>) -> Result<Option<LumenAccept>, SdpError> {
+    let Some(value) = sdp.get(LUMEN_ACCEPT_ATTR) else { return Ok(None) };
+    let version = version_of(LUMEN_ACCEPT_ATTR, value)?;
+    if version != LUMEN_TRANSPORT_VERSION {
+        return Err(SdpError::Invalid { name: LUMEN_ACCEPT_ATTR, value: value.chars().take(128).collect() });
+    }
+    let fec_percent =
+        params(value).find(|(k, _)| *k == "fec").map(|(_, v)| parse_u32(LUMEN_ACCEPT_ATTR, v)).transpose()?;
+    if fec_percent.is_some_and(|f| f > 200) {
+        return Err(SdpError::Invalid { name: LUMEN_ACCEPT_ATTR, value: value.chars().take(128).collect() });
+    }
+    Ok(Some(LumenAccept { version, salt: salt_of(LUMEN_ACCEPT_ATTR, value)?, fec_percent }))
+}
 
 /// Largest SDP body accepted.
 pub const MAX_SDP_LEN: usize = 64 * 1024;
@@ -159,6 +222,7 @@ pub fn parse_announce(body: &[u8]) -> Result<StreamConfig, SdpError> {
         encoder_csc_mode: opt_u32(&sdp, "x-nv-video[0].encoderCscMode")?.unwrap_or(0),
         dynamic_resolution: flag(&sdp, "x-nv-vqos[0].drc.enable")?,
         video_port_hint,
+        lumen: parse_lumen_accept(&sdp)?,
     })
 }
 
@@ -174,6 +238,8 @@ pub struct OfferOptions {
     pub encryption_requested: u32,
     /// Whether the encoder supports reference-frame invalidation.
     pub ref_pic_invalidation: bool,
+    /// The lumen transport's offer, with this DESCRIBE's salt (`None`: no offer).
+    pub lumen_salt: Option<[u8; 16]>,
 }
 
 impl Default for OfferOptions {
@@ -183,6 +249,7 @@ impl Default for OfferOptions {
             encryption_supported: encryption::CONTROL_V2 | encryption::VIDEO | encryption::AUDIO,
             encryption_requested: encryption::CONTROL_V2 | encryption::AUDIO,
             ref_pic_invalidation: false,
+            lumen_salt: None,
         }
     }
 }
@@ -202,6 +269,9 @@ pub fn describe_offer(host_ip: std::net::IpAddr, codecs: &CodecSupport, opts: &O
     s.push_str(&format!("a=x-ss-general.encryptionRequested:{}\r\n", opts.encryption_requested));
     if opts.ref_pic_invalidation {
         s.push_str("a=x-nv-video[0].refPicInvalidation:1\r\n");
+    }
+    if let Some(salt) = &opts.lumen_salt {
+        s.push_str(&format!("a={LUMEN_OFFER_ATTR}:{}\r\n", lumen_offer_value(salt)));
     }
     s.push_str("m=video 0 RTP/AVP 96\r\n");
     s.push_str("a=rtpmap:96 H264/90000\r\n");
@@ -277,5 +347,39 @@ a=x-nv-video[0].encoderCscMode:0 \r\nt=0 0\r\nm=video 47998  \r\n";
         assert!(offer.contains("sprop-parameter-sets=AAAAAU") && offer.contains("AV1/90000"));
         // The offer itself is well-formed SDP.
         assert!(parse_body(offer.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn lumen_offer_accept_and_absent() {
+        let ip = "127.0.0.1".parse().unwrap();
+        // Absent: no offer, and a stock ANNOUNCE accepts nothing.
+        let plain = describe_offer(ip, &CodecSupport::H264_ONLY, &OfferOptions::default());
+        assert!(!plain.contains(LUMEN_OFFER_ATTR));
+        assert_eq!(parse_lumen_offer(plain.as_bytes()), Ok(None));
+        assert_eq!(parse_announce(STOCK_ANNOUNCE.as_bytes()).unwrap().lumen, None);
+        // Offer: the client finds the salt.
+        let salt = [0x5a; 16];
+        let opts = OfferOptions { lumen_salt: Some(salt), ..OfferOptions::default() };
+        let offer = describe_offer(ip, &CodecSupport::H264_ONLY, &opts);
+        assert!(offer.contains("a=x-lumen-transport:v=1;fec=gf65536;aead=chacha20-poly1305;kdf=hkdf-sha256;salt=5a5a"));
+        assert_eq!(parse_lumen_offer(offer.as_bytes()), Ok(Some(salt)));
+        // Accept: the host reads it back.
+        let announce = format!("{STOCK_ANNOUNCE}{}", lumen_accept_line(&salt, Some(30)));
+        let c = parse_announce(announce.as_bytes()).unwrap();
+        assert_eq!(c.lumen, Some(LumenAccept { version: 1, salt, fec_percent: Some(30) }));
+        // A later version of offer is ignored by this client; a bad accept is an error, never a panic.
+        let v2 = offer.replace("x-lumen-transport:v=1", "x-lumen-transport:v=2");
+        assert_eq!(parse_lumen_offer(v2.as_bytes()), Ok(None));
+        for bad in [
+            "v=1;salt=zz",
+            "v=1",
+            "v=2;salt=5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a",
+            "v=1;salt=5a;fec=9",
+            "junk",
+            "v=1;fec=999;salt=5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a",
+        ] {
+            let body = format!("{STOCK_ANNOUNCE}a={LUMEN_ACCEPT_ATTR}:{bad} \r\n");
+            assert!(matches!(parse_announce(body.as_bytes()), Err(SdpError::Invalid { .. })), "{bad}");
+        }
     }
 }

@@ -46,6 +46,8 @@ pub struct LiveSession {
     pub rtsp_host_seq: u32,
     /// The typed ANNOUNCE.
     pub config: Option<StreamConfig>,
+    /// The salt of the lumen-transport offer of the last DESCRIBE (`crate::sdp`, `docs/wire.md` §12).
+    pub lumen_salt: Option<[u8; 16]>,
     pub media_ports: MediaPorts,
     /// The running media session (after PLAY).
     pub media: Option<Box<dyn MediaSession>>,
@@ -77,6 +79,7 @@ impl LiveSession {
             rtsp_encrypted: false,
             rtsp_host_seq: 0,
             config: None,
+            lumen_salt: None,
             media_ports,
             media: None,
             media_ended: None,

@@ -102,6 +102,21 @@ pub struct StreamConfig {
     pub dynamic_resolution: bool,
     /// The port of the `m=video` line, when present.
     pub video_port_hint: Option<u16>,
+    /// The lumen transport, when the client accepted the host's offer (`a=x-lumen-transport-accept`,
+    /// `crate::sdp`); `None` for every stock Moonlight client.
+    pub lumen: Option<LumenAccept>,
+}
+
+/// A client's acceptance of the lumen transport (`docs/wire.md` §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LumenAccept {
+    /// Transport version (1).
+    pub version: u32,
+    /// The salt of the host's offer the client echoed (checked against the offer at ANNOUNCE).
+    #[serde(skip)]
+    pub salt: [u8; 16],
+    /// The FEC percentage the client asks for (the host's default when absent).
+    pub fec_percent: Option<u32>,
 }
 
 impl StreamConfig {

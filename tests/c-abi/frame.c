@@ -1,7 +1,8 @@
 /* C ABI harness for the video receive path: packetize frames with lumen_sender_*, drop datagrams (up to
  * the parity a block carries, and then more), feed the rest to lumen_receiver_* in reverse order, and
  * check that the same bytes come back, or that the frame is reported lost. Runs for the Moonlight
- * framing (plain and AES-GCM encrypted) and for the lumen transport (GF(2^16)). Exits non-zero on any
+ * framing (plain and AES-GCM encrypted) and for the lumen transport (GF(2^16), bare and sealed with
+ * ChaCha20-Poly1305). Exits non-zero on any
  * mismatch. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ static void run(uint32_t field_bits, uint32_t encrypted) {
     cfg.fec_field_bits = field_bits;
     cfg.encrypted = encrypted;
     for (int i = 0; i < 16; i++) cfg.key[i] = (uint8_t)(i * 17 + 3);
+    for (int i = 0; i < 16; i++) cfg.transport_salt[i] = (uint8_t)(i * 5 + 1);
 
     LumenSender *s = lumen_sender_new(&cfg);
     LumenReceiver *r = lumen_receiver_new(&cfg);
@@ -124,5 +126,14 @@ int main(void) {
     run(LUMEN_FEC_FIELD_MOONLIGHT, 0);
     run(LUMEN_FEC_FIELD_MOONLIGHT, 1);
     run(LUMEN_FEC_FIELD_LUMEN, 0);
+    run(LUMEN_FEC_FIELD_LUMEN, 1);
+
+    /* A version-1 caller (no transport_salt) is still accepted. */
+    LumenConfig v1;
+    CHECK(lumen_config_init(&v1) == LUMEN_WIRE_OK);
+    v1.struct_size = LUMEN_CONFIG_V1_SIZE;
+    LumenReceiver *r1 = lumen_receiver_new(&v1);
+    CHECK(r1 != NULL);
+    lumen_receiver_free(r1);
     return 0;
 }

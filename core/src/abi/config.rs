@@ -46,11 +46,18 @@ pub struct LumenConfig {
     pub min_fec_packets: u32,
     /// 8: Moonlight framing and GF(2⁸); 16: lumen-transport framing and GF(2¹⁶).
     pub fec_field_bits: u32,
-    /// Non-zero: Moonlight video encryption (AES-128-GCM with `key`); Moonlight framing only.
+    /// Non-zero: encrypted video. Moonlight framing: AES-128-GCM with `key`. lumen framing: the lumen
+    /// transport's sealed datagrams (ChaCha20-Poly1305, key = HKDF-SHA256 of `key` with `transport_salt`;
+    /// `docs/wire.md` §12).
     pub encrypted: u32,
     /// The session key (`rikey`).
     pub key: [u8; 16],
+    /// Version 2: the salt of the host's `a=x-lumen-transport` offer (encrypted lumen framing only).
+    pub transport_salt: [u8; 16],
 }
+
+/// `struct_size` of version 1 (no `transport_salt`): still accepted, the salt reads as zeros.
+pub const LUMEN_CONFIG_V1_SIZE: u32 = 40;
 
 impl LumenConfig {
     /// Defaults: stock-client packet size, 20 % FEC, 2 parity minimum, Moonlight framing, no encryption.
@@ -62,6 +69,7 @@ impl LumenConfig {
         fec_field_bits: LUMEN_FEC_FIELD_MOONLIGHT,
         encrypted: 0,
         key: [0; 16],
+        transport_salt: [0; 16],
     };
 
     /// Moonlight parameters, if this config asks for them and they are usable.
@@ -97,12 +105,16 @@ impl LumenConfig {
         // (a u32) is readable; read it unaligned in case the caller packed the struct.
         let size = unsafe { core::ptr::read_unaligned(cfg.cast::<u32>()) } as usize;
         let ours = core::mem::size_of::<Self>();
-        if size < ours {
+        if size < LUMEN_CONFIG_V1_SIZE as usize {
             tracing::warn!(size, ours, "LumenConfig.struct_size smaller than version 1");
             return None;
         }
-        // SAFETY: the caller promises `struct_size` ≥ `ours` readable bytes; we read exactly `ours`.
-        let mut c = unsafe { core::ptr::read_unaligned(cfg) };
+        let mut c = Self::DEFAULT;
+        // SAFETY: the caller promises `struct_size` readable bytes; we copy at most that many, and at most
+        // our own size, into a local of our type (every byte pattern is a valid LumenConfig: plain integers).
+        unsafe {
+            core::ptr::copy_nonoverlapping(cfg.cast::<u8>(), (&mut c as *mut Self).cast::<u8>(), size.min(ours));
+        }
         c.struct_size = ours as u32;
         Some(c)
     }
@@ -136,6 +148,11 @@ mod tests {
         assert_eq!(unsafe { lumen_config_init(core::ptr::null_mut()) }, LUMEN_WIRE_ERR_NULL);
         // SAFETY: null (refused by contract) or a live local LumenConfig.
         assert_eq!(unsafe { LumenConfig::read(&c) }, Some(c));
+        assert_eq!(core::mem::offset_of!(LumenConfig, transport_salt), LUMEN_CONFIG_V1_SIZE as usize);
+        // A version-1 caller: the salt is not read.
+        let v1 = LumenConfig { struct_size: LUMEN_CONFIG_V1_SIZE, transport_salt: [9; 16], ..c };
+        // SAFETY: a live local LumenConfig of at least `struct_size` bytes.
+        assert_eq!(unsafe { LumenConfig::read(&v1) }.map(|r| r.transport_salt), Some([0; 16]));
         let small = LumenConfig { struct_size: 8, ..c };
         // SAFETY: null (refused by contract) or a live local LumenConfig.
         assert_eq!(unsafe { LumenConfig::read(&small) }, None);

@@ -10,7 +10,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::config::*;
-use crate::video::lumen::{LumenHeader, LumenPacketizer, LumenReassembler};
+use crate::transport::{derive_video_key, SealedVideoReceiver, SealedVideoSender, TransportError, TransportSalt};
+use crate::video::lumen::{LumenFrame, LumenHeader, LumenPacketizer, LumenReassembler};
 use crate::video::{
     FrameMeta, FrameType, GcmVideo, PacketBatch, PushOutcome, Reassembled, VideoError, VideoPacketizer,
     VideoReassembler,
@@ -72,7 +73,45 @@ impl LumenFrameInfo {
 
 enum Rx {
     Moonlight(Box<VideoReassembler>),
-    Lumen { r: Box<LumenReassembler>, ready: Option<LumenFrameInfo>, buf: Vec<u8> },
+    Lumen { r: LumenRx, ready: Option<LumenFrameInfo>, buf: Vec<u8> },
+}
+
+/// The lumen framing bare, or the lumen transport's sealed datagrams (with a scratch copy to open in place).
+enum LumenRx {
+    Plain(Box<LumenReassembler>),
+    Sealed(Box<SealedVideoReceiver>, Vec<u8>),
+}
+
+fn transport_code(e: &TransportError) -> i32 {
+    match e {
+        TransportError::Video(v) => video_code(v),
+        TransportError::Crypto(_) => LUMEN_WIRE_ERR_CRYPTO,
+        TransportError::BadLength { .. } => LUMEN_WIRE_ERR_MALFORMED,
+    }
+}
+
+/// Copies a finished lumen frame into `buf` and describes it.
+fn lumen_ready(f: &LumenFrame<'_>, buf: &mut Vec<u8>) -> LumenFrameInfo {
+    buf.clear();
+    buf.extend_from_slice(f.data);
+    LumenFrameInfo {
+        frame_index: f.header.frame_index,
+        frame_type: f.header.frame_type as u32,
+        host_latency: u32::from(f.header.host_latency),
+        rtp_timestamp: f.header.timestamp,
+        recovered_shards: f.recovered_shards as u32,
+        ..LumenFrameInfo::EMPTY
+    }
+}
+
+fn sealed_key(cfg: &LumenConfig) -> [u8; 32] {
+    derive_video_key(&cfg.key, &TransportSalt(cfg.transport_salt))
+}
+
+enum Tx {
+    Moonlight(Box<VideoPacketizer>),
+    Lumen(Box<LumenPacketizer>),
+    Sealed(Box<SealedVideoSender>),
 }
 
 /// Opaque receiver of one video stream.
@@ -80,11 +119,6 @@ pub struct LumenReceiver {
     rx: Rx,
     last: Vec<u8>,
     has_last: bool,
-}
-
-enum Tx {
-    Moonlight(Box<VideoPacketizer>),
-    Lumen(Box<LumenPacketizer>),
 }
 
 /// Opaque packetizer of one video stream.
@@ -129,7 +163,15 @@ pub unsafe extern "C" fn lumen_receiver_new(cfg: *const LumenConfig) -> *mut Lum
                 Rx::Moonlight(Box::new(r))
             }
             LUMEN_FEC_FIELD_LUMEN if cfg.encrypted == 0 => Rx::Lumen {
-                r: Box::new(LumenReassembler::new(cfg.lumen_params()?).ok()?),
+                r: LumenRx::Plain(Box::new(LumenReassembler::new(cfg.lumen_params()?).ok()?)),
+                ready: None,
+                buf: Vec::new(),
+            },
+            LUMEN_FEC_FIELD_LUMEN => Rx::Lumen {
+                r: LumenRx::Sealed(
+                    Box::new(SealedVideoReceiver::new(&sealed_key(&cfg), cfg.packet_size as usize).ok()?),
+                    Vec::new(),
+                ),
                 ready: None,
                 buf: Vec::new(),
             },
@@ -183,22 +225,21 @@ pub unsafe extern "C" fn lumen_receiver_push(r: *mut LumenReceiver, data: *const
                     Err(e) => video_code(&e),
                 };
             }
-            match lr.push(d) {
-                Ok(Some(f)) => {
-                    buf.clear();
-                    buf.extend_from_slice(f.data);
-                    *ready = Some(LumenFrameInfo {
-                        frame_index: f.header.frame_index,
-                        frame_type: f.header.frame_type as u32,
-                        host_latency: u32::from(f.header.host_latency),
-                        rtp_timestamp: f.header.timestamp,
-                        recovered_shards: f.recovered_shards as u32,
-                        ..LumenFrameInfo::EMPTY
-                    });
+            let info = match lr {
+                LumenRx::Plain(p) => p.push(d).map(|f| f.map(|f| lumen_ready(&f, buf))).map_err(|e| video_code(&e)),
+                LumenRx::Sealed(p, scratch) => {
+                    scratch.clear();
+                    scratch.extend_from_slice(d);
+                    p.push(scratch).map(|f| f.map(|f| lumen_ready(&f.frame, buf))).map_err(|e| transport_code(&e))
+                }
+            };
+            match info {
+                Ok(Some(i)) => {
+                    *ready = Some(i);
                     LUMEN_PUSH_FRAME_READY
                 }
                 Ok(None) => LUMEN_PUSH_STORED,
-                Err(e) => video_code(&e),
+                Err(code) => code,
             }
         }
     })
@@ -300,6 +341,15 @@ pub unsafe extern "C" fn lumen_sender_new(cfg: *const LumenConfig) -> *mut Lumen
             LUMEN_FEC_FIELD_LUMEN if cfg.encrypted == 0 => {
                 Tx::Lumen(Box::new(LumenPacketizer::new(cfg.lumen_params()?).ok()?))
             }
+            LUMEN_FEC_FIELD_LUMEN => Tx::Sealed(Box::new(
+                SealedVideoSender::new(
+                    &sealed_key(&cfg),
+                    cfg.packet_size as usize,
+                    u16::try_from(cfg.fec_percentage).ok()?,
+                    u16::try_from(cfg.min_fec_packets).ok()?,
+                )
+                .ok()?,
+            )),
             _ => return None,
         };
         Some(Box::into_raw(Box::new(LumenSender { tx, batch: PacketBatch::new() })))
@@ -354,12 +404,14 @@ pub unsafe extern "C" fn lumen_sender_packetize(
             rtp_timestamp,
         };
         let r = match &mut s.tx {
-            Tx::Moonlight(p) => p.packetize(&meta, au, &mut s.batch).map(|_| ()),
-            Tx::Lumen(p) => p.packetize(&meta, au, &mut s.batch).map(|_| ()),
+            Tx::Moonlight(p) => p.packetize(&meta, au, &mut s.batch).map(|_| ()).map_err(|e| video_code(&e)),
+            Tx::Lumen(p) => p.packetize(&meta, au, &mut s.batch).map(|_| ()).map_err(|e| video_code(&e)),
+            // The C sender has no capture clock: the capture time field is 0 ("unknown").
+            Tx::Sealed(p) => p.packetize(&meta, 0, au, &mut s.batch).map(|_| ()).map_err(|e| transport_code(&e)),
         };
         match r {
             Ok(()) => i32::try_from(s.batch.len()).unwrap_or(LUMEN_WIRE_ERR_RANGE),
-            Err(e) => video_code(&e),
+            Err(code) => code,
         }
     })
 }
@@ -434,6 +486,43 @@ mod tests {
         round_trip(LumenConfig::DEFAULT);
         round_trip(LumenConfig { encrypted: 1, key: [5; 16], ..LumenConfig::DEFAULT });
         round_trip(LumenConfig { fec_field_bits: 16, ..LumenConfig::DEFAULT });
+        let sealed = LumenConfig {
+            fec_field_bits: 16,
+            encrypted: 1,
+            key: [5; 16],
+            transport_salt: [6; 16],
+            ..LumenConfig::DEFAULT
+        };
+        round_trip(sealed);
+    }
+
+    #[test]
+    fn sealed_datagrams_need_the_same_key_and_salt() {
+        let cfg = LumenConfig {
+            fec_field_bits: 16,
+            encrypted: 1,
+            key: [5; 16],
+            transport_salt: [6; 16],
+            ..LumenConfig::DEFAULT
+        };
+        // SAFETY: handles come from the matching _new call and are freed once; other pointers are live locals.
+        unsafe {
+            let s = lumen_sender_new(&cfg);
+            let other = lumen_receiver_new(&LumenConfig { transport_salt: [7; 16], ..cfg });
+            let au = [1u8; 3000];
+            assert!(lumen_sender_packetize(s, 1, 2, 0, 0, au.as_ptr(), au.len()) > 0);
+            let (mut p, mut l) = (core::ptr::null(), 0usize);
+            assert_eq!(lumen_sender_datagram(s, 0, &mut p, &mut l), 0);
+            assert_eq!(lumen_receiver_push(other, p, l), LUMEN_WIRE_ERR_CRYPTO);
+            let mut tampered = core::slice::from_raw_parts(p, l).to_vec();
+            tampered[40] ^= 1;
+            let r = lumen_receiver_new(&cfg);
+            assert_eq!(lumen_receiver_push(r, tampered.as_ptr(), tampered.len()), LUMEN_WIRE_ERR_CRYPTO);
+            assert_eq!(lumen_receiver_push(r, p, l), LUMEN_PUSH_STORED);
+            lumen_receiver_free(r);
+            lumen_receiver_free(other);
+            lumen_sender_free(s);
+        }
     }
 
     #[test]

@@ -143,6 +143,9 @@ pub struct LumenPacketizer {
     params: LumenParams,
     codecs: CodecCache,
     scratch: ShardTable,
+    /// Bytes left free between the header and the shard, and after the shard (the transport's own fields
+    /// and its AEAD tag, [`crate::transport`]); zero for the bare framing.
+    room: (usize, usize),
 }
 
 impl core::fmt::Debug for LumenPacketizer {
@@ -155,7 +158,24 @@ impl LumenPacketizer {
     /// A packetizer with the given parameters.
     pub fn new(params: LumenParams) -> Result<Self, VideoError> {
         params.validate()?;
-        Ok(Self { params, codecs: CodecCache::new(), scratch: ShardTable::new() })
+        Ok(Self { params, codecs: CodecCache::new(), scratch: ShardTable::new(), room: (0, 0) })
+    }
+
+    /// Leaves `head` zero bytes between the 24-byte header and the shard and `tail` after it in every
+    /// datagram (the shard starts at `24 + head`; datagrams are `24 + head + shard_len + tail` long).
+    pub fn with_room(mut self, head: usize, tail: usize) -> Self {
+        self.room = (head, tail);
+        self
+    }
+
+    /// The parameters in use.
+    pub fn params(&self) -> LumenParams {
+        self.params
+    }
+
+    /// Changes the FEC percentage from the next frame on (the shard length stays).
+    pub fn set_fec_percentage(&mut self, pct: u16) {
+        self.params.fec_percentage = pct;
     }
 
     /// Packetizes one access unit into `out`; returns (data, parity) shard counts.
@@ -168,13 +188,14 @@ impl LumenPacketizer {
         let (data, parity) = self.params.shape(au.len())?;
         let au_len = u32::try_from(au.len()).map_err(|_| VideoError::FrameTooLarge { bytes: au.len() })?;
         let sl = self.params.shard_len;
-        out.reset(data + parity, self.params.datagram_len());
+        let off = LUMEN_HEADER_LEN + self.room.0;
+        out.reset(data + parity, off + sl + self.room.1);
         for (i, chunk) in au.chunks(sl).enumerate() {
-            out.slot_mut(i)[LUMEN_HEADER_LEN..LUMEN_HEADER_LEN + chunk.len()].copy_from_slice(chunk);
+            out.slot_mut(i)[off..off + chunk.len()].copy_from_slice(chunk);
         }
         if parity > 0 {
             let mut table = recycle(core::mem::take(&mut self.scratch));
-            table.extend(out.slots_mut().map(|s| &mut s[LUMEN_HEADER_LEN..]));
+            table.extend(out.slots_mut().map(|s| &mut s[off..off + sl]));
             let r = self.codecs.get(data, parity).and_then(|rs| rs.encode(&mut table));
             self.scratch = recycle(table);
             r?;
@@ -204,6 +225,11 @@ pub struct LumenFrame<'a> {
     pub header: LumenHeader,
     /// Data shards rebuilt from parity.
     pub recovered_shards: usize,
+    /// Shards of the frame received when it completed.
+    pub received_shards: usize,
+    /// Highest shard index seen when it completed: shards are sent in index order, so
+    /// `highest_shard + 1 − received_shards` of them were lost (the loss report, `docs/wire.md` §12).
+    pub highest_shard: usize,
     /// The access unit.
     pub data: &'a [u8],
 }
@@ -215,6 +241,7 @@ pub struct LumenReassembler {
     current: Option<LumenHeader>,
     got: usize,
     got_data: usize,
+    highest: usize,
     have: Vec<bool>,
     buf: Vec<u8>,
     done_through: Option<u32>,
@@ -241,6 +268,7 @@ impl LumenReassembler {
             current: None,
             got: 0,
             got_data: 0,
+            highest: 0,
             have: Vec::new(),
             buf: Vec::new(),
             done_through: None,
@@ -254,13 +282,30 @@ impl LumenReassembler {
         self.abandoned
     }
 
+    /// The parameters in use.
+    pub fn params(&self) -> LumenParams {
+        self.params
+    }
+
     /// Feeds one datagram; returns the frame when this datagram completed it.
     pub fn push(&mut self, d: &[u8]) -> Result<Option<LumenFrame<'_>>, VideoError> {
         if d.len() != self.params.datagram_len() {
             return Err(VideoError::BadLength { expected: self.params.datagram_len(), got: d.len() });
         }
-        let h = LumenHeader::parse(d)?;
+        self.push_parts(&d[..LUMEN_HEADER_LEN], &d[LUMEN_HEADER_LEN..])
+    }
+
+    /// Feeds one datagram given as its 24-byte header and its shard (`shard_len` bytes): the transport
+    /// layer's form, where other fields sit between the two ([`crate::transport`]).
+    pub fn push_parts(&mut self, header: &[u8], shard: &[u8]) -> Result<Option<LumenFrame<'_>>, VideoError> {
         let sl = self.params.shard_len;
+        if header.len() != LUMEN_HEADER_LEN || shard.len() != sl {
+            return Err(VideoError::BadLength {
+                expected: self.params.datagram_len(),
+                got: header.len() + shard.len(),
+            });
+        }
+        let h = LumenHeader::parse(header)?;
         if (h.au_len as usize).div_ceil(sl).max(1) != h.data_shards as usize {
             return Err(VideoError::BadFecInfo("lumen AU length disagrees with the data shard count"));
         }
@@ -282,6 +327,7 @@ impl LumenReassembler {
                 self.current = Some(h);
                 self.got = 0;
                 self.got_data = 0;
+                self.highest = 0;
                 self.have.clear();
                 self.have.resize(total, false);
                 self.buf.clear();
@@ -294,10 +340,11 @@ impl LumenReassembler {
         }
         self.have[i] = true;
         self.got += 1;
+        self.highest = self.highest.max(i);
         if i < h.data_shards as usize {
             self.got_data += 1;
         }
-        self.buf[i * sl..(i + 1) * sl].copy_from_slice(&d[LUMEN_HEADER_LEN..]);
+        self.buf[i * sl..(i + 1) * sl].copy_from_slice(shard);
         let data = h.data_shards as usize;
         if self.got < data {
             return Ok(None);
@@ -313,6 +360,12 @@ impl LumenReassembler {
         }
         self.current = None;
         self.done_through = Some(h.frame_index);
-        Ok(Some(LumenFrame { header: h, recovered_shards: missing, data: &self.buf[..h.au_len as usize] }))
+        Ok(Some(LumenFrame {
+            header: h,
+            recovered_shards: missing,
+            received_shards: self.got,
+            highest_shard: self.highest,
+            data: &self.buf[..h.au_len as usize],
+        }))
     }
 }

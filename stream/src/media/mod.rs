@@ -10,6 +10,7 @@ pub mod control_mux;
 pub mod feed;
 pub mod idr;
 pub mod input_sink;
+pub mod packer;
 pub mod ping_mux;
 pub mod session;
 pub mod shared;

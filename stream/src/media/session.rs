@@ -13,6 +13,7 @@ use super::audio::{self, AudioSetup};
 use super::control::{self, ControlSetup, HostMessage};
 use super::control_mux::ControlMuxes;
 use super::feed::{AudioParams, Feeds};
+use super::packer::LumenSetup;
 use super::ping_mux::PingMuxes;
 use super::shared::Shared;
 use super::video::{self, PingRule, VideoSetup};
@@ -102,7 +103,8 @@ impl MoonlightMedia {
         let c = &start.config;
         tracing::info!(client = %start.client_ip, w = enc.width, h = enc.height, fps = enc.fps,
             kbps = enc.bitrate_kbps, fec = c.fec_percent, video_enc = c.video_encrypted(),
-            audio_enc = c.audio_encrypted(), control_v2 = c.control_encrypted_v2(), "media session starting");
+            audio_enc = c.audio_encrypted(), control_v2 = c.control_encrypted_v2(), lumen_transport = c.lumen.is_some(),
+            "media session starting");
         let shared = Arc::new(Shared::new(enc.bitrate_kbps, start.on_end, feed.requests()));
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::downgrade(&shared));
         let key = start.launch.key.clone();
@@ -141,6 +143,11 @@ impl MoonlightMedia {
                     min_fec_packets: c.min_fec_packets.max(MIN_PARITY_FLOOR).min(u16::MAX as u32) as u16,
                     encrypt_key: c.video_encrypted().then_some(key.key),
                     inject_loss: self.opts.inject_video_loss,
+                    lumen: c.lumen.map(|l| LumenSetup {
+                        rikey: key.key,
+                        salt: l.salt,
+                        fec_percent: l.fec_percent.unwrap_or(c.fec_percent).min(200) as u16,
+                    }),
                 },
                 video_route,
                 feed,

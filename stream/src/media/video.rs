@@ -12,13 +12,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::feed::{FeedEnded, FrameKind, VideoFeed};
+use super::packer::{LumenSetup, Packer};
 use super::ping_mux::{Destination, PingRoute};
 use super::shared::Shared;
 use super::timing::Timings;
 use super::udp_sys::BatchSender;
 use crate::media_plane::EndReason;
 use lumen_core::pacing::{Pacer, PacerConfig};
-use lumen_core::video::{FrameMeta, FrameType, GcmVideo, PacketBatch, VideoPacketizer, VideoParams};
+use lumen_core::video::{FrameMeta, FrameType, PacketBatch, VideoParams};
 
 /// How long the sender waits for the client's first ping.
 pub const PING_WAIT: Duration = Duration::from_secs(15);
@@ -34,6 +35,8 @@ pub struct VideoSetup {
     pub encrypt_key: Option<[u8; 16]>,
     /// Random datagram loss injected before sending (tests only), 0.0–1.0.
     pub inject_loss: f64,
+    /// The lumen transport instead of Moonlight's video datagrams, when the client accepted it.
+    pub lumen: Option<LumenSetup>,
 }
 
 /// Starts the sender on the session's route of the video port (it starts the feed once the client pinged).
@@ -124,10 +127,10 @@ fn sender(shared: Arc<Shared>, setup: VideoSetup, route: PingRoute, feed: Box<dy
         fec_percentage: setup.fec_percent,
         min_fec_packets: setup.min_fec_packets,
     };
-    let mut packetizer = VideoPacketizer::new(params)?;
-    if let Some(k) = setup.encrypt_key {
-        packetizer = packetizer.with_sealer(Box::new(GcmVideo::new(&k)));
-    }
+    let mut packetizer = match &setup.lumen {
+        Some(l) => Packer::lumen(l, setup.packet_size, setup.min_fec_packets)?,
+        None => Packer::moonlight(params, setup.encrypt_key)?,
+    };
     let fps = setup.fps.max(1);
     let mut pacer = Pacer::new(PacerConfig::for_stream(packetizer.datagram_len(), fps));
     let mut seen = route.dest.generation();
@@ -166,7 +169,7 @@ fn sender(shared: Arc<Shared>, setup: VideoSetup, route: PingRoute, feed: Box<dy
             host_latency: (latency.as_micros() / 100).min(u16::MAX as u128) as u16,
             rtp_timestamp: (t0.duration_since(epoch).as_micros() * 9 / 100) as u32,
         };
-        if let Err(e) = packetizer.packetize(&meta, &job.au.data, &mut batch) {
+        if let Err(e) = packetizer.packetize(&shared, &meta, latency, &job.au.data, &mut batch) {
             tracing::warn!(error = %e, bytes = job.au.data.len(), "video: frame not packetized; asking for an IDR");
             shared.request_idr_internal();
             source.recycle(job.au);

@@ -73,7 +73,11 @@ pub fn handle(
             ))
         }
         "DESCRIBE" => {
-            let body = crate::sdp::describe_offer(local, &state.media.codec_support(), &state.media.offer_options());
+            // A fresh salt per DESCRIBE: each set-up gets a transport key of its own (`docs/wire.md` §12).
+            let salt: [u8; 16] = rand::random();
+            live.lumen_salt = Some(salt);
+            let opts = crate::sdp::OfferOptions { lumen_salt: Some(salt), ..state.media.offer_options() };
+            let body = crate::sdp::describe_offer(local, &state.media.codec_support(), &opts);
             live.rtsp_steps.push(RtspStep::Describe);
             Handled::Reply(response(200, "OK", cseq, &[("Content-Type", "application/sdp".into())], body.as_bytes()))
         }
@@ -113,6 +117,13 @@ pub fn handle(
         }
         "ANNOUNCE" => match crate::sdp::parse_announce(&req.body) {
             Ok(mut config) => {
+                if let Some(accept) = &config.lumen {
+                    if live.lumen_salt != Some(accept.salt) {
+                        tracing::warn!(%peer, "ANNOUNCE accepts a lumen transport offer this host did not make");
+                        return reply(400, "Bad Request");
+                    }
+                    tracing::info!(%peer, fec = ?accept.fec_percent, "client accepted the lumen transport");
+                }
                 match state.media.limits().apply(&mut config) {
                     Ok(clamped) if clamped.any() => {
                         tracing::warn!(%peer, fps = ?clamped.fps, bitrate_kbps = ?clamped.bitrate_kbps,
