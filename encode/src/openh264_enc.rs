@@ -27,6 +27,29 @@ pub enum Speed {
     /// Complexity Low on two threads: slices of at most ~32 KiB so OpenH264 can encode them in parallel
     /// (more than one slice per frame; for large pictures on machines with spare cores).
     FastTwoThreads,
+    /// Complexity Low on `n` threads with size-limited slices (~32 KiB) that OpenH264 codes in parallel: the
+    /// GPU-conversion route, where the CPU does nothing but entropy coding and motion search.
+    Threads(u16),
+}
+
+impl Speed {
+    /// Threads for [`Speed::Threads`] on this machine: `LUMEN_OPENH264_THREADS`, else half the cores (at most
+    /// 8, at least 1).
+    pub fn threads_for_machine() -> Speed {
+        let n = std::env::var("LUMEN_OPENH264_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<u16>().ok())
+            .unwrap_or_else(|| (std::thread::available_parallelism().map_or(1, |n| n.get()) / 2).clamp(1, 8) as u16);
+        Speed::Threads(n.max(1))
+    }
+
+    fn threads(self) -> u16 {
+        match self {
+            Speed::Fast | Speed::Medium => 1,
+            Speed::FastTwoThreads => 2,
+            Speed::Threads(n) => n.max(1),
+        }
+    }
 }
 
 /// OpenH264-backed [`Encoder`].
@@ -54,15 +77,15 @@ fn oh_config(cfg: &EncoderConfig, speed: Speed) -> OhConfig {
         .skip_frames(true)
         .usage_type(UsageType::CameraVideoRealTime)
         .complexity(match speed {
-            Speed::Fast | Speed::FastTwoThreads => Complexity::Low,
+            Speed::Fast | Speed::FastTwoThreads | Speed::Threads(_) => Complexity::Low,
             Speed::Medium => Complexity::Medium,
         })
         .intra_frame_period(IntraFramePeriod::from_num_frames(0))
         .scene_change_detect(false)
         .background_detection(false)
-        .num_threads(if speed == Speed::FastTwoThreads { 2 } else { 1 })
+        .num_threads(speed.threads())
         .vui(vui);
-    if speed == Speed::FastTwoThreads {
+    if speed.threads() > 1 {
         c = c.max_slice_len(32 * 1024);
     }
     if cfg.slices > 1 {
@@ -126,29 +149,10 @@ impl Encoder for OpenH264Encoder {
             )));
         }
         self.conv.convert(&px, &mut self.yuv);
-        if self.idr_pending {
-            self.enc.force_intra_frame();
-            self.idr_pending = false;
-        }
         let cw = self.yuv.chroma_width();
-        let src = YUVSlices::new(
-            (&self.yuv.y, &self.yuv.u, &self.yuv.v),
-            (self.yuv.width, self.yuv.height),
-            (self.yuv.width, cw, cw),
-        );
-        let bs = self.enc.encode(&src).map_err(|e| EncodeError::Library(e.to_string()))?;
-        out.data.clear();
-        out.kind = match bs.frame_type() {
-            FrameType::IDR | FrameType::I => Some(FrameKind::Idr),
-            FrameType::P | FrameType::IPMixed => Some(FrameKind::P),
-            FrameType::Skip | FrameType::Invalid => None,
-        };
-        if out.kind.is_some() {
-            bs.write_vec(&mut out.data);
-        }
-        out.frame_index = frame.index;
-        out.encode_time = started.elapsed();
-        Ok(())
+        let (y, u, v) = (&self.yuv.y, &self.yuv.u, &self.yuv.v);
+        let planes = I420Planes { y, u, v, strides: (self.yuv.width, cw, cw) };
+        Self::encode_with(&mut self.enc, &mut self.idr_pending, &self.cfg, &planes, frame, started, out)
     }
 
     fn request_idr(&mut self) {
@@ -169,6 +173,71 @@ impl Encoder for OpenH264Encoder {
         // exceed.
         crate::openh264_live::set_target_bitrate(&mut self.enc, kbps.saturating_mul(1000))?;
         self.cfg.bitrate_kbps = kbps;
+        Ok(())
+    }
+}
+
+/// An I420 picture already converted elsewhere (the GPU route): planes of exactly `height` and
+/// `height / 2` rows at the given strides (bytes per row of Y, U, V).
+#[derive(Debug, Clone, Copy)]
+pub struct I420Planes<'a> {
+    pub y: &'a [u8],
+    pub u: &'a [u8],
+    pub v: &'a [u8],
+    pub strides: (usize, usize, usize),
+}
+
+impl OpenH264Encoder {
+    /// Encodes an I420 picture of the configured size (converted by the caller), with `frame`'s index;
+    /// `started` is when the frame's encode began (for `encode_time`).
+    pub fn encode_i420(
+        &mut self,
+        planes: &I420Planes<'_>,
+        frame: &Frame<'_>,
+        started: Instant,
+        out: &mut AccessUnit,
+    ) -> Result<(), EncodeError> {
+        let (w, h) = (self.cfg.width as usize, self.cfg.height as usize);
+        let (sy, su, sv) = planes.strides;
+        if sy < w
+            || su < w / 2
+            || sv < w / 2
+            || planes.y.len() != h * sy
+            || planes.u.len() != h / 2 * su
+            || planes.v.len() != h / 2 * sv
+        {
+            return Err(EncodeError::BadFrame(format!("I420 planes do not fit {w}x{h} at strides {:?}", planes.strides)));
+        }
+        Self::encode_with(&mut self.enc, &mut self.idr_pending, &self.cfg, planes, frame, started, out)
+    }
+
+    fn encode_with(
+        enc: &mut OhEncoder,
+        idr_pending: &mut bool,
+        cfg: &EncoderConfig,
+        planes: &I420Planes<'_>,
+        frame: &Frame<'_>,
+        started: Instant,
+        out: &mut AccessUnit,
+    ) -> Result<(), EncodeError> {
+        if *idr_pending {
+            enc.force_intra_frame();
+            *idr_pending = false;
+        }
+        let src =
+            YUVSlices::new((planes.y, planes.u, planes.v), (cfg.width as usize, cfg.height as usize), planes.strides);
+        let bs = enc.encode(&src).map_err(|e| EncodeError::Library(e.to_string()))?;
+        out.data.clear();
+        out.kind = match bs.frame_type() {
+            FrameType::IDR | FrameType::I => Some(FrameKind::Idr),
+            FrameType::P | FrameType::IPMixed => Some(FrameKind::P),
+            FrameType::Skip | FrameType::Invalid => None,
+        };
+        if out.kind.is_some() {
+            bs.write_vec(&mut out.data);
+        }
+        out.frame_index = frame.index;
+        out.encode_time = started.elapsed();
         Ok(())
     }
 }
