@@ -96,7 +96,12 @@ fn a_dmabuf_client_reaches_the_encoder_through_gbm_targets() {
     let mode = OutputMode { width: w, height: h, refresh_mhz: 30_000 };
     let sink = DmabufSink { inner: sink, dmabufs: dmabufs.clone() };
     let id = handle.create_output(mode, Some(Box::new(sink))).expect("an output on GBM dmabuf targets");
-    assert_eq!(dmabufs.load(Ordering::SeqCst), lumen_compositor::output::POOL_SIZE, "every target is a dmabuf");
+    // The pool is announced on the compositor thread, right after the output exists.
+    let t = Instant::now();
+    while dmabufs.load(Ordering::SeqCst) < lumen_compositor::output::POOL_SIZE {
+        assert!(t.elapsed() < Duration::from_secs(60), "every pool target is a GBM dmabuf");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     let client = Command::new(CLIENT)
         .args(["-d", CARD, "-s", "128"])
