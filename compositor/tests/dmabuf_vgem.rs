@@ -140,7 +140,8 @@ fn a_dmabuf_client_reaches_the_encoder_through_gbm_targets() {
         slices: 1,
     };
     let mut enc = lumen_encode::software_encoder(cfg).unwrap();
-    let pixels = CpuPixels { data: px.data, width: px.width, height: px.height, stride: px.stride, format: PixelFormat::Rgbx };
+    let pixels =
+        CpuPixels { data: px.data, width: px.width, height: px.height, stride: px.stride, format: PixelFormat::Rgbx };
     let mut au = AccessUnit::default();
     enc.encode(&EncFrame { pixels: FramePixels::Cpu(pixels), index: 1, ready_at: Instant::now() }, &mut au).unwrap();
     assert!(au.data.len() > 100, "an access unit was coded ({} bytes)", au.data.len());

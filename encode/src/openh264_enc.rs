@@ -27,8 +27,8 @@ pub enum Speed {
     /// Complexity Low on two threads: slices of at most ~32 KiB so OpenH264 can encode them in parallel
     /// (more than one slice per frame; for large pictures on machines with spare cores).
     FastTwoThreads,
-    /// Complexity Low on `n` threads with size-limited slices (~32 KiB) that OpenH264 codes in parallel: the
-    /// GPU-conversion route, where the CPU does nothing but entropy coding and motion search.
+    /// Complexity Low on `n` threads with size-limited slices (about two per thread in an average frame) that
+    /// OpenH264 codes in parallel: the GPU-conversion route, where the CPU only does motion search and coding.
     Threads(u16),
 }
 
@@ -85,8 +85,10 @@ fn oh_config(cfg: &EncoderConfig, speed: Speed) -> OhConfig {
         .background_detection(false)
         .num_threads(speed.threads())
         .vui(vui);
-    if speed.threads() > 1 {
-        c = c.max_slice_len(32 * 1024);
+    match speed {
+        Speed::FastTwoThreads => c = c.max_slice_len(32 * 1024),
+        Speed::Threads(n) if n > 1 => c = c.max_slice_len(slice_len(cfg, n)),
+        _ => {}
     }
     if cfg.slices > 1 {
         // OpenH264 cuts by size only through the crate; one slice is what low latency wants anyway.
@@ -94,6 +96,14 @@ fn oh_config(cfg: &EncoderConfig, speed: Speed) -> OhConfig {
     }
     c = c.adaptive_quantization(false);
     c
+}
+
+/// Slice size limit for `n` threads: about two slices per thread in an average frame at the configured
+/// bitrate (OpenH264 cuts slices by size only through the crate, and codes slices in parallel), between
+/// 1200 bytes and 32 KiB.
+fn slice_len(cfg: &EncoderConfig, n: u16) -> u32 {
+    let frame = u64::from(cfg.bitrate_kbps) * 1000 / 8 / u64::from(cfg.fps.max(1));
+    (frame / (2 * u64::from(n.max(1)))).clamp(1200, 32 * 1024) as u32
 }
 
 impl OpenH264Encoder {
@@ -206,7 +216,10 @@ impl OpenH264Encoder {
             || planes.u.len() != h / 2 * su
             || planes.v.len() != h / 2 * sv
         {
-            return Err(EncodeError::BadFrame(format!("I420 planes do not fit {w}x{h} at strides {:?}", planes.strides)));
+            return Err(EncodeError::BadFrame(format!(
+                "I420 planes do not fit {w}x{h} at strides {:?}",
+                planes.strides
+            )));
         }
         Self::encode_with(&mut self.enc, &mut self.idr_pending, &self.cfg, planes, frame, started, out)
     }

@@ -165,8 +165,12 @@ fn encodes_gpu_layout_i420_on_several_threads() {
     };
     let mut enc = OpenH264Encoder::new(cfg, Speed::Threads(4)).unwrap();
     assert_eq!(enc.speed(), Speed::Threads(4));
-    let conv =
-        Conversion { order: SourceOrder::Bgra, format: GpuFormat::I420, matrix: Matrix::Bt709, range: GpuRange::Limited };
+    let conv = Conversion {
+        order: SourceOrder::Bgra,
+        format: GpuFormat::I420,
+        matrix: Matrix::Bt709,
+        range: GpuRange::Limited,
+    };
     let pitch = 768; // like cuMemAllocPitch's padding
     let mut src = TestPattern::new(w, h);
     let mut dec = Decoder::new().unwrap();

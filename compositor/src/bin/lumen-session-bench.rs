@@ -64,7 +64,10 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args = Args::parse();
     let mode: OutputMode = args.mode.parse().context("--mode")?;
     let resolved = resolve(args.encoder, args.renderer)?;
@@ -72,12 +75,8 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&rt)?;
     std::env::set_var("XDG_RUNTIME_DIR", &rt);
     let socket = format!("lumen-bench-{}", std::process::id());
-    let config = Config {
-        renderer: resolved.renderer,
-        outputs: Vec::new(),
-        socket: Some(socket.clone()),
-        ..Config::default()
-    };
+    let config =
+        Config { renderer: resolved.renderer, outputs: Vec::new(), socket: Some(socket.clone()), ..Config::default() };
     let (tx, rx) = std::sync::mpsc::channel();
     let compositor = std::thread::Builder::new()
         .name("compositor".into())

@@ -192,7 +192,14 @@ pub fn resolve(encoder: EncoderChoice, renderer: RendererChoice) -> Result<Resol
         (RendererChoice::Gles, _) => gpu_convert_available(),
     };
     let factory = if frames == FramePath::GpuConvert { gpu_software() } else { factory };
-    let r = Resolved { encoder_name: name, encoder: factory, renderer, renderer_reason, frames, codecs: CodecSupport::H264_ONLY };
+    let r = Resolved {
+        encoder_name: name,
+        encoder: factory,
+        renderer,
+        renderer_reason,
+        frames,
+        codecs: CodecSupport::H264_ONLY,
+    };
     tracing::info!(encoder = r.encoder_name, ?encoder, renderer = r.renderer_name(), reason = %r.renderer_reason,
         frames = r.frames.name(), codecs = ?r.codecs, "session encoder and renderer chosen");
     Ok(r)

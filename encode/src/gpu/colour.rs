@@ -225,7 +225,7 @@ pub fn convert_cpu(
             conv.format
         )));
     }
-    if conv.format == PixelFormat::I420 && dst_pitch % 2 != 0 {
+    if conv.format == PixelFormat::I420 && !dst_pitch.is_multiple_of(2) {
         return Err(crate::gpu::GpuError::Invalid(format!("I420 needs an even pitch, not {dst_pitch}")));
     }
     let c = conv.coeffs();

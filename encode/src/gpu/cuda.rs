@@ -85,7 +85,11 @@ impl CudaDevice {
             if let Some(flags) = sched_flags() {
                 // Best effort: a context already active in this process keeps its flags.
                 let r = sys::cuDevicePrimaryCtxSetFlags_v2(dev, flags);
-                tracing::info!(flags, ok = r == sys::CUresult::CUDA_SUCCESS, "CUDA scheduling flags (LUMEN_CUDA_SCHED)");
+                tracing::info!(
+                    flags,
+                    ok = r == sys::CUresult::CUDA_SUCCESS,
+                    "CUDA scheduling flags (LUMEN_CUDA_SCHED)"
+                );
             }
             let mut ctx = ptr::null_mut();
             check(sys::cuDevicePrimaryCtxRetain(&mut ctx, dev), "cuDevicePrimaryCtxRetain")?;

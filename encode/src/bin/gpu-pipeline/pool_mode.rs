@@ -9,7 +9,6 @@ use lumen_encode::gpu::cuda::{CudaDevice, Event, PitchedBuffer, Stream};
 use lumen_encode::gpu::interop::{MapSet, Registered};
 use lumen_encode::gpu::software::GpuSoftwareEncoder;
 use lumen_encode::gpu::targets::TargetRegistry;
-use std::sync::Arc;
 use lumen_encode::gpu::{counters, frame_pool, Conversion};
 use lumen_render::smithay::backend::allocator::Fourcc;
 use lumen_render::smithay::backend::renderer::damage::OutputDamageTracker;
@@ -19,6 +18,7 @@ use lumen_render::smithay::backend::renderer::gles::GlesRenderer;
 use lumen_render::smithay::backend::renderer::ExportMem;
 use lumen_render::smithay::utils::{Rectangle, Transform};
 use lumen_render::{BindTarget, Frame, OutputId, Renderer, RendererChoice, Target, TargetPool};
+use std::sync::Arc;
 
 use super::{percentile, Checker, CHECKS, NV12_BT709};
 
@@ -347,7 +347,7 @@ fn correctness(
         for c in checks {
             ck.check(&route, tex, &rgba, w, h, c)?;
         }
-        if w % 2 == 0 && h % 2 == 0 {
+        if w.is_multiple_of(2) && h.is_multiple_of(2) {
             // The session's encoder on this GPU: I420 through the pinned host buffer, BT.709 limited.
             let t = registry.gpu_target(frame.output, frame.target_index()).context("target not registered")?;
             soft.upload_input(&t)?;
@@ -359,8 +359,10 @@ fn correctness(
             if err > 1 {
                 ck.failures += 1;
             }
-            println!("| {w}x{h} | {route}, GpuSoftwareEncoder pinned host copy | I420 Rgba Bt709 Limited | {err} | {} |",
-                if err <= 1 { "ok" } else { "FAIL" });
+            println!(
+                "| {w}x{h} | {route}, GpuSoftwareEncoder pinned host copy | I420 Rgba Bt709 Limited | {err} | {} |",
+                if err <= 1 { "ok" } else { "FAIL" }
+            );
         }
     }
     registry.output_removed(id);
@@ -393,7 +395,13 @@ pub fn run(sizes: &[(u32, u32)], frames: usize, warmup: usize) -> Result<usize> 
     for &(w, h) in sizes {
         let scene = Scene::new(w as i32, h as i32);
         let mut naive = None;
-        for v in [Variant::Naive, Variant::GlRegisteredMap, Variant::Registered, Variant::RegisteredSpin, Variant::I420ToHost] {
+        for v in [
+            Variant::Naive,
+            Variant::GlRegisteredMap,
+            Variant::Registered,
+            Variant::RegisteredSpin,
+            Variant::I420ToHost,
+        ] {
             let s = bench(v, &mut renderer, &dev, &conv, &stream, &scene, OutputId(next), frames, warmup)?;
             next += 1;
             if v == Variant::Naive {
