@@ -27,8 +27,8 @@ pub enum Speed {
     /// Complexity Low on two threads: slices of at most ~32 KiB so OpenH264 can encode them in parallel
     /// (more than one slice per frame; for large pictures on machines with spare cores).
     FastTwoThreads,
-    /// Complexity Low on `n` threads with size-limited slices (about two per thread in an average frame) that
-    /// OpenH264 codes in parallel: the GPU-conversion route, where the CPU only does motion search and coding.
+    /// Complexity Low, `n` slices per picture (a fixed count) coded on `n` threads: the GPU-conversion route,
+    /// where the CPU only does motion search and coding.
     Threads(u16),
 }
 
@@ -60,6 +60,9 @@ pub struct OpenH264Encoder {
     conv: Converter,
     yuv: Yuv420,
     idr_pending: bool,
+    /// `Speed::Threads(n)`: the fixed slice count still to apply. The crate initialises OpenH264 on the
+    /// first frame, so the slices are set right after it (the re-initialisation makes frame 2 an IDR too).
+    slices_pending: Option<u16>,
 }
 
 fn oh_config(cfg: &EncoderConfig, speed: Speed) -> OhConfig {
@@ -85,10 +88,8 @@ fn oh_config(cfg: &EncoderConfig, speed: Speed) -> OhConfig {
         .background_detection(false)
         .num_threads(speed.threads())
         .vui(vui);
-    match speed {
-        Speed::FastTwoThreads => c = c.max_slice_len(32 * 1024),
-        Speed::Threads(n) if n > 1 => c = c.max_slice_len(slice_len(cfg, n)),
-        _ => {}
+    if speed == Speed::FastTwoThreads {
+        c = c.max_slice_len(32 * 1024);
     }
     if cfg.slices > 1 {
         // OpenH264 cuts by size only through the crate; one slice is what low latency wants anyway.
@@ -96,14 +97,6 @@ fn oh_config(cfg: &EncoderConfig, speed: Speed) -> OhConfig {
     }
     c = c.adaptive_quantization(false);
     c
-}
-
-/// Slice size limit for `n` threads: about two slices per thread in an average frame at the configured
-/// bitrate (OpenH264 cuts slices by size only through the crate, and codes slices in parallel), between
-/// 1200 bytes and 32 KiB.
-fn slice_len(cfg: &EncoderConfig, n: u16) -> u32 {
-    let frame = u64::from(cfg.bitrate_kbps) * 1000 / 8 / u64::from(cfg.fps.max(1));
-    (frame / (2 * u64::from(n.max(1)))).clamp(1200, 32 * 1024) as u32
 }
 
 impl OpenH264Encoder {
@@ -122,10 +115,15 @@ impl OpenH264Encoder {
         }
         let enc = OhEncoder::with_api_config(OpenH264API::from_source(), oh_config(&cfg, speed))
             .map_err(|e| EncodeError::Library(e.to_string()))?;
+
         let conv = Converter::new(cfg.colour_space, cfg.range);
         let mut yuv = Yuv420::default();
         yuv.resize(cfg.width as usize, cfg.height as usize);
-        Ok(Self { cfg, speed, enc, conv, yuv, idr_pending: false })
+        let slices_pending = match speed {
+            Speed::Threads(n @ 2..) => Some(n),
+            _ => None,
+        };
+        Ok(Self { cfg, speed, enc, conv, yuv, idr_pending: false, slices_pending })
     }
 
     /// The speed setting in force.
@@ -162,7 +160,9 @@ impl Encoder for OpenH264Encoder {
         let cw = self.yuv.chroma_width();
         let (y, u, v) = (&self.yuv.y, &self.yuv.u, &self.yuv.v);
         let planes = I420Planes { y, u, v, strides: (self.yuv.width, cw, cw) };
-        Self::encode_with(&mut self.enc, &mut self.idr_pending, &self.cfg, &planes, frame, started, out)
+        Self::encode_with(&mut self.enc, &mut self.idr_pending, &self.cfg, &planes, frame, started, out)?;
+        self.apply_slices();
+        Ok(())
     }
 
     fn request_idr(&mut self) {
@@ -221,7 +221,18 @@ impl OpenH264Encoder {
                 planes.strides
             )));
         }
-        Self::encode_with(&mut self.enc, &mut self.idr_pending, &self.cfg, planes, frame, started, out)
+        Self::encode_with(&mut self.enc, &mut self.idr_pending, &self.cfg, planes, frame, started, out)?;
+        self.apply_slices();
+        Ok(())
+    }
+
+    /// Once, after the first frame: `n` slices of a fixed count on `n` threads (see `slices_pending`).
+    fn apply_slices(&mut self) {
+        let Some(n) = self.slices_pending.take() else { return };
+        match crate::openh264_live::set_fixed_slices(&mut self.enc, n) {
+            Ok(()) => tracing::debug!(slices = n, "openh264: fixed slices on as many threads"),
+            Err(e) => tracing::warn!(error = %e, threads = n, "openh264: fixed slices refused; one slice per picture"),
+        }
     }
 
     fn encode_with(

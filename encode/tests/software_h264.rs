@@ -145,8 +145,8 @@ fn live_bitrate_change_needs_no_idr_and_lowers_the_rate() {
 }
 
 /// The GPU route's input: I420 in the layout of the CUDA kernel's pinned host copy (luma pitch padded past
-/// the width, chroma planes at half of it; made here by the kernel's CPU reference) coded by OpenH264 on
-/// several threads with size-limited slices, decoded to the same picture; mis-sized planes are refused.
+/// the width, chroma planes at half of it; made here by the kernel's CPU reference) coded by OpenH264 as 4
+/// slices on 4 threads, decoded to the same picture; mis-sized planes are refused.
 #[test]
 fn encodes_gpu_layout_i420_on_several_threads() {
     use lumen_encode::gpu::colour::convert_cpu;
@@ -189,6 +189,11 @@ fn encodes_gpu_layout_i420_on_several_threads() {
         assert_eq!(au.frame_index, frame.index);
         if i == 0 {
             assert!(au.is_idr());
+        }
+        if i == 1 {
+            // The slices apply from the second frame (OpenH264 is initialised on the first).
+            let slices = nal_types(&au.data).iter().filter(|t| **t == 5 || **t == 1).count();
+            assert_eq!(slices, 4, "a fixed count of 4 slices on 4 threads");
         }
         let pic = dec.decode(&au.data).unwrap().expect("a picture per access unit");
         assert_eq!(pic.dimensions(), (640, 360));
