@@ -1,4 +1,4 @@
-// lumen colour conversion kernels: RGBA/BGRA (8 bit per channel) -> NV12 / P010 / YUV444.
+// lumen colour conversion kernels: RGBA/BGRA (8 bit per channel) -> NV12 / P010 / YUV444 / I420.
 //
 // Compiled to PTX by scripts/gpu/build-ptx.py (NVRTC) and embedded in lumen-encode
 // (encode/kernels/convert.ptx). The integer math here is mirrored exactly by the CPU reference in
@@ -8,7 +8,9 @@
 // One thread converts one 2x2 block of source pixels. Source: a CUDA texture object over the mapped
 // render target (CUarray, uchar4 texels, point sampling, unnormalised coordinates) or a pitched linear
 // buffer. Destination: one pitched allocation; planes follow each other at `pitch * height` strides
-// (NV12/P010: Y then interleaved UV at half height; YUV444: Y, U, V).
+// (NV12/P010: Y then interleaved UV at half height; YUV444: Y, U, V; I420: Y at `pitch`, then the U and V
+// planes of ceil(height/2) rows each at `pitch / 2` -- the software encoder's input, copied to the host in
+// one piece).
 
 struct Coeffs {
     int y[3];     // R, G, B weights for Y, scaled by 2^16
@@ -48,6 +50,20 @@ __device__ __forceinline__ void store(unsigned char* row, int x, int v, int shif
     else reinterpret_cast<unsigned short*>(row)[x] = (unsigned short)(v << shift);
 }
 
+// The four luma samples of a 2x2 block (8 bit), skipping those past an odd right/bottom edge.
+__device__ __forceinline__ void write_420_luma(const Coeffs& c, int3 p00, int3 p10, int3 p01, int3 p11,
+                                               unsigned char* dst, unsigned pitch, int x, int y, int width,
+                                               int height) {
+    unsigned char* r0 = dst + (size_t)y * pitch;
+    r0[x] = (unsigned char)luma(c, p00);
+    if (x + 1 < width) r0[x + 1] = (unsigned char)luma(c, p10);
+    if (y + 1 < height) {
+        unsigned char* r1 = r0 + pitch;
+        r1[x] = (unsigned char)luma(c, p01);
+        if (x + 1 < width) r1[x + 1] = (unsigned char)luma(c, p11);
+    }
+}
+
 // 4:2:0 semi-planar (NV12 when BYTES == 1, P010 when BYTES == 2: 10 bits in the high bits).
 template <int BYTES>
 __device__ __forceinline__ void write_420(const Coeffs& c, int3 p00, int3 p10, int3 p01, int3 p11,
@@ -69,6 +85,21 @@ __device__ __forceinline__ void write_420(const Coeffs& c, int3 p00, int3 p10, i
     unsigned char* uv = dst + (size_t)pitch * height + (size_t)(y / 2) * pitch;
     store<BYTES>(uv, x, u, shift);
     store<BYTES>(uv, x + 1, v, shift);
+}
+
+// 4:2:0 planar (I420): chroma planes at half the luma pitch, U then V.
+__device__ __forceinline__ void write_i420(const Coeffs& c, int3 p00, int3 p10, int3 p01, int3 p11,
+                                           unsigned char* dst, unsigned pitch, int x, int y, int width, int height) {
+    write_420_luma(c, p00, p10, p01, p11, dst, pitch, x, y, width, height);
+    int sr = p00.x + p10.x + p01.x + p11.x;
+    int sg = p00.y + p10.y + p01.y + p11.y;
+    int sb = p00.z + p10.z + p01.z + p11.z;
+    unsigned cp = pitch / 2;
+    size_t chroma_rows = (size_t)(height + 1) / 2;
+    size_t off = (size_t)pitch * height + (size_t)(y / 2) * cp + (size_t)(x / 2);
+    dst[off] = (unsigned char)clampi((c.u[0] * sr + c.u[1] * sg + c.u[2] * sb + c.c_bias4) >> 18, c.max);
+    dst[off + cp * chroma_rows] =
+        (unsigned char)clampi((c.v[0] * sr + c.v[1] * sg + c.v[2] * sb + c.c_bias4) >> 18, c.max);
 }
 
 __device__ __forceinline__ void write_444_px(const Coeffs& c, int3 p, unsigned char* dst, unsigned pitch,
@@ -121,4 +152,12 @@ extern "C" __global__ void lumen_ptr_to_p010(const unsigned char* src, unsigned 
 extern "C" __global__ void lumen_ptr_to_yuv444(const unsigned char* src, unsigned src_pitch, unsigned char* dst,
                                                unsigned pitch, int width, int height, Coeffs c) {
     BLOCK_INDEX LOAD_BLOCK(PTR) write_444(c, p00, p10, p01, p11, dst, pitch, x, y, width, height);
+}
+extern "C" __global__ void lumen_tex_to_i420(unsigned long long src, unsigned char* dst, unsigned pitch,
+                                             int width, int height, Coeffs c) {
+    BLOCK_INDEX LOAD_BLOCK(TEX) write_i420(c, p00, p10, p01, p11, dst, pitch, x, y, width, height);
+}
+extern "C" __global__ void lumen_ptr_to_i420(const unsigned char* src, unsigned src_pitch, unsigned char* dst,
+                                             unsigned pitch, int width, int height, Coeffs c) {
+    BLOCK_INDEX LOAD_BLOCK(PTR) write_i420(c, p00, p10, p01, p11, dst, pitch, x, y, width, height);
 }

@@ -27,6 +27,29 @@ pub enum Speed {
     /// Complexity Low on two threads: slices of at most ~32 KiB so OpenH264 can encode them in parallel
     /// (more than one slice per frame; for large pictures on machines with spare cores).
     FastTwoThreads,
+    /// Complexity Low, `n` slices per picture (a fixed count) coded on `n` threads: the GPU-conversion route,
+    /// where the CPU only does motion search and coding.
+    Threads(u16),
+}
+
+impl Speed {
+    /// Threads for [`Speed::Threads`] on this machine: `LUMEN_OPENH264_THREADS`, else half the cores (at most
+    /// 8, at least 1).
+    pub fn threads_for_machine() -> Speed {
+        let n = std::env::var("LUMEN_OPENH264_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<u16>().ok())
+            .unwrap_or_else(|| (std::thread::available_parallelism().map_or(1, |n| n.get()) / 2).clamp(1, 8) as u16);
+        Speed::Threads(n.max(1))
+    }
+
+    fn threads(self) -> u16 {
+        match self {
+            Speed::Fast | Speed::Medium => 1,
+            Speed::FastTwoThreads => 2,
+            Speed::Threads(n) => n.max(1),
+        }
+    }
 }
 
 /// OpenH264-backed [`Encoder`].
@@ -37,6 +60,9 @@ pub struct OpenH264Encoder {
     conv: Converter,
     yuv: Yuv420,
     idr_pending: bool,
+    /// `Speed::Threads(n)`: the fixed slice count still to apply. The crate initialises OpenH264 on the
+    /// first frame, so the slices are set right after it (the re-initialisation makes frame 2 an IDR too).
+    slices_pending: Option<u16>,
 }
 
 fn oh_config(cfg: &EncoderConfig, speed: Speed) -> OhConfig {
@@ -54,13 +80,13 @@ fn oh_config(cfg: &EncoderConfig, speed: Speed) -> OhConfig {
         .skip_frames(true)
         .usage_type(UsageType::CameraVideoRealTime)
         .complexity(match speed {
-            Speed::Fast | Speed::FastTwoThreads => Complexity::Low,
+            Speed::Fast | Speed::FastTwoThreads | Speed::Threads(_) => Complexity::Low,
             Speed::Medium => Complexity::Medium,
         })
         .intra_frame_period(IntraFramePeriod::from_num_frames(0))
         .scene_change_detect(false)
         .background_detection(false)
-        .num_threads(if speed == Speed::FastTwoThreads { 2 } else { 1 })
+        .num_threads(speed.threads())
         .vui(vui);
     if speed == Speed::FastTwoThreads {
         c = c.max_slice_len(32 * 1024);
@@ -89,10 +115,15 @@ impl OpenH264Encoder {
         }
         let enc = OhEncoder::with_api_config(OpenH264API::from_source(), oh_config(&cfg, speed))
             .map_err(|e| EncodeError::Library(e.to_string()))?;
+
         let conv = Converter::new(cfg.colour_space, cfg.range);
         let mut yuv = Yuv420::default();
         yuv.resize(cfg.width as usize, cfg.height as usize);
-        Ok(Self { cfg, speed, enc, conv, yuv, idr_pending: false })
+        let slices_pending = match speed {
+            Speed::Threads(n @ 2..) => Some(n),
+            _ => None,
+        };
+        Ok(Self { cfg, speed, enc, conv, yuv, idr_pending: false, slices_pending })
     }
 
     /// The speed setting in force.
@@ -126,28 +157,11 @@ impl Encoder for OpenH264Encoder {
             )));
         }
         self.conv.convert(&px, &mut self.yuv);
-        if self.idr_pending {
-            self.enc.force_intra_frame();
-            self.idr_pending = false;
-        }
         let cw = self.yuv.chroma_width();
-        let src = YUVSlices::new(
-            (&self.yuv.y, &self.yuv.u, &self.yuv.v),
-            (self.yuv.width, self.yuv.height),
-            (self.yuv.width, cw, cw),
-        );
-        let bs = self.enc.encode(&src).map_err(|e| EncodeError::Library(e.to_string()))?;
-        out.data.clear();
-        out.kind = match bs.frame_type() {
-            FrameType::IDR | FrameType::I => Some(FrameKind::Idr),
-            FrameType::P | FrameType::IPMixed => Some(FrameKind::P),
-            FrameType::Skip | FrameType::Invalid => None,
-        };
-        if out.kind.is_some() {
-            bs.write_vec(&mut out.data);
-        }
-        out.frame_index = frame.index;
-        out.encode_time = started.elapsed();
+        let (y, u, v) = (&self.yuv.y, &self.yuv.u, &self.yuv.v);
+        let planes = I420Planes { y, u, v, strides: (self.yuv.width, cw, cw) };
+        Self::encode_with(&mut self.enc, &mut self.idr_pending, &self.cfg, &planes, frame, started, out)?;
+        self.apply_slices();
         Ok(())
     }
 
@@ -169,6 +183,85 @@ impl Encoder for OpenH264Encoder {
         // exceed.
         crate::openh264_live::set_target_bitrate(&mut self.enc, kbps.saturating_mul(1000))?;
         self.cfg.bitrate_kbps = kbps;
+        Ok(())
+    }
+}
+
+/// An I420 picture already converted elsewhere (the GPU route): planes of exactly `height` and
+/// `height / 2` rows at the given strides (bytes per row of Y, U, V).
+#[derive(Debug, Clone, Copy)]
+pub struct I420Planes<'a> {
+    pub y: &'a [u8],
+    pub u: &'a [u8],
+    pub v: &'a [u8],
+    pub strides: (usize, usize, usize),
+}
+
+impl OpenH264Encoder {
+    /// Encodes an I420 picture of the configured size (converted by the caller), with `frame`'s index;
+    /// `started` is when the frame's encode began (for `encode_time`).
+    pub fn encode_i420(
+        &mut self,
+        planes: &I420Planes<'_>,
+        frame: &Frame<'_>,
+        started: Instant,
+        out: &mut AccessUnit,
+    ) -> Result<(), EncodeError> {
+        let (w, h) = (self.cfg.width as usize, self.cfg.height as usize);
+        let (sy, su, sv) = planes.strides;
+        if sy < w
+            || su < w / 2
+            || sv < w / 2
+            || planes.y.len() != h * sy
+            || planes.u.len() != h / 2 * su
+            || planes.v.len() != h / 2 * sv
+        {
+            return Err(EncodeError::BadFrame(format!(
+                "I420 planes do not fit {w}x{h} at strides {:?}",
+                planes.strides
+            )));
+        }
+        Self::encode_with(&mut self.enc, &mut self.idr_pending, &self.cfg, planes, frame, started, out)?;
+        self.apply_slices();
+        Ok(())
+    }
+
+    /// Once, after the first frame: `n` slices of a fixed count on `n` threads (see `slices_pending`).
+    fn apply_slices(&mut self) {
+        let Some(n) = self.slices_pending.take() else { return };
+        match crate::openh264_live::set_fixed_slices(&mut self.enc, n) {
+            Ok(()) => tracing::debug!(slices = n, "openh264: fixed slices on as many threads"),
+            Err(e) => tracing::warn!(error = %e, threads = n, "openh264: fixed slices refused; one slice per picture"),
+        }
+    }
+
+    fn encode_with(
+        enc: &mut OhEncoder,
+        idr_pending: &mut bool,
+        cfg: &EncoderConfig,
+        planes: &I420Planes<'_>,
+        frame: &Frame<'_>,
+        started: Instant,
+        out: &mut AccessUnit,
+    ) -> Result<(), EncodeError> {
+        if *idr_pending {
+            enc.force_intra_frame();
+            *idr_pending = false;
+        }
+        let src =
+            YUVSlices::new((planes.y, planes.u, planes.v), (cfg.width as usize, cfg.height as usize), planes.strides);
+        let bs = enc.encode(&src).map_err(|e| EncodeError::Library(e.to_string()))?;
+        out.data.clear();
+        out.kind = match bs.frame_type() {
+            FrameType::IDR | FrameType::I => Some(FrameKind::Idr),
+            FrameType::P | FrameType::IPMixed => Some(FrameKind::P),
+            FrameType::Skip | FrameType::Invalid => None,
+        };
+        if out.kind.is_some() {
+            bs.write_vec(&mut out.data);
+        }
+        out.frame_index = frame.index;
+        out.encode_time = started.elapsed();
         Ok(())
     }
 }

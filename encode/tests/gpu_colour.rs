@@ -29,6 +29,7 @@ fn uniform(c: &Conversion, rgb: [u8; 3]) -> [u32; 3] {
     let bps = c.format.bytes_per_sample();
     match c.format {
         PixelFormat::Yuv444 => [get(0), get(2 * pitch), get(4 * pitch)],
+        PixelFormat::I420 => [get(0), get(2 * pitch), get(2 * pitch + pitch / 2)],
         _ => [get(0), get(2 * pitch), get(2 * pitch + bps)],
     }
 }
@@ -176,7 +177,7 @@ fn undersized_buffers_are_errors_not_panics() {
 fn kernel_abi_matches_the_embedded_ptx() {
     // struct Coeffs in convert.cu: 14 ints passed by value.
     assert_eq!(std::mem::size_of::<Coeffs>(), 56);
-    for name in ["nv12", "p010", "yuv444"] {
+    for name in ["nv12", "p010", "yuv444", "i420"] {
         for src in ["tex", "ptr"] {
             let entry = format!(".entry lumen_{src}_to_{name}(");
             assert!(PTX.contains(&entry), "PTX lacks {entry}");
@@ -195,4 +196,50 @@ fn embedded_ptx_was_built_from_the_current_kernel_source() {
     }
     let stamp = format!("// lumen convert.cu fnv1a64 {h:016x}");
     assert_eq!(PTX.lines().next(), Some(stamp.as_str()), "rebuild the PTX: scripts/gpu/build-ptx.py");
+}
+
+/// I420 holds exactly NV12's samples: the same luma rows, and NV12's interleaved chroma split into a Cb
+/// plane and a Cr plane at half the pitch (odd sizes and both texel orders, every matrix and range).
+#[test]
+fn i420_is_nv12_with_split_chroma_planes() {
+    let mut seed = 0x1234_5678u32;
+    for (w, h) in [(2u32, 2u32), (641, 361), (64, 36), (3, 5)] {
+        let src_pitch = w as usize * 4 + 12;
+        let src: Vec<u8> = (0..src_pitch * h as usize)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 24) as u8
+            })
+            .collect();
+        for order in [SourceOrder::Rgba, SourceOrder::Bgra] {
+            for m in MATRICES {
+                for r in RANGES {
+                    let nv = Conversion { order, format: PixelFormat::Nv12, matrix: m, range: r };
+                    let i4 = Conversion { format: PixelFormat::I420, ..nv };
+                    let pitch = PixelFormat::I420.row_bytes(w) + 32;
+                    let rows = PixelFormat::I420.total_rows(h);
+                    assert_eq!(rows, PixelFormat::Nv12.total_rows(h));
+                    let (mut a, mut b) = (vec![7u8; pitch * rows], vec![7u8; pitch * rows]);
+                    convert_cpu(&nv, &src, src_pitch, w, h, &mut a, pitch).unwrap();
+                    convert_cpu(&i4, &src, src_pitch, w, h, &mut b, pitch).unwrap();
+                    let (wu, hu, cw, ch) = (w as usize, h as usize, w.div_ceil(2) as usize, h.div_ceil(2) as usize);
+                    for y in 0..hu {
+                        assert_eq!(a[y * pitch..y * pitch + wu], b[y * pitch..y * pitch + wu], "luma row {y}");
+                    }
+                    let cp = pitch / 2;
+                    for y in 0..ch {
+                        for x in 0..cw {
+                            let nv12 = pitch * hu + y * pitch + 2 * x;
+                            let u = pitch * hu + y * cp + x;
+                            assert_eq!(b[u], a[nv12], "Cb ({x},{y}) {w}x{h}");
+                            assert_eq!(b[u + cp * ch], a[nv12 + 1], "Cr ({x},{y}) {w}x{h}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let i4 = conv(PixelFormat::I420, Matrix::Bt709, Range::Limited);
+    let mut dst = vec![0u8; 9 * 3];
+    assert!(convert_cpu(&i4, &[0u8; 16], 8, 2, 2, &mut dst, 9).is_err(), "odd pitch refused");
 }

@@ -143,3 +143,75 @@ fn live_bitrate_change_needs_no_idr_and_lowers_the_rate() {
     let (before, after) = (bytes[0] as f64 * 8.0 / 1000.0, bytes[1] as f64 * 8.0 / 1000.0);
     assert!(after < before * 0.5, "kbit per second before {before:.0}, after {after:.0}");
 }
+
+/// The GPU route's input: I420 in the layout of the CUDA kernel's pinned host copy (luma pitch padded past
+/// the width, chroma planes at half of it; made here by the kernel's CPU reference) coded by OpenH264 as 4
+/// slices on 4 threads, decoded to the same picture; mis-sized planes are refused.
+#[test]
+fn encodes_gpu_layout_i420_on_several_threads() {
+    use lumen_encode::gpu::colour::convert_cpu;
+    use lumen_encode::gpu::{Conversion, Matrix, PixelFormat as GpuFormat, Range as GpuRange, SourceOrder};
+    use lumen_encode::openh264_enc::I420Planes;
+    let (w, h) = (640u32, 360u32);
+    let cfg = EncoderConfig {
+        width: w,
+        height: h,
+        fps: 60,
+        bitrate_kbps: 8000,
+        codec: Codec::H264,
+        colour_space: ColourSpace::Bt709,
+        range: Range::Limited,
+        slices: 1,
+    };
+    let mut enc = OpenH264Encoder::new(cfg, Speed::Threads(4)).unwrap();
+    assert_eq!(enc.speed(), Speed::Threads(4));
+    let conv = Conversion {
+        order: SourceOrder::Bgra,
+        format: GpuFormat::I420,
+        matrix: Matrix::Bt709,
+        range: GpuRange::Limited,
+    };
+    let pitch = 768; // like cuMemAllocPitch's padding
+    let mut src = TestPattern::new(w, h);
+    let mut dec = Decoder::new().unwrap();
+    let mut au = AccessUnit::default();
+    let mut buf = vec![0u8; pitch * GpuFormat::I420.total_rows(h)];
+    let (hu, cp) = (h as usize, pitch / 2);
+    for i in 0..5u64 {
+        let frame = src.next_frame().unwrap();
+        let lumen_encode::FramePixels::Cpu(px) = frame.pixels else { panic!("CPU test pattern") };
+        convert_cpu(&conv, px.data, px.stride, w, h, &mut buf, pitch).unwrap();
+        let y = &buf[..pitch * hu];
+        let u = &buf[pitch * hu..pitch * hu + cp * hu / 2];
+        let v = &buf[pitch * hu + cp * hu / 2..pitch * hu + cp * hu];
+        let planes = I420Planes { y, u, v, strides: (pitch, cp, cp) };
+        enc.encode_i420(&planes, &frame, std::time::Instant::now(), &mut au).unwrap();
+        assert_eq!(au.frame_index, frame.index);
+        if i == 0 {
+            assert!(au.is_idr());
+        }
+        if i == 1 {
+            // The slices apply from the second frame (OpenH264 is initialised on the first).
+            let slices = nal_types(&au.data).iter().filter(|t| **t == 5 || **t == 1).count();
+            assert_eq!(slices, 4, "a fixed count of 4 slices on 4 threads");
+        }
+        let pic = dec.decode(&au.data).unwrap().expect("a picture per access unit");
+        assert_eq!(pic.dimensions(), (640, 360));
+        let (ys, _, _) = pic.strides();
+        let p = psnr(pic.y(), ys, y, pitch, 640, 360);
+        assert!(p > 30.0, "frame {i}: PSNR {p:.1} dB");
+        assert_eq!(read_counter(pic.y(), ys), i);
+        let bad = I420Planes { y: &y[..pitch * (hu - 1)], ..planes };
+        assert!(enc.encode_i420(&bad, &frame, std::time::Instant::now(), &mut au).is_err());
+    }
+}
+
+/// Without CUDA (this machine, CI) the GPU-fed software encoder fails to build with a reason, never panics.
+#[test]
+fn gpu_software_encoder_needs_cuda() {
+    if lumen_encode::gpu::cuda::driver_present() {
+        return;
+    }
+    let e = lumen_encode::gpu::open_device().map(|_| ()).expect_err("no CUDA driver here");
+    assert!(e.to_string().to_lowercase().contains("cuda"), "{e}");
+}

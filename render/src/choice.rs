@@ -171,6 +171,17 @@ pub fn select(choice: RendererChoice) -> Result<Renderer, SelectError> {
     }
 }
 
+/// Whether this machine has a GPU worth rendering on: a GLES renderer (GBM render node, else surfaceless
+/// EGL) that is not a software rasterizer (Mesa llvmpipe/softpipe). `Ok` carries its description, `Err`
+/// why not. Creates the renderer and drops it again (a start-up probe; `select` makes the real one).
+pub fn probe_gpu() -> Result<String, String> {
+    match gles() {
+        Ok(g) if g.software => Err(format!("only a software rasterizer ({})", g.description)),
+        Ok(g) => Ok(g.description.clone()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn pixman() -> Result<Renderer, SelectError> {
     let r = PixmanRenderer::new().map_err(|e| SelectError::Pixman(e.to_string()))?;
     info!("renderer: pixman (CPU)");
@@ -203,14 +214,23 @@ fn render_nodes() -> Vec<PathBuf> {
     nodes
 }
 
+/// `LUMEN_DRM_NODE=/dev/dri/cardN`: the DRM node GBM allocates on, instead of the render nodes. For a
+/// software DRM device (vgem, virtio-gpu without virgl) whose render node refuses the dumb buffers Mesa's
+/// software GBM needs (docs/gpu.md, "dmabuf in the VM"); a primary node is accepted only when named here.
+pub const ENV_DRM_NODE: &str = "LUMEN_DRM_NODE";
+
 fn gles_gbm() -> Result<GlesGpu, String> {
+    if let Some(path) = std::env::var_os(ENV_DRM_NODE) {
+        let path = PathBuf::from(path);
+        return gles_on_node(&path, true).map_err(|e| format!("{ENV_DRM_NODE}={}: {e}", path.display()));
+    }
     let nodes = render_nodes();
     if nodes.is_empty() {
         return Err("no /dev/dri/renderD* node".into());
     }
     let mut errors = Vec::new();
     for path in nodes {
-        match gles_on_node(&path) {
+        match gles_on_node(&path, false) {
             Ok(g) => return Ok(g),
             Err(e) => {
                 warn!(node = %path.display(), "render node unusable: {e}");
@@ -221,28 +241,31 @@ fn gles_gbm() -> Result<GlesGpu, String> {
     Err(errors.join("; "))
 }
 
-fn gles_on_node(path: &Path) -> Result<GlesGpu, String> {
+fn gles_on_node(path: &Path, any_node: bool) -> Result<GlesGpu, String> {
     let file = std::fs::OpenOptions::new().read(true).write(true).open(path).map_err(|e| format!("open: {e}"))?;
     // Validate before trusting GBM: GbmDevice::new accepts any fd (Mesa falls back to software).
     let node = DrmNode::from_file(&file).map_err(|e| format!("not a DRM node: {e}"))?;
-    if node.ty() != NodeType::Render {
+    if node.ty() != NodeType::Render && !any_node {
         return Err(format!("{node} is not a render node"));
     }
+    // Clients allocate on the render node of the same device when there is one.
+    let node = node.node_with_type(NodeType::Render).and_then(|n| n.ok()).unwrap_or(node);
     let fd = DrmDeviceFd::new(DeviceFd::from(std::os::fd::OwnedFd::from(file)));
     let gbm = GbmDevice::new(fd).map_err(|e| format!("gbm: {e}"))?;
     // SAFETY: the display is created from a GBM device we own and keep alive inside the allocator.
     let display = unsafe { EGLDisplay::new(gbm.clone()) }.map_err(|e| format!("egl display: {e}"))?;
     let context = EGLContext::new(&display).map_err(|e| format!("egl context: {e}"))?;
     // SAFETY: the context was just created and is not current on any other thread.
-    let renderer = unsafe { GlesRenderer::new(context) }.map_err(|e| format!("gles: {e}"))?;
-    let description = format!("gles on GBM {} ({})", path.display(), gl_strings(&renderer));
+    let mut renderer = unsafe { GlesRenderer::new(context) }.map_err(|e| format!("gles: {e}"))?;
+    let software = is_software_rasterizer(&gl_renderer_name(&mut renderer));
+    let description = format!("gles on GBM {} ({})", path.display(), gl_strings(&mut renderer));
     info!("renderer: {description}");
     Ok(GlesGpu {
         renderer,
         gbm: Some(GbmAllocator::new(gbm, GbmBufferFlags::RENDERING)),
         node: Some(node),
         description,
-        software: false,
+        software,
     })
 }
 
@@ -254,17 +277,42 @@ fn gles_surfaceless() -> Result<GlesGpu, String> {
     // is a software rasterizer. NVIDIA's EGL lacks the split device_query names smithay asks for: unknown.
     let device = EGLDevice::device_for_display(&display).ok();
     let node = device.as_ref().and_then(|d| d.try_get_render_node().ok().flatten());
-    let software = device.as_ref().is_some_and(|d| d.is_software());
     // SAFETY: the context was just created and is not current on any other thread.
-    let renderer = unsafe { GlesRenderer::new(context) }.map_err(|e| format!("gles: {e}"))?;
+    let mut renderer = unsafe { GlesRenderer::new(context) }.map_err(|e| format!("gles: {e}"))?;
+    let software =
+        device.as_ref().is_some_and(|d| d.is_software()) || is_software_rasterizer(&gl_renderer_name(&mut renderer));
     let description =
-        format!("gles on surfaceless EGL ({}{})", gl_strings(&renderer), if software { ", software" } else { "" });
+        format!("gles on surfaceless EGL ({}{})", gl_strings(&mut renderer), if software { ", software" } else { "" });
     info!("renderer: {description}");
     Ok(GlesGpu { renderer, gbm: None, node, description, software })
 }
 
-fn gl_strings(renderer: &GlesRenderer) -> String {
-    // smithay logs GL_VENDOR/GL_RENDERER itself; report the EGL context's display extensions count here.
+fn gl_strings(renderer: &mut GlesRenderer) -> String {
     let exts = renderer.egl_context().display().extensions().len();
-    format!("{exts} EGL extensions")
+    format!("{}, {exts} EGL extensions", gl_renderer_name(renderer))
+}
+
+/// GL_RENDERER of the context ("llvmpipe (LLVM 15.0.6, 256 bits)", "NVIDIA H200/PCIe/SSE2"), or "?".
+fn gl_renderer_name(renderer: &mut GlesRenderer) -> String {
+    use smithay::backend::renderer::gles::ffi;
+    renderer
+        .with_context(|gl| {
+            // SAFETY: the context is current inside `with_context`; GetString returns a static NUL-terminated
+            // string owned by the driver, or null.
+            unsafe {
+                let p = gl.GetString(ffi::RENDERER);
+                if p.is_null() {
+                    "?".to_string()
+                } else {
+                    std::ffi::CStr::from_ptr(p as *const std::ffi::c_char).to_string_lossy().into_owned()
+                }
+            }
+        })
+        .unwrap_or_else(|_| "?".to_string())
+}
+
+/// Mesa's software rasterizers by their GL_RENDERER name.
+pub fn is_software_rasterizer(gl_renderer: &str) -> bool {
+    let r = gl_renderer.to_ascii_lowercase();
+    ["llvmpipe", "softpipe", "swrast", "lavapipe"].iter().any(|n| r.contains(n))
 }

@@ -1,5 +1,7 @@
 //! A rendered frame as it leaves the compositor, and the `FrameSink` trait the encoder side implements.
 
+use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
 use smithay::backend::allocator::Fourcc;
@@ -49,6 +51,9 @@ pub struct Frame {
     pub(crate) lease: Lease,
     /// A CPU copy of a GPU target, made on the compositor thread for sinks that want CPU pixels.
     readback: Option<Readback>,
+    /// What the sink attached to the frame for its consumer (the GPU route: the target's CUDA registration,
+    /// made once in `target_created` and shared by reference count).
+    attachment: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Frame {
@@ -75,7 +80,17 @@ impl Frame {
         sync: Option<SyncPoint>,
         lease: Lease,
     ) -> Self {
-        Frame { output, seq, pts, width, height, format, damage, sync, lease, readback: None }
+        Frame { output, seq, pts, width, height, format, damage, sync, lease, readback: None, attachment: None }
+    }
+
+    /// Attach the sink's per-target data for the consumer (see the field); replaces any earlier one.
+    pub fn set_attachment(&mut self, attachment: Arc<dyn Any + Send + Sync>) {
+        self.attachment = Some(attachment);
+    }
+
+    /// The attachment, if it is a `T`.
+    pub fn attachment<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.attachment.as_deref().and_then(|a| a.downcast_ref::<T>())
     }
 
     /// Attach the CPU copy of a GPU target (see [`FrameSink::wants_cpu_pixels`]).

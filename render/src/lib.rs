@@ -16,7 +16,10 @@ mod readback;
 mod target;
 
 pub use bind::BindTarget;
-pub use choice::{select, GlesGpu, Renderer, RendererChoice, RendererKind, SelectError};
+pub use choice::{
+    is_software_rasterizer, probe_gpu, select, GlesGpu, Renderer, RendererChoice, RendererKind, SelectError,
+    ENV_DRM_NODE,
+};
 pub use frame::{DamageRect, Frame, FrameSink, OutputId};
 pub use mailbox::{mailbox, MailboxCloser, MailboxReceiver, MailboxSink, Waited};
 pub use pool::{Lease, TargetPool};

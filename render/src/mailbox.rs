@@ -63,6 +63,8 @@ impl MailboxCloser {
 }
 
 /// What [`MailboxReceiver::wait_until`] got.
+// Boxing the frame would allocate once per frame; the enum only lives on the stack of one call.
+#[allow(clippy::large_enum_variant)]
 pub enum Waited {
     Frame(Frame),
     TimedOut,

@@ -104,3 +104,22 @@ fn wait_until_sleeping(tid: u32, timeout: Duration) {
     }
     panic!("consumer thread {tid} never blocked within {timeout:?} (last state {state:?})");
 }
+
+/// A sink's attachment (the GPU route's CUDA registration) travels with the frame through the mailbox: a
+/// shared reference, read back by type; another type reads as `None`; dropping the frame drops its share.
+#[test]
+fn attachments_travel_with_the_frame() {
+    let (_r, mut p) = pool(2);
+    let (mut sink, rx) = lumen_render::mailbox();
+    let tag = std::sync::Arc::new(42u64);
+    let mut f = frame(&mut p, 1);
+    assert!(f.attachment::<u64>().is_none());
+    f.set_attachment(tag.clone());
+    lumen_render::FrameSink::submit(&mut sink, f);
+    let got = rx.take_timeout(Duration::from_secs(1)).expect("frame");
+    assert_eq!(got.attachment::<u64>(), Some(&42));
+    assert!(got.attachment::<u32>().is_none());
+    assert_eq!(std::sync::Arc::strong_count(&tag), 2);
+    drop(got);
+    assert_eq!(std::sync::Arc::strong_count(&tag), 1);
+}

@@ -574,6 +574,14 @@ def test_builtin_demo_client_streams_motion(session_host, paired_client, tmp_pat
                            ["save_when", str(b), ["changed", str(a), {"diff": 40, "min_fraction": 0.2}], 10]])
     fa, fb = np.load(a), np.load(b)
     assert "demo client mapped" in host.log()
+    # `--renderer auto` (the default): GLES only on a GPU that is not a software rasterizer, with the reason in
+    # the status (this machine and CI: Mesa llvmpipe at most, so Pixman on the CPU path).
+    plane = host.status()["media_plane"]
+    if plane["renderer"] == "pixman":
+        assert plane["renderer_reason"].startswith("auto: no usable GPU"), plane
+        assert plane["frame_path"] == "cpu", plane
+    else:
+        assert plane["renderer_reason"].startswith("auto: a GPU renders"), plane
     # The bouncing square is white; the sweep behind it is not.
     assert (fa.min(axis=2) > 235).sum() > 100 * 100, "no white square in the picture"
     assert (np.abs(fa.astype(int) - fb.astype(int)).max(axis=2) > 40).mean() > 0.2, "the picture does not move"

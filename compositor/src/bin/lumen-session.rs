@@ -185,7 +185,8 @@ fn serve_workers(args: &Args, resolved: host::choice::Resolved, app_log_dir: Pat
     let worker = WorkerArgs {
         session: 0,
         encoder: args.encoder,
-        renderer: args.renderer,
+        // The host probed the GPU once for `auto`: workers take its verdict.
+        renderer: resolved.renderer,
         video_source: args.video_source,
         desktop_apps: args.desktop_apps.clone(),
         xwayland,
@@ -206,6 +207,8 @@ fn serve_workers(args: &Args, resolved: host::choice::Resolved, app_log_dir: Pat
         describe: serde_json::json!({
             "encoder": resolved.encoder_name,
             "renderer": resolved.renderer_name(),
+            "renderer_reason": resolved.renderer_reason,
+            "frame_path": resolved.frames.name(),
             "video_source": args.video_source.name(),
         }),
         start_timeout: std::time::Duration::from_secs(20),

@@ -79,6 +79,36 @@ pub enum ChoiceError {
     NvencUnavailable(String),
 }
 
+/// How a rendered frame reaches the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FramePath {
+    /// Pixman's CPU target, converted on the CPU by the software encoder.
+    Cpu,
+    /// A GLES target read back to the CPU on the compositor thread (no CUDA here).
+    Readback,
+    /// A GLES target registered with CUDA once; a kernel writes I420, one pinned copy feeds OpenH264.
+    GpuConvert,
+    /// A GLES target registered with CUDA once, read by NVENC on the GPU (no copy at all).
+    GpuNvenc,
+}
+
+impl FramePath {
+    /// Whether frames travel as `FramePixels::Gpu` (the output's targets are registered with CUDA).
+    pub fn gpu_frames(self) -> bool {
+        matches!(self, FramePath::GpuConvert | FramePath::GpuNvenc)
+    }
+
+    /// The name in logs and in the host's status.
+    pub fn name(self) -> &'static str {
+        match self {
+            FramePath::Cpu => "cpu",
+            FramePath::Readback => "gl-readback",
+            FramePath::GpuConvert => "gpu-convert",
+            FramePath::GpuNvenc => "gpu-nvenc",
+        }
+    }
+}
+
 /// The encoder and renderer the session uses.
 #[derive(Clone)]
 pub struct Resolved {
@@ -86,6 +116,9 @@ pub struct Resolved {
     pub encoder_name: &'static str,
     pub encoder: EncoderFactory,
     pub renderer: RendererChoice,
+    /// Why this renderer (the GPU probe's verdict for `auto`).
+    pub renderer_reason: String,
+    pub frames: FramePath,
     pub codecs: CodecSupport,
 }
 
@@ -94,6 +127,8 @@ impl std::fmt::Debug for Resolved {
         f.debug_struct("Resolved")
             .field("encoder", &self.encoder_name)
             .field("renderer", &self.renderer)
+            .field("renderer_reason", &self.renderer_reason)
+            .field("frames", &self.frames)
             .field("codecs", &self.codecs)
             .finish()
     }
@@ -140,16 +175,67 @@ pub fn resolve(encoder: EncoderChoice, renderer: RendererChoice) -> Result<Resol
             }
         }
     };
-    // `auto` stays on Pixman: both encoders take CPU frames today, and a GLES target would cost a readback
-    // per frame. `gles` renders with GLES and reads each frame back on the compositor thread.
-    let renderer = match renderer {
-        RendererChoice::Gles => RendererChoice::Gles,
-        RendererChoice::Auto | RendererChoice::Pixman => RendererChoice::Pixman,
+    let (renderer, renderer_reason) = match renderer {
+        RendererChoice::Gles => (RendererChoice::Gles, "--renderer gles".to_string()),
+        RendererChoice::Pixman => (RendererChoice::Pixman, "--renderer pixman".to_string()),
+        RendererChoice::Auto => match std::env::var(ENV_NO_GPU_PROBE).ok().filter(|v| v == "1") {
+            Some(_) => (RendererChoice::Pixman, format!("auto: {ENV_NO_GPU_PROBE}=1")),
+            None => match lumen_render::probe_gpu() {
+                Ok(gpu) => (RendererChoice::Gles, format!("auto: a GPU renders ({gpu})")),
+                Err(why) => (RendererChoice::Pixman, format!("auto: no usable GPU ({why})")),
+            },
+        },
     };
-    let r = Resolved { encoder_name: name, encoder: factory, renderer, codecs: CodecSupport::H264_ONLY };
-    tracing::info!(encoder = r.encoder_name, ?encoder, renderer = r.renderer_name(), codecs = ?r.codecs,
-        "session encoder and renderer chosen");
+    let frames = match (renderer, name) {
+        (RendererChoice::Pixman, _) | (RendererChoice::Auto, _) => FramePath::Cpu,
+        (RendererChoice::Gles, "nvenc") => FramePath::GpuNvenc,
+        (RendererChoice::Gles, _) => gpu_convert_available(),
+    };
+    let factory = if frames == FramePath::GpuConvert { gpu_software() } else { factory };
+    let r = Resolved {
+        encoder_name: name,
+        encoder: factory,
+        renderer,
+        renderer_reason,
+        frames,
+        codecs: CodecSupport::H264_ONLY,
+    };
+    tracing::info!(encoder = r.encoder_name, ?encoder, renderer = r.renderer_name(), reason = %r.renderer_reason,
+        frames = r.frames.name(), codecs = ?r.codecs, "session encoder and renderer chosen");
     Ok(r)
+}
+
+/// `LUMEN_NO_GPU_PROBE=1`: `--renderer auto` takes Pixman without probing EGL (tests that start many hosts).
+pub const ENV_NO_GPU_PROBE: &str = "LUMEN_NO_GPU_PROBE";
+/// `LUMEN_GPU_CONVERT=0`: a GLES session with the software encoder reads frames back instead of converting
+/// them with CUDA (for comparisons).
+pub const ENV_GPU_CONVERT: &str = "LUMEN_GPU_CONVERT";
+
+/// The software encoder's frame path on a GLES session: CUDA conversion when a CUDA device opens, else
+/// readback.
+fn gpu_convert_available() -> FramePath {
+    if std::env::var(ENV_GPU_CONVERT).is_ok_and(|v| v == "0") {
+        tracing::info!("{ENV_GPU_CONVERT}=0: GLES frames are read back for the software encoder");
+        return FramePath::Readback;
+    }
+    match lumen_encode::gpu::open_device() {
+        Ok(dev) => {
+            tracing::info!(device = dev.name(), "CUDA works: GLES frames are converted on the GPU");
+            FramePath::GpuConvert
+        }
+        Err(e) => {
+            tracing::info!(reason = %e, "no CUDA: GLES frames are read back for the software encoder");
+            FramePath::Readback
+        }
+    }
+}
+
+fn gpu_software() -> EncoderFactory {
+    Arc::new(|cfg: &EncoderConfig| {
+        let dev = lumen_encode::gpu::open_device().map_err(|e| EncodeError::Library(e.to_string()))?;
+        let enc = lumen_encode::gpu::software::GpuSoftwareEncoder::new(cfg.clone(), dev)?;
+        Ok(Box::new(enc) as Box<dyn lumen_encode::Encoder>)
+    })
 }
 
 #[cfg(test)]
@@ -166,13 +252,19 @@ mod tests {
         assert!("camera".parse::<VideoSource>().is_err());
     }
 
+    /// On this machine (no GPU: Mesa llvmpipe at most, no CUDA) `auto` keeps Pixman and says why; `gles` is
+    /// kept when asked and, without CUDA, reads frames back.
     #[test]
     fn software_needs_no_gpu_and_gles_is_kept_when_asked() {
         let r = resolve(EncoderChoice::Software, RendererChoice::Auto).unwrap();
         assert_eq!(r.encoder_name, "software");
         assert_eq!((r.renderer, r.renderer_name()), (RendererChoice::Pixman, "pixman"));
+        assert!(r.renderer_reason.starts_with("auto: no usable GPU"), "{}", r.renderer_reason);
+        assert_eq!(r.frames, FramePath::Cpu);
         assert_eq!(r.codecs.server_codec_mode_support(), 0x1);
         let g = resolve(EncoderChoice::Software, RendererChoice::Gles).unwrap();
         assert_eq!((g.renderer, g.renderer_name()), (RendererChoice::Gles, "gles"));
+        assert_eq!(g.frames, FramePath::Readback);
+        assert!(!g.frames.gpu_frames() && FramePath::GpuConvert.gpu_frames());
     }
 }

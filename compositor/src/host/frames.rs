@@ -5,11 +5,14 @@
 //! [`REPEAT_AFTER`] — hands the
 //! current frame out again, so an idle session costs one tiny encoded repeat frame a second and the client
 //! never reaches its no-frame timeout. Frames keep their pool target (no copy); a held frame simply keeps
-//! its target out of the pool until the next one replaces it.
+//! its target out of the pool until the next one replaces it. On the GPU route the frame carries its target's
+//! CUDA registration (attached by `gpu_frames::GpuSink`) and leaves as `FramePixels::Gpu`; either way the
+//! frame's render fence (an EGL sync) is waited on here, on the encoder thread — no `glFinish`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use lumen_encode::gpu::targets::RegisteredTarget;
 use lumen_encode::source::SourceError;
 use lumen_encode::{CpuPixels, FramePixels, FrameSource, PixelFormat};
 use lumen_render::{Frame, MailboxReceiver, Waited};
@@ -148,25 +151,34 @@ impl FrameSource for DesktopSource {
                 tracing::warn!(error = ?e, "waiting on the frame's render fence");
             }
         }
-        let (px, format) = frame_pixels(frame).ok_or_else(|| SourceError::Failed("frame without CPU pixels".into()))?;
-        if px.width != self.width || px.height != self.height {
+        // The GPU route: the target's CUDA registration travels with the frame (host/gpu_frames.rs).
+        let pixels = match frame.attachment::<RegisteredTarget>() {
+            Some(reg) => FramePixels::Gpu(reg.gpu_target()),
+            None => {
+                let (px, format) =
+                    frame_pixels(frame).ok_or_else(|| SourceError::Failed("frame without CPU pixels".into()))?;
+                FramePixels::Cpu(CpuPixels {
+                    data: px.data,
+                    width: px.width,
+                    height: px.height,
+                    stride: px.stride,
+                    format,
+                })
+            }
+        };
+        let size = match &pixels {
+            FramePixels::Cpu(px) => (px.width, px.height),
+            FramePixels::Gpu(t) => (t.width, t.height),
+            _ => (0, 0),
+        };
+        if size != (self.width, self.height) {
             return Err(SourceError::Failed(format!(
                 "{}x{} frame for a {}x{} stream",
-                px.width, px.height, self.width, self.height
+                size.0, size.1, self.width, self.height
             )));
         }
         let ready_at = if fresh { instant_of(frame.pts) } else { Instant::now() };
-        Ok(lumen_encode::Frame {
-            pixels: FramePixels::Cpu(CpuPixels {
-                data: px.data,
-                width: px.width,
-                height: px.height,
-                stride: px.stride,
-                format,
-            }),
-            index: self.index,
-            ready_at,
-        })
+        Ok(lumen_encode::Frame { pixels, index: self.index, ready_at })
     }
 }
 

@@ -14,6 +14,7 @@ pub mod apps;
 pub mod choice;
 pub mod demo;
 pub mod frames;
+pub mod gpu_frames;
 pub mod input;
 pub mod logging;
 pub mod plane;

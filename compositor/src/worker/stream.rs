@@ -98,8 +98,13 @@ impl Stream {
                 let closer = mailbox.closer();
                 let mode =
                     OutputMode { width: cfg.width, height: cfg.height, refresh_mhz: cfg.fps.saturating_mul(1000) };
-                let id = ctx.handle.create_output(mode, Some(Box::new(sink.for_cpu_encoder())))?;
-                tracing::info!(output = %id, %mode, "session output created");
+                let sink: Box<dyn lumen_render::FrameSink> = if ctx.resolved.frames.gpu_frames() {
+                    Box::new(crate::host::gpu_frames::GpuSink::new(sink)?)
+                } else {
+                    Box::new(sink.for_cpu_encoder())
+                };
+                let id = ctx.handle.create_output(mode, Some(sink))?;
+                tracing::info!(output = %id, %mode, frames = ctx.resolved.frames.name(), "session output created");
                 let scale = ctx.output_scale.for_height(cfg.height);
                 if scale > 1 {
                     ctx.handle.set_output_scale(id, scale)?;

@@ -1,6 +1,7 @@
 //! Colour conversion math shared by the CUDA kernels (encode/kernels/convert.cu) and the CPU reference
 //! here: RGB(A) 8-bit → Y'CbCr (BT.601 / BT.709 / BT.2020 matrices, limited or full range, 8 or 10 bits),
-//! written as NV12, P010 or planar YUV 4:4:4 into a pitched buffer.
+//! written as NV12, P010, planar YUV 4:4:4 or planar 4:2:0 (I420, the software encoder's input) into a
+//! pitched buffer.
 //!
 //! The coefficients are fixed-point integers with 16 fractional bits computed once here ([`Coeffs`]) and
 //! passed to the kernel by value, so the GPU and this reference compute bit-identical results. Chroma of
@@ -47,6 +48,9 @@ pub enum PixelFormat {
     P010,
     /// 8-bit 4:4:4 planar: Y, Cb, Cr planes of full size.
     Yuv444,
+    /// 8-bit 4:2:0 planar (IYUV): Y plane at the pitch, then the Cb and the Cr plane, `ceil(h/2)` rows each
+    /// at half the pitch (the whole buffer has the size of NV12's at the same pitch).
+    I420,
 }
 
 impl PixelFormat {
@@ -221,6 +225,9 @@ pub fn convert_cpu(
             conv.format
         )));
     }
+    if conv.format == PixelFormat::I420 && !dst_pitch.is_multiple_of(2) {
+        return Err(crate::gpu::GpuError::Invalid(format!("I420 needs an even pitch, not {dst_pitch}")));
+    }
     let c = conv.coeffs();
     let swap = c.swap_rb != 0;
     let bps = conv.format.bytes_per_sample();
@@ -248,9 +255,16 @@ pub fn convert_cpu(
                 let s = [0, 1, 2].map(|k| px.iter().map(|p| p[k]).sum::<i32>());
                 let u = clamp((dot(&c.u, &s) + c.c_bias4) >> 18, c.max);
                 let v = clamp((dot(&c.v, &s) + c.c_bias4) >> 18, c.max);
-                let row = dst_pitch * h + (by / 2) * dst_pitch;
-                put(dst, row + bx * bps, bps, u);
-                put(dst, row + (bx + 1) * bps, bps, v);
+                if conv.format == PixelFormat::I420 {
+                    let cp = dst_pitch / 2;
+                    let off = dst_pitch * h + (by / 2) * cp + bx / 2;
+                    put(dst, off, 1, u);
+                    put(dst, off + cp * h.div_ceil(2), 1, v);
+                } else {
+                    let row = dst_pitch * h + (by / 2) * dst_pitch;
+                    put(dst, row + bx * bps, bps, u);
+                    put(dst, row + (bx + 1) * bps, bps, v);
+                }
             }
         }
     }

@@ -20,8 +20,8 @@ const BLOCK: (u32, u32) = (32, 8);
 /// The loaded conversion kernels.
 #[derive(Debug)]
 pub struct Converter {
-    tex: [Function; 3],
-    ptr: [Function; 3],
+    tex: [Function; 4],
+    ptr: [Function; 4],
     _module: Module,
 }
 
@@ -30,6 +30,7 @@ fn slot(format: PixelFormat) -> usize {
         PixelFormat::Nv12 => 0,
         PixelFormat::P010 => 1,
         PixelFormat::Yuv444 => 2,
+        PixelFormat::I420 => 3,
     }
 }
 
@@ -39,8 +40,8 @@ impl Converter {
         let module = Module::from_ptx(PTX)?;
         let f = |n: &str| module.function(n);
         Ok(Converter {
-            tex: [f("lumen_tex_to_nv12")?, f("lumen_tex_to_p010")?, f("lumen_tex_to_yuv444")?],
-            ptr: [f("lumen_ptr_to_nv12")?, f("lumen_ptr_to_p010")?, f("lumen_ptr_to_yuv444")?],
+            tex: [f("lumen_tex_to_nv12")?, f("lumen_tex_to_p010")?, f("lumen_tex_to_yuv444")?, f("lumen_tex_to_i420")?],
+            ptr: [f("lumen_ptr_to_nv12")?, f("lumen_ptr_to_p010")?, f("lumen_ptr_to_yuv444")?, f("lumen_ptr_to_i420")?],
             _module: module,
         })
     }

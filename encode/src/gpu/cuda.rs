@@ -39,6 +39,21 @@ pub fn driver_present() -> bool {
     unsafe { sys::is_culib_present() }
 }
 
+/// `LUMEN_CUDA_SCHED=spin|yield|blocking|auto`: how the host thread waits for the GPU (`CU_CTX_SCHED_*`);
+/// unset leaves the driver's default (auto).
+fn sched_flags() -> Option<u32> {
+    match std::env::var("LUMEN_CUDA_SCHED").ok()?.as_str() {
+        "auto" => Some(0),
+        "spin" => Some(1),
+        "yield" => Some(2),
+        "blocking" => Some(4),
+        other => {
+            tracing::warn!(value = other, "LUMEN_CUDA_SCHED: expected spin, yield, blocking or auto");
+            None
+        }
+    }
+}
+
 /// A CUDA device with its retained primary context (shared with NVENC and the interop layer).
 #[derive(Debug)]
 pub struct CudaDevice {
@@ -67,6 +82,15 @@ impl CudaDevice {
             let mut buf = [0 as std::ffi::c_char; 256];
             check(sys::cuDeviceGetName(buf.as_mut_ptr(), buf.len() as i32, dev), "cuDeviceGetName")?;
             let name = CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned();
+            if let Some(flags) = sched_flags() {
+                // Best effort: a context already active in this process keeps its flags.
+                let r = sys::cuDevicePrimaryCtxSetFlags_v2(dev, flags);
+                tracing::info!(
+                    flags,
+                    ok = r == sys::CUresult::CUDA_SUCCESS,
+                    "CUDA scheduling flags (LUMEN_CUDA_SCHED)"
+                );
+            }
             let mut ctx = ptr::null_mut();
             check(sys::cuDevicePrimaryCtxRetain(&mut ctx, dev), "cuDevicePrimaryCtxRetain")?;
             let d = CudaDevice { dev, ctx, name };
@@ -168,6 +192,27 @@ impl Event {
     pub fn synchronize(&self) -> GpuResult<()> {
         // SAFETY: valid event.
         check(unsafe { sys::cuEventSynchronize(self.raw) }, "cuEventSynchronize")
+    }
+    /// Whether the work before the event has completed (`cuEventQuery`; never blocks).
+    pub fn done(&self) -> GpuResult<bool> {
+        // SAFETY: valid event.
+        let r = unsafe { sys::cuEventQuery(self.raw) };
+        if r == sys::CUresult::CUDA_ERROR_NOT_READY {
+            return Ok(false);
+        }
+        check(r, "cuEventQuery").map(|()| true)
+    }
+    /// Waits for the event by polling `cuEventQuery` for up to `spin` (no sleep, no driver wake-up
+    /// latency), then blocks in `cuEventSynchronize` if it is still not done.
+    pub fn spin_wait(&self, spin: std::time::Duration) -> GpuResult<()> {
+        let start = std::time::Instant::now();
+        while !self.done()? {
+            if start.elapsed() >= spin {
+                return self.synchronize();
+            }
+            std::hint::spin_loop();
+        }
+        Ok(())
     }
     /// Milliseconds between `start` and this event (both recorded with timing).
     pub fn elapsed_ms(&self, start: &Event) -> GpuResult<f32> {
@@ -319,6 +364,9 @@ pub struct Module {
     raw: sys::CUmodule,
 }
 
+// SAFETY: a module handle belongs to the context, not to a thread; it is used with that context current.
+unsafe impl Send for Module {}
+
 impl Module {
     /// JIT-loads PTX text into the current context.
     pub fn from_ptx(ptx: &str) -> GpuResult<Module> {
@@ -455,6 +503,65 @@ impl Drop for RgbaBuffer {
     fn drop(&mut self) {
         // SAFETY: allocated by cuMemAllocPitch, freed once.
         let _ = check(unsafe { sys::cuMemFree_v2(self.ptr) }, "cuMemFree");
+        counters::free();
+    }
+}
+
+/// Page-locked host memory (`cuMemAllocHost`), allocated once: the destination of the one device → host
+/// copy per frame on the GPU-conversion route of the software encoder (DMA straight into it, no staging).
+#[derive(Debug)]
+pub struct PinnedBuffer {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the allocation is plain host memory owned by this value; access goes through `&`/`&mut self`.
+unsafe impl Send for PinnedBuffer {}
+
+impl PinnedBuffer {
+    /// Allocates `len` bytes (counted).
+    pub fn new(len: usize) -> GpuResult<PinnedBuffer> {
+        if len == 0 {
+            return Err(GpuError::Invalid("empty pinned buffer".into()));
+        }
+        let mut p: *mut c_void = ptr::null_mut();
+        // SAFETY: out-pointer valid; the context is current (caller's contract, like every allocation here).
+        check(unsafe { sys::cuMemAllocHost_v2(&mut p, len) }, "cuMemAllocHost")?;
+        counters::allocation();
+        Ok(PinnedBuffer { ptr: p as *mut u8, len })
+    }
+    /// The bytes (valid once the copy that filled them has completed).
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `len` bytes allocated in `new`, alive until drop; writes happen only through copies queued
+        // by `&mut self` methods, which callers wait for before reading.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+    /// Bytes allocated.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Never true.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Queues a copy of the whole of `src` (all planes, padding included) into this buffer on `stream`.
+    pub fn copy_from(&mut self, src: &PitchedBuffer, stream: &Stream) -> GpuResult<()> {
+        if src.len() > self.len {
+            return Err(GpuError::Invalid(format!("{} byte frame into a {} byte pinned buffer", src.len(), self.len)));
+        }
+        // SAFETY: the destination holds at least src.len() bytes and stays allocated (it is borrowed mutably
+        // until the caller waits for the stream); the source range lies inside the device allocation.
+        check(
+            unsafe { sys::cuMemcpyDtoHAsync_v2(self.ptr as *mut c_void, src.device_ptr(), src.len(), stream.raw()) },
+            "cuMemcpyDtoHAsync",
+        )
+    }
+}
+
+impl Drop for PinnedBuffer {
+    fn drop(&mut self) {
+        // SAFETY: allocated by cuMemAllocHost, freed once.
+        let _ = check(unsafe { sys::cuMemFreeHost(self.ptr as *mut c_void) }, "cuMemFreeHost");
         counters::free();
     }
 }

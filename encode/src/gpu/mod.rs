@@ -15,6 +15,7 @@ pub mod gles;
 pub mod interop;
 pub mod nvenc;
 pub mod pool;
+pub mod software;
 pub mod support;
 pub mod targets;
 

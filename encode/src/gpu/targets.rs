@@ -11,12 +11,13 @@
 #![allow(unsafe_code)] // a named exception to the workspace `unsafe_code = "deny"` (allowlisted in tests/tidy)
 
 use std::ffi::c_void;
+use std::sync::Arc;
 
 use khronos_egl as egl;
 use lumen_render::{OutputId, Target};
 
 use super::colour::SourceOrder;
-use super::cuda::TextureObject;
+use super::cuda::{CudaDevice, TextureObject};
 use super::error::{GpuError, GpuResult};
 use super::interop::Registered;
 
@@ -36,23 +37,77 @@ pub struct GpuTarget<'a> {
     pub height: u32,
 }
 
-/// One registered pool target.
-struct Entry {
+/// One registered pool target: the EGLImage over it, its CUDA registration and the texture object over its
+/// array. Shared (`Arc`) between the registry (compositor thread) and the frames that carry it to the
+/// encoder thread; the last holder releases it (CUDA context bound first when the registry has a device).
+pub struct RegisteredTarget {
     output: OutputId,
     index: u32,
     size: (u32, u32),
     order: SourceOrder,
-    // Field order is drop order: the texture object, then the registration, then (in `Drop`) the image.
-    texture: TextureObject,
-    registration: Registered,
+    // Taken in `Drop` in this order: the texture object, then the registration, then the image.
+    texture: Option<TextureObject>,
+    registration: Option<Registered>,
     image: egl::Image,
     display: egl::Display,
+    egl: Arc<Egl>,
+    dev: Option<Arc<CudaDevice>>,
 }
+
+// SAFETY: every field is a handle that is only read after creation (`&self` never mutates); EGL and CUDA
+// accept these handles from any thread (the CUDA context is bound in `Drop` before the release).
+unsafe impl Send for RegisteredTarget {}
+// SAFETY: as above: shared references only read immutable handles.
+unsafe impl Sync for RegisteredTarget {}
+
+impl RegisteredTarget {
+    /// The target as an encoder input (what `FramePixels::Gpu` carries).
+    pub fn gpu_target(&self) -> GpuTarget<'_> {
+        GpuTarget {
+            texture: self.texture.as_ref().expect("texture object lives until drop"),
+            order: self.order,
+            width: self.size.0,
+            height: self.size.1,
+        }
+    }
+
+    /// The output and pool slot it belongs to.
+    pub fn slot(&self) -> (OutputId, u32) {
+        (self.output, self.index)
+    }
+}
+
+impl std::fmt::Debug for RegisteredTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisteredTarget")
+            .field("output", &self.output)
+            .field("index", &self.index)
+            .field("size", &self.size)
+            .field("order", &self.order)
+            .finish()
+    }
+}
+
+impl Drop for RegisteredTarget {
+    fn drop(&mut self) {
+        if let Some(dev) = &self.dev {
+            let _ = dev.bind();
+        }
+        drop(self.texture.take());
+        drop(self.registration.take());
+        if let Err(err) = self.egl.destroy_image(self.display, self.image) {
+            tracing::warn!(error = %err, "eglDestroyImage failed");
+        }
+    }
+}
+
+type Egl = egl::DynamicInstance<egl::EGL1_5>;
 
 /// The CUDA side of every GPU render target the compositor created (all outputs).
 pub struct TargetRegistry {
-    egl: egl::DynamicInstance<egl::EGL1_5>,
-    entries: Vec<Entry>,
+    egl: Arc<Egl>,
+    entries: Vec<Arc<RegisteredTarget>>,
+    dev: Option<Arc<CudaDevice>>,
 }
 
 fn gl_err(what: &str, e: impl std::fmt::Display) -> GpuError {
@@ -66,13 +121,24 @@ impl TargetRegistry {
         // SAFETY: loads libEGL.so.1 and resolves the EGL 1.5 entry points from it.
         let egl = unsafe { egl::DynamicInstance::<egl::EGL1_5>::load_required() }
             .map_err(|e| gl_err("load libEGL.so.1", e))?;
-        Ok(TargetRegistry { egl, entries: Vec::with_capacity(8) })
+        Ok(TargetRegistry { egl: Arc::new(egl), entries: Vec::with_capacity(8), dev: None })
+    }
+
+    /// As [`TargetRegistry::new`], binding `dev`'s CUDA context before every registration and release (for
+    /// a registry whose hooks run on a thread that does no other CUDA work: the compositor's).
+    pub fn with_device(dev: Arc<CudaDevice>) -> GpuResult<TargetRegistry> {
+        let mut r = TargetRegistry::new()?;
+        r.dev = Some(dev);
+        Ok(r)
     }
 
     /// Registers `target` (slot `index` of `output`'s pool) with CUDA. Call it where
     /// `FrameSink::target_created` is called: the renderer's EGL context must be current on this thread, and
     /// the CUDA context too. Registering the same slot again replaces the old registration.
     pub fn target_created(&mut self, output: OutputId, index: u32, target: &Target) -> GpuResult<()> {
+        if let Some(dev) = &self.dev {
+            dev.bind()?;
+        }
         if matches!(target, Target::Cpu(_)) {
             tracing::debug!(%output, index, "CPU render target: not registered (upload path)");
             return Err(GpuError::Invalid(format!(
@@ -151,7 +217,7 @@ impl TargetRegistry {
             }
         };
         let registered = (|| {
-            // SAFETY: the image is live and is destroyed only after the registration (Entry's drop order).
+            // SAFETY: the image is live and is destroyed only after the registration (RegisteredTarget's Drop).
             let registration = unsafe { Registered::egl_image(image.as_ptr())? };
             let (array, frame) = registration.egl_array()?;
             let texture = TextureObject::new(array)?;
@@ -167,46 +233,48 @@ impl TargetRegistry {
         };
         self.entries.retain(|e| !(e.output == output && e.index == index));
         tracing::debug!(%output, index, w = size.0, h = size.1, "render target registered with CUDA");
-        self.entries.push(Entry { output, index, size, order, texture, registration, image, display });
+        self.entries.push(Arc::new(RegisteredTarget {
+            output,
+            index,
+            size,
+            order,
+            texture: Some(texture),
+            registration: Some(registration),
+            image,
+            display,
+            egl: self.egl.clone(),
+            dev: self.dev.clone(),
+        }));
         Ok(())
     }
 
-    /// Releases every registration of `output` (its pool is gone): `FrameSink::output_removed`.
+    /// Releases every registration of `output` (its pool is gone): `FrameSink::output_removed`. A frame
+    /// still holding one of them (through [`TargetRegistry::shared`]) releases it when it is dropped.
     pub fn output_removed(&mut self, output: OutputId) {
-        let mut i = 0;
-        while i < self.entries.len() {
-            if self.entries[i].output == output {
-                let e = self.entries.swap_remove(i);
-                self.release(e);
-            } else {
-                i += 1;
-            }
+        if let Some(dev) = &self.dev {
+            let _ = dev.bind();
         }
+        self.entries.retain(|e| e.output != output);
     }
 
-    fn release(&self, e: Entry) {
-        let Entry { texture, registration, image, display, .. } = e;
-        drop(texture);
-        drop(registration);
-        if let Err(err) = self.egl.destroy_image(display, image) {
-            tracing::warn!(error = %err, "eglDestroyImage failed");
-        }
+    /// The registration of slot `index` of `output`, to travel with its frame (a reference count, no
+    /// allocation).
+    pub fn shared(&self, output: OutputId, index: u32) -> Option<Arc<RegisteredTarget>> {
+        self.entries.iter().find(|e| e.output == output && e.index == index).cloned()
     }
 
     /// The CUDA texture object over slot `index` of `output` (what the conversion kernel reads), and the
     /// target's size. No allocation, no driver call.
     pub fn texture(&self, output: OutputId, index: u32) -> Option<(&TextureObject, (u32, u32))> {
-        self.entries.iter().find(|e| e.output == output && e.index == index).map(|e| (&e.texture, e.size))
+        self.entries
+            .iter()
+            .find(|e| e.output == output && e.index == index)
+            .map(|e| (e.texture.as_ref().expect("texture object lives until drop"), e.size))
     }
 
     /// Slot `index` of `output` as an encoder input, or `None` if it was never registered.
     pub fn gpu_target(&self, output: OutputId, index: u32) -> Option<GpuTarget<'_>> {
-        self.entries.iter().find(|e| e.output == output && e.index == index).map(|e| GpuTarget {
-            texture: &e.texture,
-            order: e.order,
-            width: e.size.0,
-            height: e.size.1,
-        })
+        self.entries.iter().find(|e| e.output == output && e.index == index).map(|e| e.gpu_target())
     }
 
     /// Number of registered targets.
@@ -217,13 +285,5 @@ impl TargetRegistry {
     /// Whether nothing is registered.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
-    }
-}
-
-impl Drop for TargetRegistry {
-    fn drop(&mut self) {
-        while let Some(e) = self.entries.pop() {
-            self.release(e);
-        }
     }
 }

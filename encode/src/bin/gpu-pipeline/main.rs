@@ -57,6 +57,16 @@ fn max_error(conv: &Conversion, w: u32, h: u32, pitch: usize, gpu: &[u8], cpu: &
     let rows = conv.format.total_rows(h);
     let mut worst = 0u32;
     for r in 0..rows {
+        if conv.format == PixelFormat::I420 && r >= h as usize {
+            // Two chroma half-rows (U rows, then V rows) per full-pitch row, ceil(w/2) samples each.
+            for half in [r * pitch, r * pitch + pitch / 2] {
+                let n = w.div_ceil(2) as usize;
+                for (x, y) in gpu[half..half + n].iter().zip(&cpu[half..half + n]) {
+                    worst = worst.max(u32::from(x.abs_diff(*y)));
+                }
+            }
+            continue;
+        }
         let chroma_420 = conv.format != PixelFormat::Yuv444 && r >= h as usize;
         let row = if chroma_420 { conv.format.row_bytes(w) } else { w as usize * bps };
         let (a, b) = (&gpu[r * pitch..r * pitch + row], &cpu[r * pitch..r * pitch + row]);
@@ -78,8 +88,10 @@ fn max_error(conv: &Conversion, w: u32, h: u32, pitch: usize, gpu: &[u8], cpu: &
 const NV12_BT709: Conversion =
     Conversion { order: SourceOrder::Rgba, format: PixelFormat::Nv12, matrix: Matrix::Bt709, range: Range::Limited };
 
-const CHECKS: [Conversion; 6] = [
+const CHECKS: [Conversion; 8] = [
     NV12_BT709,
+    Conversion { order: SourceOrder::Rgba, format: PixelFormat::I420, matrix: Matrix::Bt709, range: Range::Limited },
+    Conversion { order: SourceOrder::Bgra, format: PixelFormat::I420, matrix: Matrix::Bt601, range: Range::Full },
     Conversion { order: SourceOrder::Rgba, format: PixelFormat::Yuv444, matrix: Matrix::Bt709, range: Range::Limited },
     Conversion { order: SourceOrder::Rgba, format: PixelFormat::P010, matrix: Matrix::Bt2020, range: Range::Limited },
     Conversion { order: SourceOrder::Bgra, format: PixelFormat::Nv12, matrix: Matrix::Bt601, range: Range::Full },

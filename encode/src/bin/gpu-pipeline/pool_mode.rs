@@ -7,6 +7,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use lumen_encode::gpu::convert::Converter;
 use lumen_encode::gpu::cuda::{CudaDevice, Event, PitchedBuffer, Stream};
 use lumen_encode::gpu::interop::{MapSet, Registered};
+use lumen_encode::gpu::software::GpuSoftwareEncoder;
 use lumen_encode::gpu::targets::TargetRegistry;
 use lumen_encode::gpu::{counters, frame_pool, Conversion};
 use lumen_render::smithay::backend::allocator::Fourcc;
@@ -17,6 +18,7 @@ use lumen_render::smithay::backend::renderer::gles::GlesRenderer;
 use lumen_render::smithay::backend::renderer::ExportMem;
 use lumen_render::smithay::utils::{Rectangle, Transform};
 use lumen_render::{BindTarget, Frame, OutputId, Renderer, RendererChoice, Target, TargetPool};
+use std::sync::Arc;
 
 use super::{percentile, Checker, CHECKS, NV12_BT709};
 
@@ -149,6 +151,20 @@ fn gles(renderer: &mut Renderer) -> Result<&mut GlesRenderer> {
     }
 }
 
+/// The session encoder's configuration at `w`×`h` (H.264, BT.709 limited: what `CHECKS[1]` converts).
+fn enc_cfg(w: u32, h: u32) -> lumen_encode::EncoderConfig {
+    lumen_encode::EncoderConfig {
+        width: w,
+        height: h,
+        fps: 60,
+        bitrate_kbps: 20_000,
+        codec: lumen_encode::Codec::H264,
+        colour_space: lumen_encode::ColourSpace::Bt709,
+        range: lumen_encode::Range::Limited,
+        slices: 1,
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Variant {
     /// per frame: EGLImage + cuGraphicsEGLRegisterImage + texture object + cuMemAllocPitch + convert +
@@ -158,6 +174,11 @@ enum Variant {
     GlRegisteredMap,
     /// each pool target registered once as an EGLImage (target_created), no map, pooled buffer, event.
     Registered,
+    /// as `Registered`, the event polled with cuEventQuery instead of a blocking cuEventSynchronize.
+    RegisteredSpin,
+    /// the session's route on a GPU without NVENC: `GpuSoftwareEncoder::upload_input` (I420 kernel + one
+    /// device→host copy into pinned memory, event polled); "ready" = I420 on the host.
+    I420ToHost,
 }
 
 struct Stats {
@@ -172,7 +193,7 @@ struct Stats {
 fn bench(
     v: Variant,
     renderer: &mut Renderer,
-    dev: &CudaDevice,
+    dev_arc: &Arc<CudaDevice>,
     conv: &Converter,
     stream: &Stream,
     scene: &Scene,
@@ -180,6 +201,7 @@ fn bench(
     frames: usize,
     warmup: usize,
 ) -> Result<Stats> {
+    let dev: &CudaDevice = dev_arc;
     let (w, h) = (scene.w as u32, scene.h as u32);
     let c = NV12_BT709;
     let coeffs = c.coeffs();
@@ -190,7 +212,7 @@ fn bench(
     let mut registry = TargetRegistry::new()?;
     let mut gl_regs: Vec<(Registered, Option<MapSet>)> = Vec::new();
     match v {
-        Variant::Registered => {
+        Variant::Registered | Variant::RegisteredSpin | Variant::I420ToHost => {
             for (i, t) in out.pool.targets() {
                 registry.target_created(id, i, t)?;
             }
@@ -206,6 +228,13 @@ fn bench(
         Variant::Naive => {}
     }
     let mut fpool = frame_pool(c.format, w, h, 4)?;
+    let mut soft = match v {
+        Variant::I420ToHost => {
+            let cfg = enc_cfg(w, h);
+            Some(GpuSoftwareEncoder::new(cfg, dev_arc.clone()).map_err(|e| anyhow!("{e}"))?)
+        }
+        _ => None,
+    };
     let done = Event::new(false)?;
     let mut times = Vec::with_capacity(frames);
     let mut base = counters::snapshot();
@@ -248,6 +277,18 @@ fn bench(
                 done.synchronize()?;
                 fpool.release(s)?;
             }
+            Variant::RegisteredSpin => {
+                let (tex, _) = registry.texture(frame.output, frame.target_index()).context("target not registered")?;
+                let s = fpool.acquire()?;
+                conv.from_texture(stream, tex, &coeffs, fpool.get(&s))?;
+                done.record(stream)?;
+                done.spin_wait(Duration::from_millis(5))?;
+                fpool.release(s)?;
+            }
+            Variant::I420ToHost => {
+                let t = registry.gpu_target(frame.output, frame.target_index()).context("target not registered")?;
+                soft.as_mut().context("encoder")?.upload_input(&t)?;
+            }
         }
         let dt = t0.elapsed().as_secs_f64() * 1e6;
         drop(frame); // the target goes back to its pool
@@ -272,6 +313,7 @@ fn bench(
 /// compares with the CPU reference of the pixels read back from the same target.
 fn correctness(
     renderer: &mut Renderer,
+    dev: &Arc<CudaDevice>,
     conv: &Converter,
     stream: &Stream,
     w: u32,
@@ -287,6 +329,8 @@ fn correctness(
         registry.target_created(id, i, t)?;
     }
     let mut ck = Checker { conv, stream, gpu: Vec::new(), cpu: Vec::new(), failures: 0 };
+    let cfg = enc_cfg(w + (w & 1), h + (h & 1));
+    let mut soft = GpuSoftwareEncoder::new(cfg, dev.clone()).map_err(|e| anyhow!("{e}"))?;
     let mut rgba = Vec::new();
     // Several frames: the pool hands back the target holding the newest content (as in the compositor,
     // which reuses a returned target first), so later frames re-render a target already checked and are
@@ -302,6 +346,23 @@ fn correctness(
         let checks: &[Conversion] = if n == 0 { &CHECKS } else { &CHECKS[..2] };
         for c in checks {
             ck.check(&route, tex, &rgba, w, h, c)?;
+        }
+        if w.is_multiple_of(2) && h.is_multiple_of(2) {
+            // The session's encoder on this GPU: I420 through the pinned host buffer, BT.709 limited.
+            let t = registry.gpu_target(frame.output, frame.target_index()).context("target not registered")?;
+            soft.upload_input(&t)?;
+            let c = CHECKS[1];
+            let pitch = soft.pitch();
+            let mut cpu = vec![0x5Au8; pitch * c.format.total_rows(h)];
+            lumen_encode::gpu::colour::convert_cpu(&c, &rgba, w as usize * 4, w, h, &mut cpu, pitch)?;
+            let err = super::max_error(&c, w, h, pitch, soft.host_i420(), &cpu);
+            if err > 1 {
+                ck.failures += 1;
+            }
+            println!(
+                "| {w}x{h} | {route}, GpuSoftwareEncoder pinned host copy | I420 Rgba Bt709 Limited | {err} | {} |",
+                if err <= 1 { "ok" } else { "FAIL" }
+            );
         }
     }
     registry.output_removed(id);
@@ -323,7 +384,7 @@ pub fn run(sizes: &[(u32, u32)], frames: usize, warmup: usize) -> Result<usize> 
     let mut failures = 0;
     let mut next = 100u32;
     for &(w, h) in sizes.iter().chain([(641, 361)].iter()) {
-        failures += correctness(&mut renderer, &conv, &stream, w, h, OutputId(next))?;
+        failures += correctness(&mut renderer, &dev, &conv, &stream, w, h, OutputId(next))?;
         next += 1;
     }
     println!(
@@ -334,7 +395,13 @@ pub fn run(sizes: &[(u32, u32)], frames: usize, warmup: usize) -> Result<usize> 
     for &(w, h) in sizes {
         let scene = Scene::new(w as i32, h as i32);
         let mut naive = None;
-        for v in [Variant::Naive, Variant::GlRegisteredMap, Variant::Registered] {
+        for v in [
+            Variant::Naive,
+            Variant::GlRegisteredMap,
+            Variant::Registered,
+            Variant::RegisteredSpin,
+            Variant::I420ToHost,
+        ] {
             let s = bench(v, &mut renderer, &dev, &conv, &stream, &scene, OutputId(next), frames, warmup)?;
             next += 1;
             if v == Variant::Naive {

@@ -91,6 +91,7 @@ fn buffer_format(f: PixelFormat) -> u32 {
         PixelFormat::Nv12 => ffi::BUFFER_NV12,
         PixelFormat::P010 => ffi::BUFFER_YUV420_10BIT,
         PixelFormat::Yuv444 => ffi::BUFFER_YUV444,
+        PixelFormat::I420 => ffi::BUFFER_IYUV,
     }
 }
 

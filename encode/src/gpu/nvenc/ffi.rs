@@ -205,6 +205,8 @@ pub const RESOURCE_CUDA_DEVICEPTR: u32 = 1;
 pub const USAGE_INPUT_IMAGE: u32 = 0;
 /// NV_ENC_BUFFER_FORMAT_NV12.
 pub const BUFFER_NV12: u32 = 0x1;
+/// NV_ENC_BUFFER_FORMAT_IYUV (I420: chroma planes at half the luma pitch).
+pub const BUFFER_IYUV: u32 = 0x100;
 /// NV_ENC_BUFFER_FORMAT_YUV444.
 pub const BUFFER_YUV444: u32 = 0x1000;
 /// NV_ENC_BUFFER_FORMAT_YUV420_10BIT (P010).
