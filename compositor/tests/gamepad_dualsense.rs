@@ -7,7 +7,10 @@
 //! without uhid (this build machine's) it checks that nothing breaks.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+#[path = "support/pads.rs"]
+mod pads;
+
+use pads::{read_until, wait_for};
 
 use evdev::{AbsoluteAxisCode, Device, EventSummary, FFEffectData, FFEffectKind, FFReplay, FFTrigger, KeyCode};
 use lumen_compositor::gamepad::{PadChoice, Pads};
@@ -24,30 +27,6 @@ fn nodes(prefix: &str) -> Vec<(String, Device)> {
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
-}
-
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5)); // the poll interval of this wait
-    }
-}
-
-/// Reads `dev` until an event matches `want` (panics after 5 s).
-fn read_until(dev: &mut Device, want: impl Fn(&EventSummary) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        assert!(Instant::now() < deadline, "the expected event never came");
-        for ev in dev.fetch_events().expect("reading the node") {
-            if want(&ev.destructure()) {
-                return;
-            }
-        }
-    }
 }
 
 fn abs(dev: &Device, axis: AbsoluteAxisCode) -> i32 {

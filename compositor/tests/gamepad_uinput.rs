@@ -6,7 +6,12 @@
 //! machine's) it checks that pads are off and say so.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+#[path = "support/pads.rs"]
+mod pads;
+
+use std::time::Instant;
+
+use pads::{read_until, wait_for};
 
 use evdev::{AbsoluteAxisCode, Device, EventSummary, FFEffectData, FFEffectKind, FFReplay, FFTrigger, KeyCode};
 use lumen_compositor::gamepad::{PadChoice, Pads};
@@ -27,30 +32,6 @@ fn pad_devices(session: u64) -> Vec<(std::path::PathBuf, Device)> {
     let mut v: Vec<_> = evdev::enumerate().filter(|(_, d)| d.name().is_some_and(|n| n.starts_with(&prefix))).collect();
     v.sort_by_key(|(_, d)| d.name().map(str::to_owned));
     v
-}
-
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5)); // the poll interval of this wait
-    }
-}
-
-/// Reads events from `dev` until `want` is seen (or panics after 5 s).
-fn read_until(dev: &mut Device, want: impl Fn(&EventSummary) -> bool) -> Instant {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        assert!(Instant::now() < deadline, "the expected event never came");
-        for ev in dev.fetch_events().expect("reading the pad") {
-            if want(&ev.destructure()) {
-                return Instant::now();
-            }
-        }
-    }
 }
 
 #[test]
