@@ -129,7 +129,12 @@ impl Run {
     fn cell(&self) -> String {
         let idrs = self.idrs();
         let p = self.frames.len() - idrs;
-        format!("{:>2}/{FRAMES} ({idrs}/{} IDR, {p:>2}/{} P)", self.frames.len(), IDRS.len(), FRAMES as usize - IDRS.len())
+        format!(
+            "{:>2}/{FRAMES} ({idrs}/{} IDR, {p:>2}/{} P)",
+            self.frames.len(),
+            IDRS.len(),
+            FRAMES as usize - IDRS.len()
+        )
     }
 }
 
@@ -186,7 +191,9 @@ fn moonlight(stream: &Arc<Vec<Vec<u8>>>) -> Run {
 #[test]
 fn moonlight_fec_and_the_lumen_transport_under_netem_loss() {
     if std::env::var_os("LUMEN_NETEM").is_none() {
-        eprintln!("skipped: needs a network namespace of its own whose lo it may give a netem qdisc (scripts/vm-tests.sh)");
+        eprintln!(
+            "skipped: needs a network namespace of its own whose lo it may give a netem qdisc (scripts/vm-tests.sh)"
+        );
         return;
     }
     let stream = Arc::new(stream());

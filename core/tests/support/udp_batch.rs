@@ -34,7 +34,7 @@ impl BatchSender {
     /// Sends `buf`, `buf.len() / seg` datagrams of `seg` bytes back to back, in GSO messages of up to
     /// [`GSO_SEGMENTS`] datagrams, [`SEND_MESSAGES`] messages per system call. Returns the system calls made.
     pub fn send_uniform(&mut self, buf: &[u8], seg: usize) -> nix::Result<usize> {
-        assert!(seg > 0 && buf.len() % seg == 0, "not a whole number of {seg}-byte datagrams");
+        assert!(seg > 0 && buf.len().is_multiple_of(seg), "not a whole number of {seg}-byte datagrams");
         let seg16 = u16::try_from(seg).expect("segment fits a u16");
         let per_msg = GSO_SEGMENTS.min(65_000 / seg) * seg;
         let addrs: [Option<SockaddrIn>; SEND_MESSAGES] = [None; SEND_MESSAGES];
@@ -56,7 +56,7 @@ impl BatchSender {
                     &mut self.hdrs,
                     &iovs[done..n],
                     &addrs[done..n],
-                    &cmsgs,
+                    cmsgs,
                     MsgFlags::empty(),
                 )?
                 .count();
