@@ -61,7 +61,10 @@ impl BatchSender {
                 )?
                 .count();
                 calls += 1;
-                done += sent.max(1);
+                if sent == 0 {
+                    return Err(nix::Error::EIO); // a blocking sendmmsg sends at least one message or fails
+                }
+                done += sent;
             }
         }
         Ok(calls)
