@@ -128,6 +128,14 @@ pub fn on_commit(state: &mut State, surface: &WlSurface) {
                 if has_buffer(&root) {
                     state.pending_focus.remove(i);
                     focus_window(state, &window);
+                    let app_id = window.toplevel().map(|t| {
+                        smithay::wayland::compositor::with_states(t.wl_surface(), |st| {
+                            st.data_map
+                                .get::<smithay::wayland::shell::xdg::XdgToplevelSurfaceData>()
+                                .and_then(|d| d.lock().ok().and_then(|d| d.app_id.clone()))
+                        })
+                    });
+                    tracing::info!(app_id = ?app_id.flatten(), "window shown with the keyboard focus");
                 }
             }
         }

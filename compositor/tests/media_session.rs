@@ -180,6 +180,7 @@ fn media_session_streams_video_audio_and_takes_input() {
             config: config(w, h, true),
             client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             ports: MediaPorts { video: vport, control: cport, audio: aport },
+            client: Default::default(),
             on_end: Box::new(move |r| *ended2.lock().unwrap() = Some(r)),
         })
         .unwrap();
@@ -367,6 +368,7 @@ fn vanished_client_ends_the_session() {
             config: config(320, 240, false),
             client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             ports: MediaPorts { video: vport, control: cport, audio: aport },
+            client: Default::default(),
             on_end: Box::new(move |r| tx.send(r).unwrap()),
         })
         .unwrap();

@@ -41,6 +41,8 @@ pub enum AdminRequest {
         client: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
     },
     Pairing,
     Clients,
@@ -121,14 +123,15 @@ pub fn bind(state_dir: &Path) -> anyhow::Result<UnixListener> {
 /// Answers one request.
 pub fn answer(state: &HostState, req: AdminRequest) -> Value {
     match req {
-        AdminRequest::Pin { pin, client, name } => match state.give_pin(pin.trim(), client.as_deref(), name.as_deref())
-        {
-            Ok(PinGiven::To { id, device, ip, uniqueid }) => {
-                json!({"ok": true, "given_to": {"id": id, "device": device, "address": ip.to_string(), "uniqueid": uniqueid}})
+        AdminRequest::Pin { pin, client, name, user } => {
+            match state.give_pin(pin.trim(), client.as_deref(), name.as_deref(), user.as_deref()) {
+                Ok(PinGiven::To { id, device, ip, uniqueid }) => {
+                    json!({"ok": true, "given_to": {"id": id, "device": device, "address": ip.to_string(), "uniqueid": uniqueid}})
+                }
+                Ok(PinGiven::Armed(ttl)) => json!({"ok": true, "armed_for_secs": ttl.as_secs()}),
+                Err(e) => json!({"ok": false, "error": e.to_string()}),
             }
-            Ok(PinGiven::Armed(ttl)) => json!({"ok": true, "armed_for_secs": ttl.as_secs()}),
-            Err(e) => json!({"ok": false, "error": e.to_string()}),
-        },
+        }
         AdminRequest::Pairing => {
             let mut v = state.pairing_json();
             v["ok"] = json!(true);

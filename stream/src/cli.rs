@@ -83,6 +83,10 @@ pub enum Command {
         /// The name the paired device gets (instead of the name the client sent).
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
+        /// Bind the paired device to this user (system mode: it reaches that user's running session
+        /// without the greeter, and may sign in as no one else).
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
     },
     /// List the pairing requests waiting for a PIN, attempts in progress and locked-out addresses.
     Pairing {
@@ -282,8 +286,9 @@ pub fn main_with(media: Arc<dyn MediaPlane>) -> anyhow::Result<()> {
 /// Runs an admin subcommand against the host running with `state_dir` (prints its result to stdout).
 pub fn run_admin(state_dir: &std::path::Path, cmd: &Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Pin { pin, client, name } => {
-            let req = AdminRequest::Pin { pin: pin.clone(), client: client.clone(), name: name.clone() };
+        Command::Pin { pin, client, name, user } => {
+            let req =
+                AdminRequest::Pin { pin: pin.clone(), client: client.clone(), name: name.clone(), user: user.clone() };
             let v = admin_call(state_dir, req)?;
             let to = &v["given_to"];
             if to.is_object() {
@@ -354,7 +359,8 @@ pub fn run_admin(state_dir: &std::path::Path, cmd: &Command) -> anyhow::Result<(
                 println!("{}", v["clients"]);
             } else {
                 for c in v["clients"].as_array().into_iter().flatten() {
-                    println!("{}  {}", c["id"].as_str().unwrap_or(""), c["name"].as_str().unwrap_or(""));
+                    let user = c["user"].as_str().map(|u| format!("  user {u}")).unwrap_or_default();
+                    println!("{}  {}{user}", c["id"].as_str().unwrap_or(""), c["name"].as_str().unwrap_or(""));
                 }
             }
             Ok(())

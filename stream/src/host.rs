@@ -83,12 +83,26 @@ pub struct HostState {
     pub state_dir: PathBuf,
     generation: AtomicU64,
     end_tx: mpsc::UnboundedSender<(u64, EndReason)>,
+    /// (client id, user): bind the client (its first login in system mode).
+    bind_tx: mpsc::UnboundedSender<(String, String)>,
+    bind_rx: Mutex<Option<mpsc::UnboundedReceiver<(String, String)>>>,
 }
 
 impl HostState {
     /// A fresh session generation number.
     pub fn next_generation(&self) -> u64 {
         self.generation.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The paired client `id` for a media session: its bound user, and how to bind it.
+    pub fn client_ref(&self, id: &str) -> crate::media_plane::ClientRef {
+        let bound_user = lock(&self.clients).bound_user(id);
+        let tx = self.bind_tx.clone();
+        let client = id.to_string();
+        let bind: crate::media_plane::BindFn = Arc::new(move |user: &str| {
+            let _ = tx.send((client.clone(), user.to_string()));
+        });
+        crate::media_plane::ClientRef { id: id.to_string(), bound_user, bind: Some(bind) }
     }
 
     /// The callback the media plane calls when a session ends by itself.
@@ -114,12 +128,21 @@ impl HostState {
     /// Gives the owner's PIN to the waiting pairing request `client` picks (or the only one), or arms it
     /// for the next request when none waits.
     /// `name`, when given, becomes the paired device's name.
-    pub fn give_pin(&self, pin: &str, client: Option<&str>, name: Option<&str>) -> Result<PinGiven, PinError> {
+    pub fn give_pin(
+        &self,
+        pin: &str,
+        client: Option<&str>,
+        name: Option<&str>,
+        user: Option<&str>,
+    ) -> Result<PinGiven, PinError> {
         let name = name.map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
         if let Some(n) = &name {
             crate::store::validate_client_name(n).map_err(PinError::Invalid)?;
         }
-        let grant = PinGrant { pin: pin.to_owned(), name };
+        if user.is_some_and(|u| !crate::login::broker_proto::valid_user_name(u)) {
+            return Err(PinError::Invalid("--user is not a login name"));
+        }
+        let grant = PinGrant { pin: pin.to_owned(), name, user: user.map(str::to_owned) };
         let given = lock(&self.pairing).give_pin(grant, client, Instant::now())?;
         match &given {
             PinGiven::To { id, device, ip, .. } => {
@@ -174,7 +197,7 @@ impl HostState {
             .iter()
             .map(|c| {
                 json!({"id": c.id, "name": c.name, "paired_at": c.paired_at, "last_seen": seen.get(&c.id),
-                    "user": null, "streaming": streaming.contains(&c.id)})
+                    "user": c.user, "streaming": streaming.contains(&c.id)})
             })
             .collect()
     }
@@ -329,7 +352,7 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, Sessio
     let mut gate = PairingGate::new(policy);
     if let Some(pin) = &opts.pin {
         validate_pin(pin).map_err(|e| anyhow::anyhow!("the PIN given at start: {e}"))?;
-        let ttl = gate.arm(PinGrant { pin: pin.clone(), name: None }, Instant::now());
+        let ttl = gate.arm(PinGrant { pin: pin.clone(), name: None, user: None }, Instant::now());
         tracing::info!(expires_in_secs = ttl.as_secs(), "pairing armed at start for the next pairing request");
     }
     let max_sessions = opts.max_sessions.or(apps.sessions.max_sessions).unwrap_or_else(default_max_sessions).max(1);
@@ -338,6 +361,7 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, Sessio
         .or(apps.sessions.idle_timeout_secs.map(Duration::from_secs))
         .unwrap_or(DEFAULT_IDLE_TIMEOUT);
     let (end_tx, end_rx) = mpsc::unbounded_channel();
+    let (bind_tx, bind_rx) = mpsc::unbounded_channel();
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
     let state = Arc::new(HostState {
         identity,
@@ -357,6 +381,8 @@ pub fn build_state(opts: &HostOptions) -> anyhow::Result<(Arc<HostState>, Sessio
         state_dir: opts.state_dir.clone(),
         generation: AtomicU64::new(0),
         end_tx,
+        bind_tx,
+        bind_rx: Mutex::new(Some(bind_rx)),
     });
     Ok((state, end_rx))
 }
@@ -443,6 +469,22 @@ pub async fn run_until_ready(
                 // Joining media threads and reaping workers may take a moment: not on a runtime worker,
                 // not under the lock.
                 tokio::task::spawn_blocking(move || state.media_ended(generation, reason));
+            }
+        });
+    }
+    if let Some(mut bind_rx) = lock(&state.bind_rx).take() {
+        let state = state.clone();
+        tokio::spawn(async move {
+            while let Some((client, user)) = bind_rx.recv().await {
+                let mut clients = lock(&state.clients);
+                if clients.bound_user(&client).is_some() {
+                    continue;
+                }
+                match clients.bind(&client, &user) {
+                    Ok(true) => tracing::info!(client, user, "client bound to its first login's user"),
+                    Ok(false) => tracing::warn!(client, user, "binding: the client is no longer paired"),
+                    Err(e) => tracing::error!(client, user, error = %e, "binding: could not save"),
+                }
             }
         });
     }

@@ -44,8 +44,30 @@ pub enum EndReason {
     Error(String),
 }
 
+/// Binds the session's client to a user (system mode: its first successful login).
+pub type BindFn = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The paired client a session belongs to.
+#[derive(Clone, Default)]
+pub struct ClientRef {
+    /// Its id (certificate fingerprint).
+    pub id: String,
+    /// The user it is bound to, if any.
+    pub bound_user: Option<String>,
+    /// Binds it (system mode's first login).
+    pub bind: Option<BindFn>,
+}
+
+impl std::fmt::Debug for ClientRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRef").field("id", &self.id).field("bound_user", &self.bound_user).finish()
+    }
+}
+
 /// Everything a media session needs, fixed at RTSP PLAY time.
 pub struct MediaStart {
+    /// The paired client (system mode: who may log in as whom).
+    pub client: ClientRef,
     /// The host's id of the session (one per client launch; a resume keeps it).
     pub session: u64,
     /// The session's ping payload and connect data (sent in the SETUP replies).
@@ -66,6 +88,7 @@ impl std::fmt::Debug for MediaStart {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MediaStart")
             .field("session", &self.session)
+            .field("client", &self.client)
             .field("launch", &self.launch)
             .field("config", &self.config)
             .field("client_ip", &self.client_ip)

@@ -122,6 +122,8 @@ pub struct PairingAttempt {
     expect: Expect,
     /// When stage 1 arrived.
     pub started: Instant,
+    /// The user the owner bound the device to with its PIN (`pin --user`).
+    pub bind_user: Option<String>,
 }
 
 impl std::fmt::Debug for PairingAttempt {
@@ -165,6 +167,7 @@ impl PairingAttempt {
             client_hash: None,
             expect: Expect::ClientChallenge,
             started: Instant::now(),
+            bind_user: None,
         })
     }
 

@@ -82,6 +82,8 @@ pub struct Waiting {
 pub struct PinGrant {
     pub pin: String,
     pub name: Option<String>,
+    /// The user the paired client is bound to (system mode: it skips the greeter for that user's session).
+    pub user: Option<String>,
 }
 
 /// An attempt past stage 1.
@@ -408,7 +410,7 @@ mod tests {
     use super::*;
 
     fn grant(pin: &str) -> PinGrant {
-        PinGrant { pin: pin.into(), name: None }
+        PinGrant { pin: pin.into(), name: None, user: None }
     }
 
     fn key(uid: &str, ip: &str) -> AttemptKey {

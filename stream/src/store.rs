@@ -84,6 +84,9 @@ pub struct PairedClient {
     pub cert_der_hex: String,
     /// Unix time of pairing.
     pub paired_at: u64,
+    /// System mode: the user this client is bound to (its first successful login, or `pin --user`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// The id of a client certificate.
@@ -166,6 +169,7 @@ impl ClientStore {
             cert_pem: cert_pem.to_owned(),
             cert_der_hex: hex::encode(der),
             paired_at: now_unix,
+            user: None,
         };
         let mut next_clients = self.clients.clone();
         let mut next_ders = self.ders.clone();
@@ -210,6 +214,24 @@ impl ClientStore {
             return Err(e);
         }
         Ok(true)
+    }
+
+    /// Binds the client with `id` to `user` and saves; false if there is no such client.
+    pub fn bind(&mut self, id: &str, user: &str) -> Result<bool, StoreError> {
+        let Some(i) = self.find(id) else { return Ok(false) };
+        let mut next = self.clients.clone();
+        next[i].user = Some(user.to_owned());
+        let old = std::mem::replace(&mut self.clients, next);
+        if let Err(e) = self.save() {
+            self.clients = old;
+            return Err(e);
+        }
+        Ok(true)
+    }
+
+    /// The user the client with `id` is bound to.
+    pub fn bound_user(&self, id: &str) -> Option<String> {
+        self.clients.iter().find(|c| c.id == id).and_then(|c| c.user.clone())
     }
 
     fn find(&self, id: &str) -> Option<usize> {

@@ -100,7 +100,7 @@ fn the_pin_goes_to_the_chosen_request_and_others_cannot_cancel_it() {
     let v = wait_for(&state, "both requests", |v| v["waiting"].as_array().is_some_and(|w| w.len() == 2));
 
     // Two wait: a bare PIN goes nowhere.
-    assert!(matches!(state.give_pin("4242", None, None), Err(PinError::Several { count: 2, .. })));
+    assert!(matches!(state.give_pin("4242", None, None, None), Err(PinError::Several { count: 2, .. })));
     // The attacker's /unpair and stray stages with the same uniqueid touch nothing of the owner's.
     for q in ["/unpair?uniqueid=0123456789ABCDEF", "/pair?uniqueid=0123456789ABCDEF&clientchallenge=00"] {
         let (status, body) = get(port, attacker, q);
@@ -116,7 +116,7 @@ fn the_pin_goes_to_the_chosen_request_and_others_cannot_cancel_it() {
     assert!(!body.contains("plaincert"));
 
     let mine = v["waiting"].as_array().unwrap().iter().find(|w| w["address"] == "127.0.0.1").unwrap().clone();
-    let given = state.give_pin("4242", Some(&mine["id"].to_string()), None).unwrap();
+    let given = state.give_pin("4242", Some(&mine["id"].to_string()), None, None).unwrap();
     assert!(matches!(given, PinGiven::To { device, .. } if device == "roth"));
     let (status, body) = own.join().unwrap();
     assert!(status.contains("200") && body.contains("<plaincert>"), "{body}");

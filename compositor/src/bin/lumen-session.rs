@@ -32,6 +32,8 @@ the pairing steps. Each launched app's stdout/stderr go to STATE_DIR/logs/<app>-
 struct Args {
     #[command(flatten)]
     host: lumen_stream::cli::Cli,
+    #[command(flatten)]
+    system: lumen_stream::login::system::SystemArgs,
     /// Video encoder: auto (NVENC where it works, else software), nvenc or software.
     #[arg(long, default_value = "auto", value_parser = |s: &str| s.parse::<EncoderChoice>())]
     encoder: EncoderChoice,
@@ -118,6 +120,15 @@ fn main() -> anyhow::Result<()> {
     }
     // The start PIN (`--pin`, `--pin-file`, `LUMEN_PIN`), before any thread starts: apps must not inherit it.
     lumen_stream::cli::resolve_start_pin(&mut args.host)?;
+    // System mode forks the root broker while this process has one thread, then drops to the host's user.
+    let system = match args.system.system {
+        true => {
+            anyhow::ensure!(!args.nested, "--system runs headless sessions only (no --nested)");
+            let state_dir = args.host.state_dir.get_or_insert_with(|| PathBuf::from("/var/lib/lumen")).clone();
+            Some(lumen_stream::login::system::enter(&args.system, &state_dir, host::logging::init)?)
+        }
+        false => None,
+    };
     if args.desktop_audio {
         // Before any thread starts, as above: the apps the session starts play into its sink.
         std::env::set_var("PULSE_SINK", lumen_compositor::audio::desktop::sink_name());
@@ -133,7 +144,7 @@ fn main() -> anyhow::Result<()> {
         if args.socket.is_some() || args.control.is_some() {
             tracing::warn!("--socket and --control apply to --nested only: each session's worker has its own");
         }
-        return serve_workers(&args, resolved, app_log_dir);
+        return serve_workers(&args, resolved, app_log_dir, system);
     }
     let mode: OutputMode = args.nested_size.parse().context("--nested-size")?;
     let nested = NestedConfig { mode, ..Default::default() };
@@ -178,7 +189,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// The headless host: every session in a worker process of its own.
-fn serve_workers(args: &Args, resolved: host::choice::Resolved, app_log_dir: PathBuf) -> anyhow::Result<()> {
+fn serve_workers(
+    args: &Args,
+    resolved: host::choice::Resolved,
+    app_log_dir: PathBuf,
+    system: Option<lumen_stream::login::system::SystemMode>,
+) -> anyhow::Result<()> {
     use lumen_compositor::worker::WorkerArgs;
     use lumen_stream::worker::{WorkerCommand, WorkerPlane, WorkerPlaneOptions};
     let (xwayland, env) = xwayland_for_workers(args)?;
@@ -192,16 +208,21 @@ fn serve_workers(args: &Args, resolved: host::choice::Resolved, app_log_dir: Pat
         xwayland,
         demo: args.demo,
         frame_dump: args.frame_dump.clone(),
-        app_log_dir: Some(app_log_dir.clone()),
+        // In system mode sessions run as other users: their apps log to the session's stderr.
+        app_log_dir: system.is_none().then(|| app_log_dir.clone()),
         output_scale: args.output_scale,
         encoder_clock: args.encoder_clock,
         gamepad: args.gamepad,
     };
     let mut wargs: Vec<std::ffi::OsString> = vec!["worker".into()];
     wargs.extend(worker.to_args().into_iter().skip(2));
+    let login = system.map(|system| lumen_stream::worker::login::LoginMode {
+        system,
+        worker_args: wargs.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect(),
+    });
     let mut command = WorkerCommand::this_binary(wargs).context("finding this binary to start workers")?;
     command.env = env;
-    let plane = Arc::new(WorkerPlane::new(WorkerPlaneOptions {
+    let plane = WorkerPlane::new(WorkerPlaneOptions {
         command,
         codecs: resolved.codecs,
         describe: serde_json::json!({
@@ -214,7 +235,8 @@ fn serve_workers(args: &Args, resolved: host::choice::Resolved, app_log_dir: Pat
         start_timeout: std::time::Duration::from_secs(20),
         media: lumen_stream::media::MediaOptions::from_env()?,
         tee_input: std::env::var_os(lumen_stream::media::ENV_INPUT_LOG).is_some(),
-    }));
+        login,
+    });
     let opts = lumen_stream::cli::host_options(&args.host, plane);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -199,6 +199,7 @@ impl MediaPlane for SessionPlane {
             })
         };
         let inner_start = MediaStart {
+            client: start.client,
             session: start.session,
             tokens: start.tokens,
             launch: start.launch,

@@ -1,17 +1,52 @@
 //! The root broker's request loop: one `SOCK_SEQPACKET` socket to the unprivileged host, one request
-//! datagram in, one answer datagram out. [`Broker::handle`] does the work without I/O: validate
-//! ([`Request::decode`]), apply the failed-login limit ([`LoginLimiter`]), ask PAM, look the user up.
-//! Every refusal is logged with the client's address and the user name — never the password.
+//! datagram in (with up to four descriptors), one answer datagram out (with at most one). [`Broker::handle`]
+//! does the work without socket I/O: validate ([`Request::decode`]), apply the failed-login limit
+//! ([`LoginLimiter`]), ask PAM, look the user up, start a worker as the greeter or as a user who has just
+//! logged in (a single-use grant from that login: the host cannot start anything as a user whose password
+//! was not checked), stop a worker it started. Every refusal is logged with the client's address and the
+//! user name — never the password.
 
+use std::collections::HashMap;
+use std::io::{IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
 use std::net::IpAddr;
-use std::os::fd::OwnedFd;
-use std::time::Instant;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
 
-use rustix::net::{recv, send, RecvFlags, SendFlags};
+use rustix::net::{
+    recvmsg, sendmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer, SendAncillaryMessage,
+    SendFlags,
+};
 
-use super::broker_proto::{Request, Response, Secret, MAX_REQUEST};
+use super::broker_proto::{Request, Response, RunAs, Secret, MAX_REQUEST};
 use super::limiter::LoginLimiter;
 use super::pam::PamError;
+
+/// How long a login's grant to start the user's worker stays valid.
+pub const GRANT_TTL: Duration = Duration::from_secs(60);
+
+/// Who the broker is asked to start a worker as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartAs {
+    /// The greeter user, with the host's greetd socket.
+    Greeter { greetd_sock: String },
+    /// A user who has just logged in.
+    User { user: String },
+}
+
+/// Starts and stops workers (processes as other users in the product; a stand-in in unit tests).
+pub trait WorkerStarter: Send {
+    /// Starts a worker for `session`; returns its pid and the read end of its exit socket.
+    fn start(
+        &mut self,
+        who: &StartAs,
+        session: u64,
+        args: &[String],
+        fds: [OwnedFd; 4],
+    ) -> std::io::Result<(u32, OwnedFd)>;
+    /// Kills a worker this starter started; false if it did not (or it ended).
+    fn stop(&mut self, pid: u32) -> bool;
+}
 
 /// How a password is checked (PAM in the product, a stand-in in unit tests).
 pub type Authenticator = Box<dyn Fn(&str, &Secret, IpAddr) -> Result<(), PamError> + Send>;
@@ -48,16 +83,78 @@ pub struct Broker {
     authenticate: Authenticator,
     directory: Directory,
     limiter: LoginLimiter,
+    starter: Option<Box<dyn WorkerStarter>>,
+    /// Grants of successful logins not used yet: grant → (user, issued).
+    grants: HashMap<String, (String, Instant)>,
 }
 
 impl Broker {
     /// A broker checking passwords with `authenticate` and finding users in `directory`.
     pub fn new(authenticate: Authenticator, directory: Directory) -> Self {
-        Self { authenticate, directory, limiter: LoginLimiter::default() }
+        Self { authenticate, directory, limiter: LoginLimiter::default(), starter: None, grants: HashMap::new() }
     }
 
-    /// Answers one request datagram.
+    /// The same, also starting workers through `starter`.
+    pub fn with_starter(mut self, starter: Box<dyn WorkerStarter>) -> Self {
+        self.starter = Some(starter);
+        self
+    }
+
+    /// Answers one request datagram that carried no descriptors.
     pub fn handle(&mut self, datagram: &[u8], now: Instant) -> Response {
+        self.handle_with_fds(datagram, Vec::new(), now).0
+    }
+
+    /// Answers one request datagram with the descriptors it carried; the answer may carry one back.
+    pub fn handle_with_fds(&mut self, datagram: &[u8], fds: Vec<OwnedFd>, now: Instant) -> (Response, Option<OwnedFd>) {
+        match Request::decode(datagram) {
+            Ok(Request::StartWorker { session, run_as, args }) => self.start_worker(session, run_as, &args, fds, now),
+            Ok(Request::StopWorker { pid }) => {
+                let stopped = self.starter.as_mut().is_some_and(|s| s.stop(pid));
+                if !stopped {
+                    tracing::warn!(pid, "broker: stop refused: not a running worker of this broker");
+                    return (denied("not a running worker"), None);
+                }
+                (Response::Stopped, None)
+            }
+            _ => (self.handle_login(datagram, now), None),
+        }
+    }
+
+    fn start_worker(
+        &mut self,
+        session: u64,
+        run_as: RunAs,
+        args: &[String],
+        fds: Vec<OwnedFd>,
+        now: Instant,
+    ) -> (Response, Option<OwnedFd>) {
+        let Ok(fds) = <[OwnedFd; 4]>::try_from(fds) else {
+            tracing::warn!(session, "broker: start refused: a worker needs exactly four descriptors");
+            return (denied("a worker needs exactly four descriptors"), None);
+        };
+        self.grants.retain(|_, (_, at)| now.duration_since(*at) < GRANT_TTL);
+        let who = match run_as {
+            RunAs::Greeter { greetd_sock } => StartAs::Greeter { greetd_sock },
+            RunAs::User { user, grant } => match self.grants.remove(&grant) {
+                Some((granted, _)) if granted == user => StartAs::User { user },
+                _ => {
+                    tracing::warn!(session, user, "broker: start refused: no valid grant for this user");
+                    return (denied("no valid login for this user"), None);
+                }
+            },
+        };
+        let Some(starter) = self.starter.as_mut() else { return (denied("this broker starts no workers"), None) };
+        match starter.start(&who, session, args, fds) {
+            Ok((pid, exit)) => (Response::Started { pid }, Some(exit)),
+            Err(e) => {
+                tracing::error!(session, ?who, error = %e, "broker: the worker did not start");
+                (denied(&format!("the worker did not start: {e}")), None)
+            }
+        }
+    }
+
+    fn handle_login(&mut self, datagram: &[u8], now: Instant) -> Response {
         let req = match Request::decode(datagram) {
             Ok(r) => r,
             Err(e) => {
@@ -73,12 +170,13 @@ impl Broker {
                     Response::Denied { reason: "no such user".into(), retry_after_ms: 0 }
                 }
             },
+            Request::StartWorker { .. } | Request::StopWorker { .. } => denied("not a login request"),
             Request::Authenticate { client, user, password, rhost } => {
                 if let Some(wait) = self.limiter.wait(&client, &user, now) {
                     tracing::warn!(%rhost, client, user, wait_ms = wait.as_millis() as u64,
                         "broker: login attempt refused: too many failed logins");
                     return Response::Denied {
-                        reason: "too many failed logins: wait before trying again".into(),
+                        reason: super::broker_proto::TOO_MANY_FAILURES.into(),
                         retry_after_ms: wait.as_millis() as u64,
                     };
                 }
@@ -91,7 +189,9 @@ impl Broker {
                     Ok(a) => {
                         self.limiter.succeeded(&client, &user);
                         tracing::info!(%rhost, client, user, uid = a.uid, "broker: login accepted");
-                        user_answer(user, a)
+                        let grant = hex::encode(rand::random::<[u8; 16]>());
+                        self.grants.insert(grant.clone(), (user.clone(), now));
+                        Response::User { user, uid: a.uid, gid: a.gid, home: a.home, grant: Some(grant) }
                     }
                     Err(e) => {
                         self.limiter.failed(&client, &user, now);
@@ -112,31 +212,78 @@ impl Broker {
     pub fn serve(&mut self, sock: &OwnedFd) -> std::io::Result<()> {
         let mut buf = vec![0u8; MAX_REQUEST + 1];
         loop {
-            let n = match recv(sock, &mut buf, RecvFlags::empty()) {
+            let (n, fds) = match receive(sock, &mut buf) {
                 Ok((0, _)) => return Ok(()),
-                Ok((n, _)) => n,
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
+                Ok(got) => got,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             };
-            let answer = self.handle(&buf[..n.min(buf.len())], Instant::now()).encode();
-            send(sock, &answer, SendFlags::NOSIGNAL)?;
+            let (answer, fd) = self.handle_with_fds(&buf[..n.min(buf.len())], fds, Instant::now());
+            transmit(sock, &answer.encode(), fd.as_ref())?;
         }
     }
 }
 
-fn user_answer(user: String, a: Account) -> Response {
-    Response::User { user, uid: a.uid, gid: a.gid, home: a.home }
+fn denied(reason: &str) -> Response {
+    Response::Denied { reason: reason.to_string(), retry_after_ms: 0 }
 }
 
-/// The host's end: one request, one answer (calls are serialised by the caller).
-pub fn call(sock: &OwnedFd, req: &Request) -> std::io::Result<Response> {
-    send(sock, &req.encode(), SendFlags::NOSIGNAL)?;
+fn user_answer(user: String, a: Account) -> Response {
+    Response::User { user, uid: a.uid, gid: a.gid, home: a.home, grant: None }
+}
+
+/// Receives one datagram and the descriptors it carried (at most four are kept; more are closed).
+pub fn receive(sock: &OwnedFd, buf: &mut [u8]) -> std::io::Result<(usize, Vec<OwnedFd>)> {
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(8))];
+    let mut cmsg = RecvAncillaryBuffer::new(&mut space);
+    let got = recvmsg(sock, &mut [IoSliceMut::new(buf)], &mut cmsg, RecvFlags::CMSG_CLOEXEC)?;
+    let mut fds = Vec::new();
+    for msg in cmsg.drain() {
+        if let RecvAncillaryMessage::ScmRights(received) = msg {
+            fds.extend(received);
+        }
+    }
+    Ok((got.bytes, fds))
+}
+
+/// Sends one datagram with `fds` attached.
+pub fn transmit_fds(sock: &OwnedFd, bytes: &[u8], fds: &[std::os::fd::BorrowedFd<'_>]) -> std::io::Result<()> {
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(4))];
+    let mut cmsg = SendAncillaryBuffer::new(&mut space);
+    if !fds.is_empty() && !cmsg.push(SendAncillaryMessage::ScmRights(fds)) {
+        return Err(std::io::Error::other("too many descriptors for one message"));
+    }
+    sendmsg(sock, &[IoSlice::new(bytes)], &mut cmsg, SendFlags::NOSIGNAL)?;
+    Ok(())
+}
+
+fn transmit(sock: &OwnedFd, bytes: &[u8], fd: Option<&OwnedFd>) -> std::io::Result<()> {
+    match fd {
+        Some(fd) => transmit_fds(sock, bytes, &[fd.as_fd()]),
+        None => transmit_fds(sock, bytes, &[]),
+    }
+}
+
+/// The host's end: one request (with descriptors), one answer (with at most one); calls are serialised by
+/// the caller.
+pub fn call_with_fds(
+    sock: &OwnedFd,
+    req: &Request,
+    fds: &[std::os::fd::BorrowedFd<'_>],
+) -> std::io::Result<(Response, Option<OwnedFd>)> {
+    transmit_fds(sock, &req.encode(), fds)?;
     let mut buf = vec![0u8; 64 * 1024];
-    let (n, _) = recv(sock, &mut buf, RecvFlags::empty())?;
+    let (n, mut got) = receive(sock, &mut buf)?;
     if n == 0 {
         return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the broker is gone"));
     }
-    Response::decode(&buf[..n]).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    let answer = Response::decode(&buf[..n]).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    Ok((answer, got.pop()))
+}
+
+/// [`call_with_fds`] without descriptors.
+pub fn call(sock: &OwnedFd, req: &Request) -> std::io::Result<Response> {
+    call_with_fds(sock, req, &[]).map(|(r, _)| r)
 }
 
 #[cfg(test)]
@@ -192,7 +339,7 @@ mod tests {
 
     #[test]
     fn the_socket_loop_answers_each_request() {
-        use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+        use rustix::net::{recv, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
         let (host, broker_end) =
             socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None).unwrap();
         let t = std::thread::spawn(move || broker().serve(&broker_end));

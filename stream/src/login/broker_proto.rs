@@ -13,6 +13,16 @@ pub const MAX_REQUEST: usize = 8 * 1024;
 pub const MAX_PASSWORD: usize = 1024;
 /// Longest client id (a certificate fingerprint in hex).
 pub const MAX_CLIENT_ID: usize = 128;
+/// Most worker arguments, and the longest one.
+pub const MAX_ARGS: usize = 64;
+/// Longest worker argument (an app command line).
+pub const MAX_ARG: usize = 4096;
+/// Longest socket path (`sun_path` holds 108 bytes with the NUL).
+pub const MAX_SOCK_PATH: usize = 107;
+/// The refusal of an attempt made while the failed-login limit says wait (PAM was not asked).
+pub const TOO_MANY_FAILURES: &str = "too many failed logins: wait before trying again";
+/// Length of a grant: 128 random bits in hex.
+pub const GRANT_LEN: usize = 32;
 
 /// A password: kept out of `Debug` and logs.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +67,41 @@ pub enum Request {
         /// The user's login name.
         user: String,
     },
+    /// Start a session's worker (`lumen-session worker ARGS --session N`) as the greeter user or as a user who
+    /// just logged in (`grant` from that login's answer, single use). The datagram carries the worker's four
+    /// link descriptors (`SCM_RIGHTS`: link, audio link, video ring, ring notices); the answer carries one back:
+    /// the read end of a socket on which the broker writes how the worker ended.
+    StartWorker {
+        /// The host's session id.
+        session: u64,
+        /// Who the worker runs as.
+        run_as: RunAs,
+        /// The worker's arguments after `worker` (the host's session flags; `--session` is the broker's).
+        args: Vec<String>,
+    },
+    /// Kill a worker this broker started (a hand-over's old worker that does not end by itself).
+    StopWorker {
+        /// Its process id (refused unless the broker started it and it still runs).
+        pid: u32,
+    },
+}
+
+/// Who a worker runs as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RunAs {
+    /// The greeter user, its greeter talking greetd IPC on `greetd_sock` (a socket the host listens on).
+    Greeter {
+        /// Absolute path of the host's greetd socket for this session.
+        greetd_sock: String,
+    },
+    /// A user who logged in: the grant of that login.
+    User {
+        /// The login name.
+        user: String,
+        /// The single-use grant from the `user` answer.
+        grant: String,
+    },
 }
 
 /// What the broker answers.
@@ -73,7 +118,17 @@ pub enum Response {
         gid: u32,
         /// Home directory.
         home: String,
+        /// After a password check: the single-use grant to start this user's worker (60 s).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grant: Option<String>,
     },
+    /// A worker started (the exit socket rides along).
+    Started {
+        /// Its process id.
+        pid: u32,
+    },
+    /// A worker was sent SIGKILL.
+    Stopped,
     /// Refused: wrong password, unknown user, too many attempts (`retry_after_ms` > 0), bad request.
     Denied {
         /// For the greeter and the log (never says which of name or password was wrong).
@@ -142,12 +197,58 @@ impl Request {
                 user
             }
             Request::LookUp { user } => user,
+            Request::StartWorker { session, run_as, args } => {
+                if *session == 0 {
+                    return Err(RequestError::Invalid { field: "session", why: "session ids start at 1" });
+                }
+                validate_args(args)?;
+                match run_as {
+                    RunAs::Greeter { greetd_sock } => return validate_sock_path(greetd_sock),
+                    RunAs::User { user, grant } => {
+                        if grant.len() != GRANT_LEN || !grant.bytes().all(|c| c.is_ascii_hexdigit()) {
+                            return Err(RequestError::Invalid { field: "grant", why: "32 hex digits" });
+                        }
+                        user
+                    }
+                }
+            }
+            Request::StopWorker { pid } => {
+                return match *pid {
+                    0 | 1 => Err(RequestError::Invalid { field: "pid", why: "not a worker" }),
+                    _ => Ok(()),
+                };
+            }
         };
         if !valid_user_name(user) {
             return Err(RequestError::Invalid { field: "user", why: "not a login name" });
         }
         Ok(())
     }
+}
+
+fn validate_args(args: &[String]) -> Result<(), RequestError> {
+    if args.len() > MAX_ARGS {
+        return Err(RequestError::Invalid { field: "args", why: "at most 64 arguments" });
+    }
+    if args.iter().any(|a| a.len() > MAX_ARG || a.contains('\0')) {
+        return Err(RequestError::Invalid { field: "args", why: "each at most 4096 bytes, no NUL" });
+    }
+    if args.iter().any(|a| a == "--session" || a.starts_with("--session=")) {
+        return Err(RequestError::Invalid { field: "args", why: "--session is the broker's" });
+    }
+    Ok(())
+}
+
+fn validate_sock_path(p: &str) -> Result<(), RequestError> {
+    let path = std::path::Path::new(p);
+    let plain = path.components().all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_)));
+    if !path.is_absolute() || !plain || p.len() > MAX_SOCK_PATH || p.contains('\0') {
+        return Err(RequestError::Invalid {
+            field: "greetd_sock",
+            why: "an absolute path without .., at most 107 bytes",
+        });
+    }
+    Ok(())
 }
 
 impl Response {

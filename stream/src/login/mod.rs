@@ -5,6 +5,11 @@
 
 pub mod broker;
 pub mod broker_proto;
+pub mod client;
 pub mod greetd;
+pub mod greeter;
 pub mod limiter;
 pub mod pam;
+pub mod privsep;
+pub mod spawn;
+pub mod system;

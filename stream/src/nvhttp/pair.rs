@@ -75,10 +75,21 @@ pub async fn pair(state: &Arc<HostState>, conn: &ConnInfo, q: &Query<'_>, paired
             Ok(()) => {
                 let (name, pem, der) =
                     (attempt.device_name.clone(), attempt.client_cert_pem.clone(), attempt.client_cert_der.clone());
+                let bind_user = attempt.bind_user.clone();
                 gate.finish(&key);
                 gate.record_success(key.ip);
                 drop(gate);
-                return match lock(&state.clients).add(&name, &pem, &der, now_unix()) {
+                let added = {
+                    let mut clients = lock(&state.clients);
+                    clients.add(&name, &pem, &der, now_unix()).and_then(|id| match &bind_user {
+                        Some(u) => clients.bind(&id, u).map(|_| {
+                            tracing::info!(id, user = u, "client bound to a user by the owner's PIN");
+                            id
+                        }),
+                        None => Ok(id),
+                    })
+                };
+                return match added {
                     Ok(id) => {
                         tracing::info!(peer = %conn.peer, device = name, id, "client paired");
                         ok(XmlReply::ok().field("paired", 1))
@@ -181,7 +192,8 @@ async fn stage1(state: &Arc<HostState>, conn: &ConnInfo, q: &Query<'_>, device: 
     // The owner's name for the device, if they gave one, else the name the client sent.
     let name = grant.name.as_deref().unwrap_or(device);
     match PairingAttempt::begin(&salt, &grant.pin, &cert, name) {
-        Ok(a) => {
+        Ok(mut a) => {
+            a.bind_user = grant.user.clone();
             tracing::info!(peer = %conn.peer, device, id, "pairing started (stage 1)");
             lock(&state.pairing).start(id, key, a);
             ok(XmlReply::ok().field("paired", 1).field("plaincert", hex::encode(state.identity.cert_pem.as_bytes())))

@@ -163,6 +163,7 @@ pub fn handle(
             }
             live.rtsp_steps.push(RtspStep::Play);
             let start = MediaStart {
+                client: state.client_ref(&live.client_id),
                 session: live.generation,
                 tokens: live.tokens,
                 launch: live.launch.clone(),

@@ -9,6 +9,7 @@
 
 pub mod audio_link;
 pub mod link;
+pub mod login;
 pub mod plane;
 pub mod process;
 pub mod route;

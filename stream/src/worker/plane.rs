@@ -4,20 +4,21 @@
 //! client leaves (the app keeps running for a resume) and `End` when the session ends. A worker that
 //! crashes ends only its own session: its media session ends with an error, every other worker goes on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use super::audio_link::AudioLink;
 use super::link::{Outgoing, WorkerEvent, WorkerLink};
+use super::login::{LoginMode, Role, Who};
 use super::process::{WorkerCommand, WorkerProcess};
 use super::route::{Route, RoutedAudioFeed, RoutedFeed, RoutedInput};
 use super::video_link::VideoLink;
 use crate::host::lock;
 use crate::media::control::HostMessage;
 use crate::media::{audio_params, video_plan, Feeds, InputSink, MediaOptions, MoonlightMedia, MoonlightSession};
-use crate::media_plane::{CodecSupport, EndReason, MediaPlane, MediaSession, MediaStart};
+use crate::media_plane::{ClientRef, CodecSupport, EndReason, MediaPlane, MediaSession, MediaStart};
 
 type EndFn = Box<dyn FnOnce(EndReason) + Send>;
 type EndSlot = Arc<Mutex<Option<EndFn>>>;
@@ -34,6 +35,8 @@ pub struct WorkerPlaneOptions {
     pub media: MediaOptions,
     /// Whether `media.input_sink` is a tee for tests (`LUMEN_INPUT_LOG`) rather than the default log sink.
     pub tee_input: bool,
+    /// System mode: greeters, logins through the broker, workers as users.
+    pub login: Option<LoginMode>,
 }
 
 pub(super) struct Worker {
@@ -45,15 +48,25 @@ pub(super) struct Worker {
     current: Arc<Mutex<Option<EndSlot>>>,
     /// Where the worker's messages for the client (rumble) go: the control stream of that session.
     to_client: Arc<Mutex<Option<SyncSender<HostMessage>>>>,
+    /// Who it runs as (system mode).
+    pub(super) role: Role,
+    /// A greeter's greetd socket, served while the worker lives.
+    pub(super) _greetd: Option<crate::login::greeter::GreetdServer>,
 }
 
 /// Sessions in worker processes.
 pub struct WorkerPlane {
-    opts: WorkerPlaneOptions,
+    pub(super) opts: WorkerPlaneOptions,
     media: MoonlightMedia,
-    workers: Mutex<HashMap<u64, Arc<Worker>>>,
+    pub(super) workers: Mutex<HashMap<u64, Arc<Worker>>>,
     /// The route of each session's stream (which worker feeds it), for hand-overs.
-    routes: Mutex<HashMap<u64, Arc<Route>>>,
+    pub(super) routes: Mutex<HashMap<u64, Arc<Route>>>,
+    /// This plane (greeters call back into it).
+    pub(super) me: Weak<WorkerPlane>,
+    /// Each session's client and its address (system mode: who logs in from where).
+    pub(super) clients: Mutex<HashMap<u64, (ClientRef, std::net::IpAddr)>>,
+    /// Sessions whose stream is moving to another worker right now (a greeter's exit is expected then).
+    pub(super) switching: Mutex<HashSet<u64>>,
 }
 
 fn take(slot: &EndSlot) -> Option<EndFn> {
@@ -61,9 +74,17 @@ fn take(slot: &EndSlot) -> Option<EndFn> {
 }
 
 impl WorkerPlane {
-    pub fn new(opts: WorkerPlaneOptions) -> Self {
+    pub fn new(opts: WorkerPlaneOptions) -> Arc<Self> {
         let media = MoonlightMedia::new(opts.media.clone());
-        Self { opts, media, workers: Mutex::new(HashMap::new()), routes: Mutex::new(HashMap::new()) }
+        Arc::new_cyclic(|me| Self {
+            opts,
+            media,
+            workers: Mutex::new(HashMap::new()),
+            routes: Mutex::new(HashMap::new()),
+            me: me.clone(),
+            clients: Mutex::new(HashMap::new()),
+            switching: Mutex::new(HashSet::new()),
+        })
     }
 
     /// The session's worker, started (and ready) if it was not running.
@@ -78,18 +99,24 @@ impl WorkerPlane {
             w.link.join();
             w.audio.join();
         }
-        let w = self.spawn_worker(session)?;
+        if let Some(w) = self.reattach(session) {
+            return Ok(w);
+        }
+        let w = self.spawn_worker(session, self.first_worker())?;
         lock(&self.workers).insert(session, w.clone());
         Ok(w)
     }
 
-    /// Starts a worker for `session` and waits until it is ready.
-    fn spawn_worker(&self, session: u64) -> anyhow::Result<Arc<Worker>> {
-        let (process, ends) = WorkerProcess::spawn(&self.opts.command, session)?;
+    /// Starts a worker for `session` as `who` and waits until it is ready.
+    pub(super) fn spawn_worker(&self, session: u64, who: Who) -> anyhow::Result<Arc<Worker>> {
+        let (role, greetd, launched) = self.launch(session, who)?;
+        let (process, ends) = launched;
         let current: Arc<Mutex<Option<EndSlot>>> = Arc::new(Mutex::new(None));
         let cur = current.clone();
         let to_client: Arc<Mutex<Option<SyncSender<HostMessage>>>> = Arc::new(Mutex::new(None));
         let client = to_client.clone();
+        let plane = self.me.clone();
+        let worker_pid = process.pid;
         let on_event = Box::new(move |ev: &WorkerEvent| {
             if let WorkerEvent::Pad(f) = *ev {
                 if let Some(tx) = lock(&client).as_ref() {
@@ -102,6 +129,11 @@ impl WorkerPlane {
             let reason = match ev {
                 WorkerEvent::AppExited { code } => {
                     tracing::info!(session, code, "the session's app exited");
+                    if let Some(plane) = plane.upgrade() {
+                        if plane.app_exited_in_login(Some(worker_pid)) {
+                            return;
+                        }
+                    }
                     EndReason::AppExited
                 }
                 WorkerEvent::Closed => EndReason::Error("the session's worker process ended".into()),
@@ -125,7 +157,7 @@ impl WorkerPlane {
                 how.map(|h| h.to_string()).unwrap_or("no answer".into())
             );
         }
-        Ok(Arc::new(Worker { process, link, audio, video, current, to_client }))
+        Ok(Arc::new(Worker { process, link, audio, video, current, to_client, role, _greetd: greetd }))
     }
 
     /// Sends `start` to `w` and waits for its answer: the encoded size.
@@ -152,11 +184,27 @@ impl WorkerPlane {
     /// new worker starts and streams at the same mode, the stream's feeds switch to it (the host's frame
     /// numbers and packet sequence continue), then the old worker and its app end. Returns the new pid.
     pub fn hand_over(&self, session: u64) -> anyhow::Result<u32> {
+        self.hand_over_to(session, self.first_worker())
+    }
+
+    /// [`Self::hand_over`] to a worker running as `who` (a greeter, a user who logged in).
+    pub(super) fn hand_over_to(&self, session: u64, who: Who) -> anyhow::Result<u32> {
         let route = lock(&self.routes).get(&session).cloned();
         let Some(route) = route else { anyhow::bail!("session {session} is not streaming") };
         let t0 = std::time::Instant::now();
-        let new = self.spawn_worker(session)?;
-        if let Err(e) = self.start_streaming(&new, route.start.clone()) {
+        let new = self.spawn_worker(session, who)?;
+        self.switch_to(session, &route, new, t0)
+    }
+
+    /// Streams `session` from `new` (ready, not streaming yet) and ends the worker it streamed from.
+    pub(super) fn switch_to(
+        &self,
+        session: u64,
+        route: &Arc<Route>,
+        new: Arc<Worker>,
+        t0: std::time::Instant,
+    ) -> anyhow::Result<u32> {
+        if let Err(e) = self.start_streaming(&new, super::login::start_for(&new.role, &route.start)) {
             new.link.send(Outgoing::End { end_app: true });
             let _ = new.process.wait_or_kill(Duration::from_secs(2));
             return Err(e);
@@ -206,6 +254,7 @@ impl MediaPlane for WorkerPlane {
     fn start(&self, start: MediaStart) -> anyhow::Result<Box<dyn MediaSession>> {
         let cfg = video_plan(&start)?;
         let audio = audio_params(&start);
+        lock(&self.clients).insert(start.session, (start.client.clone(), start.client_ip));
         let w = self.worker_for(start.session)?;
         let start_msg = Outgoing::Start {
             width: start.config.width,
@@ -219,7 +268,7 @@ impl MediaPlane for WorkerPlane {
             app_cmd: start.launch.app_cmd.clone(),
             pad_kind: start.launch.app_pad,
         };
-        let (ew, eh) = self.start_streaming(&w, start_msg.clone())?;
+        let (ew, eh) = self.start_streaming(&w, super::login::start_for(&w.role, &start_msg))?;
         let route = Route::new(start.session, w.clone(), start_msg);
         tracing::info!(session = start.session, pid = w.process.pid, width = ew, height = eh, "worker streaming");
         let slot: EndSlot = Arc::new(Mutex::new(Some(start.on_end)));
@@ -242,7 +291,7 @@ impl MediaPlane for WorkerPlane {
         let inner = self.media.start_with_feeds(MediaStart { on_end: media_end, ..start }, feeds)?;
         *lock(&w.to_client) = Some(inner.messenger());
         lock(&self.routes).insert(session, route.clone());
-        Ok(Box::new(WorkerSession { inner: Some(inner), route, slot }))
+        Ok(Box::new(WorkerSession { inner: Some(inner), route, slot, plane: self.me.clone(), session }))
     }
 
     fn codec_support(&self) -> CodecSupport {
@@ -255,6 +304,7 @@ impl MediaPlane for WorkerPlane {
 
     fn end_session(&self, session: u64, reason: &EndReason) {
         lock(&self.routes).remove(&session);
+        lock(&self.clients).remove(&session);
         let Some(w) = lock(&self.workers).remove(&session) else { return };
         let end_app = !matches!(reason, EndReason::ClientGone | EndReason::Replaced);
         w.link.send(Outgoing::End { end_app });
@@ -275,7 +325,11 @@ impl MediaPlane for WorkerPlane {
         let workers: Vec<_> = self
             .worker_pids()
             .into_iter()
-            .map(|(session, pid)| serde_json::json!({ "session": session, "pid": pid }))
+            .map(|(session, pid)| {
+                let role = lock(&self.workers).get(&session).map(|w| w.role.clone());
+                serde_json::json!({ "session": session, "pid": pid, "role": role.as_ref().map(Role::name),
+                    "user": role.as_ref().and_then(Role::user) })
+            })
             .collect();
         let mut v = serde_json::json!({
             "plane": "workers",
@@ -296,6 +350,8 @@ struct WorkerSession {
     inner: Option<MoonlightSession>,
     route: Arc<Route>,
     slot: EndSlot,
+    plane: Weak<WorkerPlane>,
+    session: u64,
 }
 
 impl MediaSession for WorkerSession {
@@ -310,6 +366,13 @@ impl MediaSession for WorkerSession {
             // The client left (or a resume replaces the stream): the worker stops streaming, keeps the app,
             // and lets go of every key and button the client held.
             self.route.worker().link.send(Outgoing::StopStream);
+            // Nobody streams the session now (a bound client may reattach its worker).
+            if let Some(plane) = self.plane.upgrade() {
+                let mut routes = lock(&plane.routes);
+                if routes.get(&self.session).is_some_and(|r| Arc::ptr_eq(r, &self.route)) {
+                    routes.remove(&self.session);
+                }
+            }
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Spawning a worker process with its ends of the link and the audio link on `lumen_core::link::LINK_FD`
 //! and `AUDIO_LINK_FD`, and reaping it: a watcher
-//! thread waits for the exit and logs how it ended (a crash is logged with its signal).
+//! thread waits for the exit and logs how it ended (a crash is logged with its signal). In system mode the
+//! root broker starts the worker as another user ([`WorkerProcess::spawn_via_broker`]): the host passes
+//! the worker's ends over and learns the exit from the broker's exit socket.
 
 use std::ffi::OsString;
 use std::os::unix::net::UnixStream;
@@ -53,26 +55,38 @@ impl std::fmt::Display for WorkerExit {
     }
 }
 
+type ExitState = Arc<(Mutex<Option<WorkerExit>>, Condvar)>;
+
 /// A running worker process.
 pub struct WorkerProcess {
     pub pid: u32,
-    exit: Arc<(Mutex<Option<WorkerExit>>, Condvar)>,
+    exit: ExitState,
+    /// SIGKILL for it (a child of ours, or through the broker).
+    kill: Box<dyn Fn() + Send + Sync>,
+}
+
+fn link_ends() -> std::io::Result<(HostEnds, [std::os::fd::OwnedFd; 4])> {
+    let (host_end, worker_end) = UnixStream::pair()?;
+    let (audio_host_end, audio_worker_end) = UnixStream::pair()?;
+    let (video, video_worker) = VideoLink::create()?;
+    Ok((
+        HostEnds { link: host_end, audio: audio_host_end, video },
+        [worker_end.into(), audio_worker_end.into(), video_worker.ring, video_worker.sock],
+    ))
 }
 
 impl WorkerProcess {
     /// Starts the worker; returns it and the host's ends of its links.
     pub fn spawn(cmd: &WorkerCommand, session: u64) -> std::io::Result<(WorkerProcess, HostEnds)> {
-        let (host_end, worker_end) = UnixStream::pair()?;
-        let (audio_host_end, audio_worker_end) = UnixStream::pair()?;
-        let (video, video_worker) = VideoLink::create()?;
+        let (ends, [worker_end, audio_worker_end, ring, notices]) = link_ends()?;
         let mut c = Command::new(&cmd.exe);
         c.args(&cmd.args).arg("--session").arg(session.to_string()).stdin(Stdio::null());
         c.envs(cmd.env.iter().map(|(k, v)| (k, v)));
         c.fd_mappings(vec![
-            FdMapping { parent_fd: worker_end.into(), child_fd: lumen_core::link::LINK_FD },
-            FdMapping { parent_fd: audio_worker_end.into(), child_fd: lumen_core::link::AUDIO_LINK_FD },
-            FdMapping { parent_fd: video_worker.ring, child_fd: lumen_core::link::VIDEO_RING_FD },
-            FdMapping { parent_fd: video_worker.sock, child_fd: lumen_core::link::VIDEO_LINK_FD },
+            FdMapping { parent_fd: worker_end, child_fd: lumen_core::link::LINK_FD },
+            FdMapping { parent_fd: audio_worker_end, child_fd: lumen_core::link::AUDIO_LINK_FD },
+            FdMapping { parent_fd: ring, child_fd: lumen_core::link::VIDEO_RING_FD },
+            FdMapping { parent_fd: notices, child_fd: lumen_core::link::VIDEO_LINK_FD },
         ])
         .map_err(|e| std::io::Error::other(e.to_string()))?;
         let child = c.spawn()?;
@@ -83,7 +97,49 @@ impl WorkerProcess {
         let exit = Arc::new((Mutex::new(None), Condvar::new()));
         let watch = exit.clone();
         std::thread::Builder::new().name("lumen-worker-wait".into()).spawn(move || reap(child, session, &watch))?;
-        Ok((WorkerProcess { pid, exit }, HostEnds { link: host_end, audio: audio_host_end, video }))
+        let kill = Box::new(move || {
+            if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            }
+        });
+        Ok((WorkerProcess { pid, exit, kill }, ends))
+    }
+
+    /// Asks the root broker to start the worker as `run_as` (system mode); returns it and the host's ends.
+    pub fn spawn_via_broker(
+        broker: &Arc<crate::login::client::BrokerClient>,
+        run_as: crate::login::broker_proto::RunAs,
+        args: Vec<String>,
+        session: u64,
+    ) -> std::io::Result<(WorkerProcess, HostEnds)> {
+        use std::os::fd::AsFd;
+        let (ends, worker_fds) = link_ends()?;
+        let [a, b, c, d] = &worker_fds;
+        let (pid, exit_sock) =
+            broker.start_worker(session, run_as, args, [a.as_fd(), b.as_fd(), c.as_fd(), d.as_fd()])?;
+        // Our copies of the worker's ends close here: EOF on the link means the worker died.
+        drop(worker_fds);
+        let exit: ExitState = Arc::new((Mutex::new(None), Condvar::new()));
+        let watch = exit.clone();
+        std::thread::Builder::new().name("lumen-worker-wait".into()).spawn(move || {
+            let mut sock = UnixStream::from(exit_sock);
+            let how = match crate::login::spawn::read_exit(&mut sock) {
+                Some((false, c)) => WorkerExit::Code(c),
+                Some((true, s)) => WorkerExit::Signal(s),
+                None => WorkerExit::Code(-1),
+            };
+            log_exit(pid, session, &how);
+            *watch.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(how);
+            watch.1.notify_all();
+        })?;
+        let broker = broker.clone();
+        let kill = Box::new(move || {
+            if let Err(e) = broker.stop_worker(pid) {
+                tracing::warn!(pid, error = %e, "the broker did not stop the worker");
+            }
+        });
+        tracing::info!(pid, session, "worker started by the broker");
+        Ok((WorkerProcess { pid, exit, kill }, ends))
     }
 
     /// How it ended, if it did.
@@ -100,16 +156,22 @@ impl WorkerProcess {
             let now = Instant::now();
             if now >= deadline {
                 tracing::warn!(pid = self.pid, "worker did not exit in time: killing it");
-                let _ = rustix::process::kill_process(
-                    rustix::process::Pid::from_raw(self.pid as i32).expect("a child pid is positive"),
-                    rustix::process::Signal::KILL,
-                );
+                drop(g);
+                (self.kill)();
+                g = m.lock().unwrap_or_else(|e| e.into_inner());
                 let (g2, _) = cv.wait_timeout(g, Duration::from_secs(2)).unwrap_or_else(|e| e.into_inner());
                 return g2.clone();
             }
             g = cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
         g.clone()
+    }
+}
+
+fn log_exit(pid: u32, session: u64, how: &WorkerExit) {
+    match how {
+        WorkerExit::Code(0) => tracing::info!(pid, session, "worker exited"),
+        other => tracing::error!(pid, session, how = %other, "worker crashed or failed: its session ends"),
     }
 }
 
@@ -126,10 +188,7 @@ fn reap(mut child: Child, session: u64, exit: &(Mutex<Option<WorkerExit>>, Condv
             WorkerExit::Code(-1)
         }
     };
-    match &how {
-        WorkerExit::Code(0) => tracing::info!(pid, session, "worker exited"),
-        other => tracing::error!(pid, session, how = %other, "worker crashed or failed: its session ends"),
-    }
+    log_exit(pid, session, &how);
     *exit.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(how);
     exit.1.notify_all();
 }

@@ -66,6 +66,8 @@ const UNSAFE_ALLOWLIST: &[&str] = &[
     "stream/src/media/udp_sys.rs",
     // lumen-stream: the video ring's shared mapping (memfd + mmap), read and written by both processes.
     "stream/src/worker/shm_ring.rs",
+    // lumen-stream: fork for the root broker, and dropping to a user between fork and exec (system mode).
+    "stream/src/login/privsep.rs",
 ];
 
 /// The workspace's Rust sources, relative to the root (fuzz crates included).
