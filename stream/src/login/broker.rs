@@ -337,6 +337,73 @@ mod tests {
         ));
     }
 
+    /// Records what it was asked to start; stops only what it started.
+    struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<(StartAs, u64)>>>);
+
+    impl WorkerStarter for Recorder {
+        fn start(
+            &mut self,
+            who: &StartAs,
+            session: u64,
+            _args: &[String],
+            _fds: [OwnedFd; 4],
+        ) -> std::io::Result<(u32, OwnedFd)> {
+            self.0.lock().unwrap().push((who.clone(), session));
+            let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+            Ok((4242, a.into()))
+        }
+
+        fn stop(&mut self, pid: u32) -> bool {
+            pid == 4242
+        }
+    }
+
+    fn four_fds() -> Vec<OwnedFd> {
+        (0..4).map(|_| std::fs::File::open("/dev/null").unwrap().into()).collect()
+    }
+
+    fn start_as(run_as: RunAs) -> Vec<u8> {
+        Request::StartWorker { session: 7, run_as, args: vec!["--encoder".into(), "software".into()] }.encode()
+    }
+
+    #[test]
+    fn a_users_worker_needs_a_fresh_grant_of_that_user() {
+        let started = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut b = broker().with_starter(Box::new(Recorder(started.clone())));
+        let t = Instant::now();
+        // No login, a made-up grant: refused.
+        let forged = RunAs::User { user: "alice".into(), grant: "ab".repeat(16) };
+        assert!(matches!(b.handle_with_fds(&start_as(forged), four_fds(), t).0, Response::Denied { .. }));
+        let Response::User { grant: Some(grant), .. } = b.handle(&auth("c1", "alice", "right"), t) else { panic!() };
+        // The grant is alice's: not bob's.
+        let as_bob = RunAs::User { user: "bob".into(), grant: grant.clone() };
+        assert!(matches!(b.handle_with_fds(&start_as(as_bob), four_fds(), t).0, Response::Denied { .. }));
+        // A wrong user consumed it: single use, so alice needs a new login too.
+        let as_alice = RunAs::User { user: "alice".into(), grant: grant.clone() };
+        assert!(matches!(b.handle_with_fds(&start_as(as_alice), four_fds(), t).0, Response::Denied { .. }));
+        let Response::User { grant: Some(grant), .. } = b.handle(&auth("c1", "alice", "right"), t) else { panic!() };
+        let as_alice = RunAs::User { user: "alice".into(), grant: grant.clone() };
+        // Descriptors are required; then it starts, and the answer carries the exit socket.
+        assert!(matches!(b.handle_with_fds(&start_as(as_alice.clone()), Vec::new(), t).0, Response::Denied { .. }));
+        let Response::User { grant: Some(grant), .. } = b.handle(&auth("c1", "alice", "right"), t) else { panic!() };
+        let as_alice = RunAs::User { user: "alice".into(), grant };
+        let (answer, exit) = b.handle_with_fds(&start_as(as_alice.clone()), four_fds(), t);
+        assert_eq!(answer, Response::Started { pid: 4242 });
+        assert!(exit.is_some());
+        // Used once: a second start with it is refused.
+        assert!(matches!(b.handle_with_fds(&start_as(as_alice), four_fds(), t).0, Response::Denied { .. }));
+        // Grants expire.
+        let Response::User { grant: Some(grant), .. } = b.handle(&auth("c1", "alice", "right"), t) else { panic!() };
+        let late = RunAs::User { user: "alice".into(), grant };
+        assert!(matches!(b.handle_with_fds(&start_as(late), four_fds(), t + GRANT_TTL).0, Response::Denied { .. }));
+        assert_eq!(*started.lock().unwrap(), vec![(StartAs::User { user: "alice".into() }, 7)]);
+        // Greeters need no grant; stopping works only for the starter's own workers.
+        let greeter = RunAs::Greeter { greetd_sock: "/run/lumen/greetd/7-ab.sock".into() };
+        assert!(matches!(b.handle_with_fds(&start_as(greeter), four_fds(), t).0, Response::Started { .. }));
+        assert_eq!(b.handle(&Request::StopWorker { pid: 4242 }.encode(), t), Response::Stopped);
+        assert!(matches!(b.handle(&Request::StopWorker { pid: 999 }.encode(), t), Response::Denied { .. }));
+    }
+
     #[test]
     fn the_socket_loop_answers_each_request() {
         use rustix::net::{recv, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};

@@ -312,7 +312,53 @@ mod tests {
         assert!(matches!(Request::decode(&auth("alice", &long).encode()), Err(RequestError::Invalid { .. })));
     }
 
+    #[test]
+    fn worker_requests_are_validated() {
+        let start = |run_as: RunAs, args: Vec<String>| Request::StartWorker { session: 3, run_as, args };
+        let greeter = |p: &str| RunAs::Greeter { greetd_sock: p.into() };
+        let ok = start(greeter("/run/lumen/greetd/3-ab.sock"), vec!["--encoder".into(), "software".into()]);
+        assert_eq!(Request::decode(&ok.encode()), Ok(ok));
+        for bad in [
+            start(greeter("relative.sock"), vec![]),
+            start(greeter("/run/lumen/../etc/shadow"), vec![]),
+            start(greeter(&format!("/{}", "x".repeat(200))), vec![]),
+            start(greeter("/ok.sock"), vec!["--session".into(), "9".into()]),
+            start(greeter("/ok.sock"), vec!["a\0b".into()]),
+            start(greeter("/ok.sock"), vec!["x".into(); MAX_ARGS + 1]),
+            start(RunAs::User { user: "alice".into(), grant: "short".into() }, vec![]),
+            start(RunAs::User { user: "Root".into(), grant: "a".repeat(GRANT_LEN) }, vec![]),
+            Request::StartWorker { session: 0, run_as: greeter("/ok.sock"), args: vec![] },
+            Request::StopWorker { pid: 1 },
+        ] {
+            assert!(matches!(Request::decode(&bad.encode()), Err(RequestError::Invalid { .. })), "{bad:?}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn any_worker_request_is_valid_or_refused(
+            path in "[a-z/.]{0,120}",
+            args in proptest::collection::vec("[ -~]{0,20}", 0..70),
+            grant in "[0-9a-fx]{0,40}",
+            user in "[a-zA-Z0-9_./-]{0,34}",
+            session in 0u64..4,
+        ) {
+            for run_as in [RunAs::Greeter { greetd_sock: path.clone() }, RunAs::User { user: user.clone(), grant: grant.clone() }] {
+                let r = Request::StartWorker { session, run_as, args: args.clone() };
+                match Request::decode(&r.encode()) {
+                    Ok(d) => {
+                        prop_assert_eq!(&d, &r);
+                        prop_assert!(session > 0 && args.len() <= MAX_ARGS);
+                        prop_assert!(!args.iter().any(|a| a == "--session" || a.starts_with("--session=")));
+                    }
+                    Err(e) => {
+                        let invalid = matches!(e, RequestError::Invalid { .. });
+                        prop_assert!(invalid, "{:?}", e);
+                    }
+                }
+            }
+        }
+
         #[test]
         fn any_bytes_decode_without_panicking(b in proptest::collection::vec(any::<u8>(), 0..512)) {
             // Either refused, or a request that passed validation.

@@ -241,3 +241,70 @@ fn check(ctx: &GreeterContext, user: &str, password: &str) -> Result<LoggedIn, R
     }
     Err(auth_error(TOO_MANY_FAILURES))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::login::broker::{Account, Broker};
+    use crate::login::pam::PamError;
+
+    /// A greetd socket served for a client bound to alice, a broker thread whose PAM knows alice/right.
+    fn serve_for_alice() -> (GreetdServer, std::sync::mpsc::Receiver<LoggedIn>, PathBuf) {
+        use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+        let (host, broker_end) =
+            socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None).unwrap();
+        std::thread::spawn(move || {
+            let mut b = Broker::new(
+                Box::new(
+                    |u, pw, _| if u == "alice" && pw.expose() == "right" { Ok(()) } else { Err(PamError::Denied) },
+                ),
+                Box::new(|u| (u == "alice").then(|| Account { uid: 1001, gid: 1001, home: "/home/alice".into() })),
+            );
+            b.serve(&broker_end)
+        });
+        let dir = std::env::temp_dir().join(format!("lumen-greetd-test-{}", rand::random::<u32>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ctx = GreeterContext {
+            session: 5,
+            client_id: "ab12".into(),
+            rhost: "127.0.0.1".parse().unwrap(),
+            bound_user: Some("alice".into()),
+            broker: Arc::new(BrokerClient::new(host)),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let server = GreetdServer::start(&dir, ctx, Box::new(move |l| tx.lock().unwrap().send(l).unwrap())).unwrap();
+        (server, rx, dir)
+    }
+
+    fn ask(conn: &mut UnixStream, req: &Request) -> Response {
+        greetd::write(conn, req).unwrap();
+        greetd::read(conn).unwrap().unwrap()
+    }
+
+    #[test]
+    fn a_greeter_logs_in_through_the_broker() {
+        let (server, logins, dir) = serve_for_alice();
+        let mut conn = UnixStream::connect(server.path()).unwrap();
+        let create = |u: &str| Request::CreateSession { username: u.into() };
+        let answer = |p: &str| Request::PostAuthMessageResponse { response: Some(p.into()) };
+        // A client bound to alice may not sign in as bob.
+        assert!(matches!(ask(&mut conn, &create("bob")), Response::Error { error_type: ErrorType::AuthError, .. }));
+        // A wrong password: an auth error; nothing starts.
+        assert!(matches!(
+            ask(&mut conn, &create("alice")),
+            Response::AuthMessage { auth_message_type: AuthMessageType::Secret, .. }
+        ));
+        assert!(matches!(ask(&mut conn, &answer("wrong")), Response::Error { error_type: ErrorType::AuthError, .. }));
+        assert!(matches!(ask(&mut conn, &Request::StartSession { cmd: vec![], env: vec![] }), Response::Error { .. }));
+        assert!(logins.try_recv().is_err());
+        // The right one, then start_session: the host is told, with the grant.
+        assert!(matches!(ask(&mut conn, &create("alice")), Response::AuthMessage { .. }));
+        assert_eq!(ask(&mut conn, &answer("right")), Response::Success);
+        assert_eq!(ask(&mut conn, &Request::StartSession { cmd: vec!["sway".into()], env: vec![] }), Response::Success);
+        let l = logins.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!((l.user.as_str(), l.grant.len()), ("alice", 32));
+        drop(server);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
