@@ -199,16 +199,25 @@ def test_a_client_logs_in_at_the_greeter_and_the_same_stream_shows_the_users_ses
     # The bound client comes back: its running session, no greeter, no password.
     started = log.count("broker: worker started")
     out2 = system_host.out / "alice-id-again"
-    ready = tmp_path / "again"
-    ready.touch()
-    r2 = _result(subprocess.Popen(_client_cmd(host, cfg, [["wait_file", str(ready), 5], ["wait_frame", ["prompt"], 30],
+    alice_pid = mine[0]["pid"]
+    # Then she logs out (the session's terminal exits): the same stream shows a fresh greeter.
+    back = tmp_path / "back"
+    windows = log.count(GREETER_SHOWN)
+    _touch_when(host, GREETER_SHOWN, windows + 1, back)
+    r2 = _result(subprocess.Popen(_client_cmd(host, cfg, [["wait_frame", ["prompt"], 30],
                                                           ["text", f"id -un | tee {out2}"], ["key", VK_RETURN],
-                                                          ["wait_file", str(out2), 20]], width=1280, height=720,
-                                              fps=30),
+                                                          ["wait_file", str(out2), 20], ["text", "exit"],
+                                                          ["key", VK_RETURN], ["wait_file", str(back), 30],
+                                                          ["watch", 1.0]], width=1280, height=720, fps=30),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), host)
     assert out2.read_text().strip() == alice
-    assert host.log().count("broker: worker started") == started, "a worker was started for a reattach"
-    assert r2["result"] == "streamed"
+    log = host.log()
+    # Reattached: no worker was started until the logout's greeter.
+    assert "login: the user's session ended: back to the greeter" in log
+    assert log.count("broker: worker started") == started + 1, "a worker was started for the reattach"
+    assert not r2["watch"][0]["terminated"]
+    assert wait_until(lambda: not _alive(alice_pid), 10, "alice's worker to end after the logout")
+    assert [w["role"] for w in _workers(host)] == ["greeter"]
 
 
 def test_two_users_side_by_side_and_failed_logins(system_host, users, paired_client, tmp_path):

@@ -140,12 +140,13 @@ fn converse(
         }
         let Some(req) = greetd::read::<Request>(&mut conn)? else { return Ok(()) };
         let (next, answer) = step(login, req, ctx);
-        greetd::write(&mut conn, &answer)?;
         if let Login::Started(done) = next {
-            // `start_session` was answered: the stream goes to the user's session; this greeter is done.
+            // The host learns first (the greeter exits as soon as it reads the answer), then the greeter.
             on_login(done);
+            greetd::write(&mut conn, &answer)?;
             return Ok(());
         }
+        greetd::write(&mut conn, &answer)?;
         login = next;
     }
     Ok(())

@@ -61,18 +61,19 @@ pub enum Who {
     User(LoggedIn),
 }
 
-/// The `Start` a worker of `role` gets: a greeter never starts the client's app.
-pub fn start_for(role: &Role, start: &Outgoing) -> Outgoing {
-    match (role, start) {
-        (Role::Greeter, Outgoing::Start { .. }) => {
-            let mut s = start.clone();
-            if let Outgoing::Start { app_cmd, .. } = &mut s {
-                *app_cmd = None;
-            }
-            s
+/// The `Start` a worker of `role` gets: a greeter runs the greeter (never the client's app), a user's
+/// session the client's app or, for "Desktop", the user session command. Either is the session's app: its
+/// exit is reported (the greeter gave up; the user logged out).
+pub fn start_for(role: &Role, start: &Outgoing, login: Option<&LoginMode>) -> Outgoing {
+    let mut s = start.clone();
+    if let (Some(l), Outgoing::Start { app_cmd, .. }) = (login, &mut s) {
+        match role {
+            Role::Greeter => *app_cmd = Some(l.system.greeter.clone()),
+            Role::User(_) if app_cmd.is_none() => *app_cmd = Some(l.system.user_session.clone()),
+            _ => {}
         }
-        _ => start.clone(),
     }
+    s
 }
 
 type Launched = (Role, Option<GreetdServer>, (WorkerProcess, HostEnds));
@@ -96,7 +97,7 @@ impl WorkerPlane {
             (Some(l), _) => l,
         };
         let sys = &login.system;
-        let mut args = login.worker_args.clone();
+        let args = login.worker_args.clone();
         match who {
             Who::Host => unreachable!("handled above"),
             Who::Greeter => {
@@ -111,6 +112,10 @@ impl WorkerPlane {
                 };
                 let me = self.me.clone();
                 let on_login = Box::new(move |l: LoggedIn| {
+                    // Before the greeter hears `success` (and exits): its exit is then part of the hand-over.
+                    if let Some(plane) = me.upgrade() {
+                        lock(&plane.switching).insert(session);
+                    }
                     let me = me.clone();
                     let spawned = std::thread::Builder::new().name("lumen-login".into()).spawn(move || {
                         if let Some(plane) = me.upgrade() {
@@ -123,13 +128,11 @@ impl WorkerPlane {
                 });
                 let server =
                     GreetdServer::start(&sys.greetd_dir, ctx, on_login).context("the greeter's greetd socket")?;
-                args.extend(["--desktop-app".to_string(), sys.greeter.clone()]);
                 let run_as = RunAs::Greeter { greetd_sock: server.path().to_string_lossy().into_owned() };
                 let launched = WorkerProcess::spawn_via_broker(&sys.broker, run_as, args, session)?;
                 Ok((Role::Greeter, Some(server), launched))
             }
             Who::User(l) => {
-                args.extend(["--desktop-app".to_string(), sys.user_session.clone()]);
                 let run_as = RunAs::User { user: l.user.clone(), grant: l.grant };
                 let launched = WorkerProcess::spawn_via_broker(&sys.broker, run_as, args, session)?;
                 Ok((Role::User(l.user), None, launched))
@@ -251,8 +254,9 @@ mod tests {
     #[test]
     fn a_greeter_never_starts_the_clients_app() {
         let s = start(Some("steam"));
-        assert!(matches!(start_for(&Role::Greeter, &s), Outgoing::Start { app_cmd: None, .. }));
-        assert!(matches!(start_for(&Role::User("alice".into()), &s), Outgoing::Start { app_cmd: Some(_), .. }));
+        assert!(
+            matches!(start_for(&Role::Greeter, &s, None), Outgoing::Start { app_cmd: Some(c), .. } if c == "steam")
+        );
         assert_eq!(Role::User("alice".into()).user().as_deref(), Some("alice"));
         assert_eq!(Role::Greeter.name(), "greeter");
     }

@@ -204,7 +204,9 @@ impl WorkerPlane {
         new: Arc<Worker>,
         t0: std::time::Instant,
     ) -> anyhow::Result<u32> {
-        if let Err(e) = self.start_streaming(&new, super::login::start_for(&new.role, &route.start)) {
+        if let Err(e) =
+            self.start_streaming(&new, super::login::start_for(&new.role, &route.start, self.opts.login.as_ref()))
+        {
             new.link.send(Outgoing::End { end_app: true });
             let _ = new.process.wait_or_kill(Duration::from_secs(2));
             return Err(e);
@@ -268,7 +270,8 @@ impl MediaPlane for WorkerPlane {
             app_cmd: start.launch.app_cmd.clone(),
             pad_kind: start.launch.app_pad,
         };
-        let (ew, eh) = self.start_streaming(&w, super::login::start_for(&w.role, &start_msg))?;
+        let (ew, eh) =
+            self.start_streaming(&w, super::login::start_for(&w.role, &start_msg, self.opts.login.as_ref()))?;
         let route = Route::new(start.session, w.clone(), start_msg);
         tracing::info!(session = start.session, pid = w.process.pid, width = ew, height = eh, "worker streaming");
         let slot: EndSlot = Arc::new(Mutex::new(Some(start.on_end)));
