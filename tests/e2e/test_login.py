@@ -172,7 +172,7 @@ def test_a_client_logs_in_at_the_greeter_and_the_same_stream_shows_the_users_ses
                          logins_before=0)
     p = subprocess.Popen(_client_cmd(host, cfg, steps, width=1280, height=720, fps=30),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    greeter_pid = wait_until(lambda: [w["pid"] for w in _workers(host) if w["role"] == "greeter"], 60,
+    greeter_pid = wait_until(lambda: [w["worker_pid"] for w in _workers(host) if w["role"] == "greeter"], 60,
                              "the greeter worker", detail=lambda: host.log()[-3000:])[0]
     assert _uid_of(greeter_pid) == int(subprocess.check_output(["id", "-u", "lumen-greeter"]))
     r = _result(p, host)
@@ -187,7 +187,9 @@ def test_a_client_logs_in_at_the_greeter_and_the_same_stream_shows_the_users_ses
     workers = _workers(host)
     mine = [w for w in workers if w["role"] == "user"]
     assert len(mine) == 1 and mine[0]["user"] == alice, workers
-    assert _uid_of(mine[0]["pid"]) == alice_uid
+    # The session's worker process (a child of its root PAM session helper) runs as alice.
+    assert _uid_of(mine[0]["worker_pid"]) == alice_uid
+    assert _uid_of(mine[0]["pid"]) == 0, "the PAM session helper is root"
     assert wait_until(lambda: not _alive(greeter_pid), 10, "the greeter worker to exit")
     # The hand-over: password accepted → the user's session streams.
     ms = [float(m) for m in re.findall(r"handover_ms=([\d.]+)", log)]
@@ -199,7 +201,7 @@ def test_a_client_logs_in_at_the_greeter_and_the_same_stream_shows_the_users_ses
     # The bound client comes back: its running session, no greeter, no password.
     started = log.count("broker: worker started")
     out2 = system_host.out / "alice-id-again"
-    alice_pid = mine[0]["pid"]
+    alice_pid = mine[0]["worker_pid"]
     # Then she logs out (the session's terminal exits): the same stream shows a fresh greeter.
     back = tmp_path / "back"
     windows = log.count(GREETER_SHOWN)
@@ -263,7 +265,7 @@ def test_two_users_side_by_side_and_failed_logins(system_host, users, paired_cli
     assert "greeter: login delayed: too many failed logins" in log
     assert bpw not in log and apw not in log
     # Two users' sessions side by side, each a worker of its own user.
-    users_now = {w["user"]: w["pid"] for w in _workers(host) if w["role"] == "user"}
+    users_now = {w["user"]: w["worker_pid"] for w in _workers(host) if w["role"] == "user"}
     assert set(users_now) == {alice, bob}
     assert _uid_of(users_now[alice]) == alice_uid and _uid_of(users_now[bob]) == bob_uid
     bound = sorted(c["user"] for c in host.clients())
@@ -280,7 +282,7 @@ def test_a_client_bound_by_the_owner_reaches_the_users_running_session_without_t
                                                                    windows_before=0, asked_before=0,
                                                                    logins_before=0), width=1280, height=720, fps=30),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), host)
-    alice_pid = [w["pid"] for w in _workers(host) if w["role"] == "user"][0]
+    alice_pid = [w["worker_pid"] for w in _workers(host) if w["role"] == "user"][0]
     # The owner pairs a second device bound to alice: it reaches her running session, no greeter, no password.
     cfg_b = tmp_path / "b"
     client = moonlight_helpers.make_client(cfg_b)
@@ -298,5 +300,5 @@ def test_a_client_bound_by_the_owner_reaches_the_users_running_session_without_t
     assert out_b.read_text().strip() == alice
     assert host.log().count("broker: worker started") == started, "a greeter or a new session was started"
     assert "reattaches the user's running session without a password" in host.log()
-    assert [w["pid"] for w in _workers(host) if w["role"] == "user"] == [alice_pid]
+    assert [w["worker_pid"] for w in _workers(host) if w["role"] == "user"] == [alice_pid]
     assert _uid_of(alice_pid) == alice_uid

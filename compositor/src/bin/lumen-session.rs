@@ -107,6 +107,12 @@ struct WorkerCli {
 }
 
 fn main() -> anyhow::Result<()> {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "pam-session") {
+        // System mode's per-session root helper, started by the broker only.
+        host::logging::init();
+        let args: Vec<std::ffi::OsString> = std::env::args_os().skip(2).collect();
+        std::process::exit(lumen_stream::login::session_helper::run(&args));
+    }
     if std::env::args_os().nth(1).is_some_and(|a| a == "worker") {
         host::logging::init();
         let cli = WorkerCli::parse_from(std::env::args_os().skip(1));

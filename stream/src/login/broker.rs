@@ -30,8 +30,8 @@ pub const GRANT_TTL: Duration = Duration::from_secs(60);
 pub enum StartAs {
     /// The greeter user, with the host's greetd socket.
     Greeter { greetd_sock: String },
-    /// A user who has just logged in.
-    User { user: String },
+    /// A user who has just logged in (from `rhost`).
+    User { user: String, rhost: IpAddr },
 }
 
 /// Starts and stops workers (processes as other users in the product; a stand-in in unit tests).
@@ -84,8 +84,8 @@ pub struct Broker {
     directory: Directory,
     limiter: LoginLimiter,
     starter: Option<Box<dyn WorkerStarter>>,
-    /// Grants of successful logins not used yet: grant → (user, issued).
-    grants: HashMap<String, (String, Instant)>,
+    /// Grants of successful logins not used yet: grant → (user, client address, issued).
+    grants: HashMap<String, (String, IpAddr, Instant)>,
 }
 
 impl Broker {
@@ -133,11 +133,11 @@ impl Broker {
             tracing::warn!(session, "broker: start refused: a worker needs exactly four descriptors");
             return (denied("a worker needs exactly four descriptors"), None);
         };
-        self.grants.retain(|_, (_, at)| now.duration_since(*at) < GRANT_TTL);
+        self.grants.retain(|_, (_, _, at)| now.duration_since(*at) < GRANT_TTL);
         let who = match run_as {
             RunAs::Greeter { greetd_sock } => StartAs::Greeter { greetd_sock },
             RunAs::User { user, grant } => match self.grants.remove(&grant) {
-                Some((granted, _)) if granted == user => StartAs::User { user },
+                Some((granted, rhost, _)) if granted == user => StartAs::User { user, rhost },
                 _ => {
                     tracing::warn!(session, user, "broker: start refused: no valid grant for this user");
                     return (denied("no valid login for this user"), None);
@@ -190,7 +190,7 @@ impl Broker {
                         self.limiter.succeeded(&client, &user);
                         tracing::info!(%rhost, client, user, uid = a.uid, "broker: login accepted");
                         let grant = hex::encode(rand::random::<[u8; 16]>());
-                        self.grants.insert(grant.clone(), (user.clone(), now));
+                        self.grants.insert(grant.clone(), (user.clone(), rhost, now));
                         Response::User { user, uid: a.uid, gid: a.gid, home: a.home, grant: Some(grant) }
                     }
                     Err(e) => {
@@ -396,7 +396,8 @@ mod tests {
         let Response::User { grant: Some(grant), .. } = b.handle(&auth("c1", "alice", "right"), t) else { panic!() };
         let late = RunAs::User { user: "alice".into(), grant };
         assert!(matches!(b.handle_with_fds(&start_as(late), four_fds(), t + GRANT_TTL).0, Response::Denied { .. }));
-        assert_eq!(*started.lock().unwrap(), vec![(StartAs::User { user: "alice".into() }, 7)]);
+        let rhost: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(*started.lock().unwrap(), vec![(StartAs::User { user: "alice".into(), rhost }, 7)]);
         // Greeters need no grant; stopping works only for the starter's own workers.
         let greeter = RunAs::Greeter { greetd_sock: "/run/lumen/greetd/7-ab.sock".into() };
         assert!(matches!(b.handle_with_fds(&start_as(greeter), four_fds(), t).0, Response::Started { .. }));

@@ -10,6 +10,8 @@ pub mod greetd;
 pub mod greeter;
 pub mod limiter;
 pub mod pam;
+pub mod pam_session;
 pub mod privsep;
+pub mod session_helper;
 pub mod spawn;
 pub mod system;

@@ -123,7 +123,24 @@ impl Launcher {
         let runtime = runtime_dir(&self.runtime_base, &who.creds, logind_present())?;
         let mut c = Command::new(&self.exe);
         c.arg("worker").args(args).arg("--session").arg(session.to_string());
-        c.env_clear().envs(environment(who, &runtime, class, extra_env));
+        self.spawn_child(c, who, session, &runtime, class, extra_env, fds, true)
+    }
+
+    /// Runs `c` for `who` with the worker's descriptors and a clean environment; `drop_now`: become the user
+    /// before exec (else the child is the root session helper, which drops later).
+    #[allow(clippy::too_many_arguments)]
+    fn spawn_child(
+        &self,
+        mut c: Command,
+        who: &Identity,
+        session: u64,
+        runtime: &Path,
+        class: &str,
+        extra_env: &[(&str, &str)],
+        fds: [OwnedFd; 4],
+        drop_now: bool,
+    ) -> std::io::Result<(u32, OwnedFd)> {
+        c.env_clear().envs(environment(who, runtime, class, extra_env));
         let home = Path::new(&who.home);
         c.current_dir(if home.is_dir() { home } else { Path::new("/") });
         c.stdin(Stdio::null());
@@ -135,7 +152,9 @@ impl Launcher {
             FdMapping { parent_fd: notices, child_fd: lumen_core::link::VIDEO_LINK_FD },
         ])
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-        exec_as(&mut c, &who.creds);
+        if drop_now {
+            exec_as(&mut c, &who.creds);
+        }
         let mut child = c.spawn()?;
         drop(c);
         let pid = child.id();
@@ -162,6 +181,23 @@ impl Launcher {
         tracing::info!(pid, session, user = who.name, uid = who.creds.uid, runtime = %runtime.display(),
             "broker: worker started");
         Ok((pid, host_end.into()))
+    }
+
+    /// Starts a user's worker through the PAM session helper (`pam-session`, root, one per session), which
+    /// opens the PAM session, drops to the user and execs the worker.
+    pub fn start_user(
+        &self,
+        who: &Identity,
+        rhost: std::net::IpAddr,
+        session: u64,
+        args: &[String],
+        fds: [OwnedFd; 4],
+    ) -> std::io::Result<(u32, OwnedFd)> {
+        let runtime = runtime_dir(&self.runtime_base, &who.creds, logind_present())?;
+        let mut c = Command::new(&self.exe);
+        c.args(["pam-session", "--user", &who.name, "--rhost", &rhost.to_string(), "--", "worker"]);
+        c.args(args).arg("--session").arg(session.to_string());
+        self.spawn_child(c, who, session, &runtime, "user", &[], fds, false)
     }
 
     /// SIGKILL to a worker this launcher started and that still runs.
@@ -191,7 +227,7 @@ impl WorkerStarter for SystemStarter {
             StartAs::Greeter { greetd_sock } => {
                 self.launcher.start(&self.greeter, session, args, "greeter", &[("GREETD_SOCK", greetd_sock)], fds)
             }
-            StartAs::User { user } => {
+            StartAs::User { user, rhost } => {
                 let id = Identity::look_up(user)?;
                 if id.creds.uid == 0 {
                     return Err(std::io::Error::new(
@@ -199,7 +235,7 @@ impl WorkerStarter for SystemStarter {
                         "no remote sessions for root",
                     ));
                 }
-                self.launcher.start(&id, session, args, "user", &[], fds)
+                self.launcher.start_user(&id, *rhost, session, args, fds)
             }
         }
     }

@@ -65,6 +65,8 @@ pub enum WorkerEvent {
 #[derive(Debug, Default)]
 pub struct LinkStatus {
     pub ready: bool,
+    /// The worker's own pid (its `Ready`; in system mode a user's worker is a child of its PAM session helper).
+    pub pid: Option<u32>,
     /// Counts `Streaming`/`Failed` answers, so a waiter sees only answers after its own `Start`.
     pub answers: u64,
     pub last_answer: Option<Result<(u32, u32), String>>,
@@ -246,7 +248,10 @@ fn reader(mut sock: UnixStream, session: u64, status: &(Mutex<LinkStatus>, Condv
 fn report(status: &(Mutex<LinkStatus>, Condvar), ev: &WorkerEvent) {
     let mut g = status.0.lock().unwrap_or_else(|e| e.into_inner());
     match ev {
-        WorkerEvent::Ready { .. } => g.ready = true,
+        WorkerEvent::Ready { pid } => {
+            g.ready = true;
+            g.pid = Some(*pid);
+        }
         WorkerEvent::Streaming { width, height } => {
             g.answers += 1;
             g.last_answer = Some(Ok((*width, *height)));

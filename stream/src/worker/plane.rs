@@ -329,9 +329,11 @@ impl MediaPlane for WorkerPlane {
             .worker_pids()
             .into_iter()
             .map(|(session, pid)| {
-                let role = lock(&self.workers).get(&session).map(|w| w.role.clone());
-                serde_json::json!({ "session": session, "pid": pid, "role": role.as_ref().map(Role::name),
-                    "user": role.as_ref().and_then(Role::user) })
+                let w = lock(&self.workers).get(&session).cloned();
+                let role = w.as_ref().map(|w| w.role.clone());
+                let worker_pid = w.as_ref().and_then(|w| w.link.status(|s| s.pid)).unwrap_or(pid);
+                serde_json::json!({ "session": session, "pid": pid, "worker_pid": worker_pid,
+                    "role": role.as_ref().map(Role::name), "user": role.as_ref().and_then(Role::user) })
             })
             .collect();
         let mut v = serde_json::json!({

@@ -68,6 +68,8 @@ const UNSAFE_ALLOWLIST: &[&str] = &[
     "stream/src/worker/shm_ring.rs",
     // lumen-stream: fork for the root broker, and dropping to a user between fork and exec (system mode).
     "stream/src/login/privsep.rs",
+    // lumen-stream: pam_open_session / pam_close_session (not in the nonstick crate's application API).
+    "stream/src/login/pam_session.rs",
 ];
 
 /// The workspace's Rust sources, relative to the root (fuzz crates included).
