@@ -2,7 +2,7 @@
 //! machine): surfaceless context, the known scene, and the NV12 GL pass checked against the CPU reference.
 
 use lumen_encode::gpu::colour::convert_cpu;
-use lumen_encode::gpu::gles::Gles;
+use lumen_encode::gpu::gles::{current_context_gl, gl_fence_wait, GlComputeNv12, Gles};
 use lumen_encode::gpu::{Conversion, Matrix, PixelFormat, Range, SourceOrder};
 
 #[test]
@@ -37,6 +37,43 @@ fn scene_and_gl_nv12_pass_match_the_cpu_reference() {
         gles.destroy_target(pass.target);
     }
     gles.destroy_target(target);
+}
+
+#[test]
+fn gl_compute_nv12_pass_matches_the_cpu_reference() {
+    let gles = Gles::new().expect("surfaceless EGL + GLES 3 (libegl1 + libegl-mesa0)");
+    // The function table of whatever context is current (here `gles`'s; in gpu-pipeline the renderer's).
+    let gl = &current_context_gl().expect("a current EGL context");
+    // Even sizes and a width that is no multiple of 4 with an odd height (edge clamping, padding).
+    for (w, h) in [(96u32, 64u32), (37, 23)] {
+        let target = gles.target(w, h).unwrap();
+        gles.draw(&target, 9);
+        gles.finish();
+        let mut rgba = Vec::new();
+        gles.read(&target, &mut rgba);
+        // `gles` made its context current on this thread: the pass lives on it.
+        let pass = GlComputeNv12::new(gl, w, h).expect("GLES 3.1 compute shaders");
+        assert_eq!(pass.pitch() % 4, 0);
+        for order in [SourceOrder::Rgba, SourceOrder::Bgra] {
+            for (matrix, range) in [(Matrix::Bt709, Range::Limited), (Matrix::Bt601, Range::Full)] {
+                let c = Conversion { order, format: PixelFormat::Nv12, matrix, range };
+                let mut out = Vec::new();
+                pass.dispatch(gl, target.texture_name(), &c.coeffs()).unwrap();
+                gl_fence_wait(gl).unwrap();
+                pass.read(gl, &mut out).unwrap();
+                assert_eq!(out.len(), pass.len());
+                let p = pass.pitch();
+                let mut cpu = vec![0u8; p * c.format.total_rows(h)];
+                convert_cpu(&c, &rgba, w as usize * 4, w, h, &mut cpu, p).unwrap();
+                for r in 0..c.format.total_rows(h) {
+                    let n = if r < h as usize { w as usize } else { 2 * w.div_ceil(2) as usize };
+                    assert_eq!(&out[r * p..r * p + n], &cpu[r * p..r * p + n], "{w}x{h} {c:?}: row {r} differs");
+                }
+            }
+        }
+        pass.destroy(gl);
+        gles.destroy_target(target);
+    }
 }
 
 #[test]

@@ -485,3 +485,218 @@ unsafe fn build_program(gl: &glow::Context, vs: &str, fs: &str, what: &str) -> G
         Ok(program)
     }
 }
+
+// NV12 as a GLES 3.1 compute pass: one invocation per 4×2 pixel block writes one 32-bit word of each of
+// the two luma rows and one word of the interleaved CbCr row (two Cb/Cr pairs), little-endian bytes, into
+// a shader storage buffer of `pitch` bytes per row. Same integer math and edge clamping as `NV12_FS`,
+// convert.cu and colour.rs, so the result is bit-identical to the CPU reference.
+const NV12_CS: &str = "#version 310 es
+precision highp float;
+precision highp int;
+layout(local_size_x = 16, local_size_y = 8) in;
+uniform highp sampler2D src;
+layout(std430, binding = 0) writeonly buffer Nv12 { uint words[]; };
+uniform ivec3 wy;
+uniform ivec3 wu;
+uniform ivec3 wv;
+uniform ivec4 k; // y_bias, c_bias4, max, swap_rb
+uniform ivec3 size; // width, height, pitch in words
+ivec3 px(ivec2 p) {
+    vec4 t = texelFetch(src, min(p, size.xy - 1), 0);
+    ivec3 c = ivec3(round(t.rgb * 255.0));
+    return k.w != 0 ? c.bgr : c;
+}
+int dot3(ivec3 w, ivec3 c) { return w.x * c.x + w.y * c.y + w.z * c.z; }
+uint luma(ivec3 c) { return uint(clamp((dot3(wy, c) + k.x) >> 16, 0, k.z)); }
+uint chroma(ivec3 w, ivec3 s) { return uint(clamp((dot3(w, s) + k.y) >> 18, 0, k.z)); }
+void main() {
+    ivec2 g = ivec2(gl_GlobalInvocationID.xy);
+    int x0 = g.x * 4;
+    int y0 = g.y * 2;
+    if (x0 >= size.x || y0 >= size.y) return;
+    ivec3 a0 = px(ivec2(x0, y0));
+    ivec3 a1 = px(ivec2(x0 + 1, y0));
+    ivec3 a2 = px(ivec2(x0 + 2, y0));
+    ivec3 a3 = px(ivec2(x0 + 3, y0));
+    ivec3 b0 = px(ivec2(x0, y0 + 1));
+    ivec3 b1 = px(ivec2(x0 + 1, y0 + 1));
+    ivec3 b2 = px(ivec2(x0 + 2, y0 + 1));
+    ivec3 b3 = px(ivec2(x0 + 3, y0 + 1));
+    words[y0 * size.z + g.x] = luma(a0) | (luma(a1) << 8) | (luma(a2) << 16) | (luma(a3) << 24);
+    if (y0 + 1 < size.y) {
+        words[(y0 + 1) * size.z + g.x] = luma(b0) | (luma(b1) << 8) | (luma(b2) << 16) | (luma(b3) << 24);
+    }
+    ivec3 s0 = a0 + a1 + b0 + b1;
+    ivec3 s1 = a2 + a3 + b2 + b3;
+    words[(size.y + g.y) * size.z + g.x] =
+        chroma(wu, s0) | (chroma(wv, s0) << 8) | (chroma(wu, s1) << 16) | (chroma(wv, s1) << 24);
+}";
+
+/// The colour conversion as a GLES 3.1 **compute** pass in the renderer's own GL context: NV12 (BT.601/709/
+/// 2020 from `Coeffs`, 8-bit) of an RGBA8 texture into a shader storage buffer (Y rows, then interleaved
+/// CbCr rows, `pitch` bytes each). No CUDA work follows the render, so the GPU never switches from the
+/// graphics to the compute context on the frame path (the ~150 µs the CUDA route pays per frame, docs/gpu.md).
+pub struct GlComputeNv12 {
+    program: glow::Program,
+    buffer: glow::Buffer,
+    locs: [Option<glow::UniformLocation>; 6],
+    width: u32,
+    height: u32,
+    pitch: usize,
+}
+
+/// glow's function table for the EGL context current on this thread (e.g. the compositor renderer's, made
+/// current by smithay), for [`GlComputeNv12`]. An error when no context is current.
+pub fn current_context_gl() -> GpuResult<glow::Context> {
+    // SAFETY: loads libEGL.so.1 (glvnd), the library the current context comes from, and resolves the EGL
+    // 1.4 entry points from it.
+    let egl =
+        unsafe { egl::DynamicInstance::<egl::EGL1_4>::load_required() }.map_err(|e| gl_err("load libEGL.so.1", e))?;
+    if egl.get_current_context().is_none() {
+        return Err(gl_err("current EGL context", "none is current on this thread"));
+    }
+    // SAFETY: a context is current; the loader returns its GL entry points, valid while libEGL stays loaded
+    // (it does: the instance is never unloaded, below).
+    let gl = unsafe {
+        glow::Context::from_loader_function(|s| {
+            egl.get_proc_address(s).map_or(std::ptr::null(), |f| f as *const c_void)
+        })
+    };
+    // Keeps libEGL.so.1 loaded for as long as the returned function table may be used.
+    std::mem::forget(egl);
+    Ok(gl)
+}
+
+/// Waits on the host until the GL work queued so far has completed (`glFenceSync` + `glClientWaitSync`,
+/// flushing).
+/// `gl` must be current on this thread (as for every call here).
+pub fn gl_fence_wait(gl: &glow::Context) -> GpuResult<()> {
+    // SAFETY: `gl` is current (documented precondition); the fence is deleted once.
+    unsafe {
+        let fence = gl.fence_sync(glow::SYNC_GPU_COMMANDS_COMPLETE, 0).map_err(|e| gl_err("glFenceSync", e))?;
+        let r = loop {
+            match gl.client_wait_sync(fence, glow::SYNC_FLUSH_COMMANDS_BIT, 1_000_000_000) {
+                glow::TIMEOUT_EXPIRED => continue,
+                r => break r,
+            }
+        };
+        gl.delete_sync(fence);
+        if r == glow::WAIT_FAILED {
+            return Err(gl_err("glClientWaitSync", "WAIT_FAILED"));
+        }
+        Ok(())
+    }
+}
+
+impl GlComputeNv12 {
+    /// Builds the pass and its buffer for `width`×`height` frames on `gl` (GLES ≥ 3.1), which must be
+    /// current on this thread now and for every later call with this pass.
+    pub fn new(gl: &glow::Context, width: u32, height: u32) -> GpuResult<GlComputeNv12> {
+        if width == 0 || height == 0 {
+            return Err(gl_err("NV12 compute pass", "empty frame"));
+        }
+        let pitch = (width as usize).div_ceil(4) * 4;
+        let rows = height as usize + (height as usize).div_ceil(2);
+        // SAFETY: `gl` is the pass's context, current here (documented precondition);
+        // object creation with valid arguments.
+        unsafe {
+            let program = gl.create_program().map_err(|e| gl_err("glCreateProgram", e))?;
+            let sh = gl.create_shader(glow::COMPUTE_SHADER).map_err(|e| gl_err("glCreateShader(compute)", e))?;
+            gl.shader_source(sh, NV12_CS);
+            gl.compile_shader(sh);
+            if !gl.get_shader_compile_status(sh) {
+                return Err(gl_err("compile NV12 compute shader", gl.get_shader_info_log(sh)));
+            }
+            gl.attach_shader(program, sh);
+            gl.link_program(program);
+            gl.delete_shader(sh);
+            if !gl.get_program_link_status(program) {
+                return Err(gl_err("link NV12 compute program", gl.get_program_info_log(program)));
+            }
+            let locs = ["src", "wy", "wu", "wv", "k", "size"].map(|n| gl.get_uniform_location(program, n));
+            let buffer = gl.create_buffer().map_err(|e| gl_err("glCreateBuffer", e))?;
+            gl.bind_buffer(glow::SHADER_STORAGE_BUFFER, Some(buffer));
+            gl.buffer_data_size(glow::SHADER_STORAGE_BUFFER, (pitch * rows) as i32, glow::DYNAMIC_READ);
+            gl.bind_buffer(glow::SHADER_STORAGE_BUFFER, None);
+            Ok(GlComputeNv12 { program, buffer, locs, width, height, pitch })
+        }
+    }
+
+    /// Bytes per row of the NV12 buffer (the width rounded up to 4).
+    pub fn pitch(&self) -> usize {
+        self.pitch
+    }
+
+    /// Size of the NV12 buffer in bytes (`pitch` × (H + ceil(H/2))).
+    pub fn len(&self) -> usize {
+        self.pitch * (self.height as usize + (self.height as usize).div_ceil(2))
+    }
+
+    /// Never empty (a frame has at least one pixel); for clippy's `len_without_is_empty`.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Queues the conversion of the RGBA8 texture `src` (GL texture name, `width`×`height`) and a
+    /// buffer-update barrier (so a later map or copy of the buffer sees the result). Not waited for.
+    pub fn dispatch(&self, gl: &glow::Context, src: u32, c: &super::colour::Coeffs) -> GpuResult<()> {
+        let tex = std::num::NonZeroU32::new(src)
+            .map(glow::NativeTexture)
+            .ok_or_else(|| gl_err("NV12 compute", "texture 0"))?;
+        let l = &self.locs;
+        // SAFETY: `gl` is the pass's context, current here (documented precondition);
+        // uniforms match the shader's declarations.
+        unsafe {
+            gl.use_program(Some(self.program));
+            gl.active_texture(glow::TEXTURE0);
+            gl.bind_texture(glow::TEXTURE_2D, Some(tex));
+            gl.uniform_1_i32(l[0].as_ref(), 0);
+            gl.uniform_3_i32(l[1].as_ref(), c.y[0], c.y[1], c.y[2]);
+            gl.uniform_3_i32(l[2].as_ref(), c.u[0], c.u[1], c.u[2]);
+            gl.uniform_3_i32(l[3].as_ref(), c.v[0], c.v[1], c.v[2]);
+            gl.uniform_4_i32(l[4].as_ref(), c.y_bias, c.c_bias4, c.max, c.swap_rb);
+            gl.uniform_3_i32(l[5].as_ref(), self.width as i32, self.height as i32, (self.pitch / 4) as i32);
+            gl.bind_buffer_base(glow::SHADER_STORAGE_BUFFER, 0, Some(self.buffer));
+            let gx = self.width.div_ceil(4).div_ceil(16);
+            let gy = self.height.div_ceil(2).div_ceil(8);
+            gl.dispatch_compute(gx, gy, 1);
+            gl.memory_barrier(glow::BUFFER_UPDATE_BARRIER_BIT);
+            gl.bind_buffer_base(glow::SHADER_STORAGE_BUFFER, 0, None);
+            gl.bind_texture(glow::TEXTURE_2D, None);
+            gl.use_program(None);
+        }
+        Ok(())
+    }
+
+    /// Copies the NV12 buffer into `out` (maps it for reading; waits for the GPU): for checks, not for the
+    /// frame path.
+    pub fn read(&self, gl: &glow::Context, out: &mut Vec<u8>) -> GpuResult<()> {
+        let len = self.len();
+        // SAFETY: `gl` is the pass's context, current here (documented precondition);
+        // the mapping covers the buffer's `len` bytes and is unmapped
+        // before the function returns.
+        unsafe {
+            gl.bind_buffer(glow::SHADER_STORAGE_BUFFER, Some(self.buffer));
+            let p = gl.map_buffer_range(glow::SHADER_STORAGE_BUFFER, 0, len as i32, glow::MAP_READ_BIT);
+            if p.is_null() {
+                gl.bind_buffer(glow::SHADER_STORAGE_BUFFER, None);
+                return Err(gl_err("glMapBufferRange(NV12)", "null mapping"));
+            }
+            out.clear();
+            out.extend_from_slice(std::slice::from_raw_parts(p, len));
+            gl.unmap_buffer(glow::SHADER_STORAGE_BUFFER);
+            gl.bind_buffer(glow::SHADER_STORAGE_BUFFER, None);
+        }
+        Ok(())
+    }
+
+    /// Deletes the program and the buffer.
+    pub fn destroy(self, gl: &glow::Context) {
+        // SAFETY: `gl` is the pass's context, current here (documented precondition);
+        // objects deleted once.
+        unsafe {
+            gl.delete_program(self.program);
+            gl.delete_buffer(self.buffer);
+        }
+    }
+}

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use lumen_encode::gpu::convert::Converter;
 use lumen_encode::gpu::cuda::{CudaDevice, Event, PitchedBuffer, Stream};
+use lumen_encode::gpu::gles::{gl_fence_wait, GlComputeNv12};
 use lumen_encode::gpu::interop::{MapSet, Registered};
 use lumen_encode::gpu::software::GpuSoftwareEncoder;
 use lumen_encode::gpu::targets::TargetRegistry;
@@ -144,6 +145,12 @@ fn read_rgba(r: &mut GlesRenderer, frame: &Frame, out: &mut Vec<u8>) -> Result<(
     Ok(())
 }
 
+/// glow's function table for the renderer's EGL context (made current here), for the GL compute pass.
+fn glow_for(r: &mut GlesRenderer) -> Result<glow::Context> {
+    r.with_context(|_| ()).map_err(|e| anyhow!("make current: {e:?}"))?;
+    Ok(lumen_encode::gpu::gles::current_context_gl()?)
+}
+
 fn gles(renderer: &mut Renderer) -> Result<&mut GlesRenderer> {
     match renderer {
         Renderer::Gles(g) => Ok(&mut g.renderer),
@@ -179,6 +186,9 @@ enum Variant {
     /// the session's route on a GPU without NVENC: `GpuSoftwareEncoder::upload_input` (I420 kernel + one
     /// device→host copy into pinned memory, event polled); "ready" = I420 on the host.
     I420ToHost,
+    /// no CUDA: NV12 as a GLES 3.1 compute pass in the renderer's own context (`GlComputeNv12`, into a
+    /// shader storage buffer), "ready" = a GL fence after the dispatch waited on the host.
+    GlCompute,
 }
 
 struct Stats {
@@ -196,6 +206,7 @@ fn bench(
     dev_arc: &Arc<CudaDevice>,
     conv: &Converter,
     stream: &Stream,
+    gl: &glow::Context,
     scene: &Scene,
     id: OutputId,
     frames: usize,
@@ -225,7 +236,7 @@ fn bench(
                 *set = Some(MapSet::new(&[&*reg])?);
             }
         }
-        Variant::Naive => {}
+        Variant::Naive | Variant::GlCompute => {}
     }
     let mut fpool = frame_pool(c.format, w, h, 4)?;
     let mut soft = match v {
@@ -233,6 +244,10 @@ fn bench(
             let cfg = enc_cfg(w, h);
             Some(GpuSoftwareEncoder::new(cfg, dev_arc.clone()).map_err(|e| anyhow!("{e}"))?)
         }
+        _ => None,
+    };
+    let compute = match v {
+        Variant::GlCompute => Some(GlComputeNv12::new(gl, w, h)?),
         _ => None,
     };
     let done = Event::new(false)?;
@@ -289,6 +304,11 @@ fn bench(
                 let t = registry.gpu_target(frame.output, frame.target_index()).context("target not registered")?;
                 soft.as_mut().context("encoder")?.upload_input(&t)?;
             }
+            Variant::GlCompute => {
+                let tex = frame.target().gl_texture_id().context("texture id")?;
+                compute.as_ref().context("pass")?.dispatch(gl, tex, &coeffs)?;
+                gl_fence_wait(gl)?;
+            }
         }
         let dt = t0.elapsed().as_secs_f64() * 1e6;
         drop(frame); // the target goes back to its pool
@@ -297,6 +317,9 @@ fn bench(
         }
     }
     let end = counters::snapshot();
+    if let Some(p) = compute {
+        p.destroy(gl);
+    }
     registry.output_removed(id);
     drop(gl_regs);
     times.sort_by(|a, b| a.total_cmp(b));
@@ -331,6 +354,9 @@ fn correctness(
     let mut ck = Checker { conv, stream, gpu: Vec::new(), cpu: Vec::new(), failures: 0 };
     let cfg = enc_cfg(w + (w & 1), h + (h & 1));
     let mut soft = GpuSoftwareEncoder::new(cfg, dev.clone()).map_err(|e| anyhow!("{e}"))?;
+    let gl = glow_for(r)?;
+    let compute = GlComputeNv12::new(&gl, w, h)?;
+    let mut nv12 = Vec::new();
     let mut rgba = Vec::new();
     // Several frames: the pool hands back the target holding the newest content (as in the compositor,
     // which reuses a returned target first), so later frames re-render a target already checked and are
@@ -346,6 +372,25 @@ fn correctness(
         let checks: &[Conversion] = if n == 0 { &CHECKS } else { &CHECKS[..2] };
         for c in checks {
             ck.check(&route, tex, &rgba, w, h, c)?;
+        }
+        // The GL compute pass (no CUDA) on the same target, NV12 checks only.
+        for c in checks.iter().filter(|c| c.format == lumen_encode::gpu::PixelFormat::Nv12) {
+            let tex = frame.target().gl_texture_id().context("texture id")?;
+            compute.dispatch(&gl, tex, &c.coeffs())?;
+            gl_fence_wait(&gl)?;
+            compute.read(&gl, &mut nv12)?;
+            let pitch = compute.pitch();
+            let mut cpu = vec![0x5Au8; pitch * c.format.total_rows(h)];
+            lumen_encode::gpu::colour::convert_cpu(c, &rgba, w as usize * 4, w, h, &mut cpu, pitch)?;
+            let err = super::max_error(c, w, h, pitch, &nv12, &cpu);
+            if err > 1 {
+                ck.failures += 1;
+            }
+            println!(
+                "| {w}x{h} | {route}, GL compute pass (no CUDA) | {} | {err} | {} |",
+                super::fmt_conv(c),
+                if err <= 1 { "ok" } else { "FAIL" }
+            );
         }
         if w.is_multiple_of(2) && h.is_multiple_of(2) {
             // The session's encoder on this GPU: I420 through the pinned host buffer, BT.709 limited.
@@ -365,6 +410,7 @@ fn correctness(
             );
         }
     }
+    compute.destroy(&gl);
     registry.output_removed(id);
     if !registry.is_empty() {
         bail!("output_removed left {} registrations", registry.len());
@@ -379,6 +425,7 @@ pub fn run(sizes: &[(u32, u32)], frames: usize, warmup: usize) -> Result<usize> 
     let dev = lumen_encode::gpu::open_device().context("CUDA device")?;
     let conv = Converter::new()?;
     let stream = Stream::new(&dev)?;
+    let gl = glow_for(gles(&mut renderer)?)?;
     println!("### correctness: pool targets registered once (EGLImage), GPU vs CPU reference\n");
     println!("| size | route | conversion | max error | |\n|---|---|---|---|---|");
     let mut failures = 0;
@@ -401,8 +448,9 @@ pub fn run(sizes: &[(u32, u32)], frames: usize, warmup: usize) -> Result<usize> 
             Variant::Registered,
             Variant::RegisteredSpin,
             Variant::I420ToHost,
+            Variant::GlCompute,
         ] {
-            let s = bench(v, &mut renderer, &dev, &conv, &stream, &scene, OutputId(next), frames, warmup)?;
+            let s = bench(v, &mut renderer, &dev, &conv, &stream, &gl, &scene, OutputId(next), frames, warmup)?;
             next += 1;
             if v == Variant::Naive {
                 naive = Some(s.p99);
