@@ -302,3 +302,31 @@ def test_a_client_bound_by_the_owner_reaches_the_users_running_session_without_t
     assert "reattaches the user's running session without a password" in host.log()
     assert [w["worker_pid"] for w in _workers(host) if w["role"] == "user"] == [alice_pid]
     assert _uid_of(alice_pid) == alice_uid
+
+
+def test_without_reattach_a_returning_client_types_the_password_for_its_running_session(
+        system_host, users, paired_client, tmp_path):
+    host = system_host("--reattach-without-password", "false")
+    alice, apw, alice_uid = users["alice"]
+    _, cfg = paired_client(host)
+    out1, out2 = system_host.out / "first", system_host.out / "again"
+    _result(subprocess.Popen(_client_cmd(host, cfg, _login_steps(host, tmp_path, "a", alice, apw, out1, windows_before=0,
+                                                                 asked_before=0, logins_before=0),
+                                         width=1280, height=720, fps=30),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), host)
+    first = [w["worker_pid"] for w in _workers(host) if w["role"] == "user"]
+    # Back again: the greeter first (her session waits behind it), then her same session.
+    log = host.log()
+    steps = _login_steps(host, tmp_path, "b", alice, apw, out2, windows_before=log.count(GREETER_SHOWN),
+                         asked_before=log.count(ASKED), logins_before=log.count(LOGGED_IN))
+    # Her terminal is already mapped: the session is ready once the stream shows it (no new window).
+    ready = tmp_path / "b-session"
+    steps[steps.index(["wait_file", str(ready), 60])] = ["wait_file", str(tmp_path / "b-back"), 60]
+    _touch_when(host, "login: back to the user's running session", 1, tmp_path / "b-back")
+    _result(subprocess.Popen(_client_cmd(host, cfg, steps, width=1280, height=720, fps=30),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), host)
+    assert out2.read_text().strip() == alice
+    log = host.log()
+    assert "login: the running session waits for its password" in log
+    assert [w["worker_pid"] for w in _workers(host) if w["role"] == "user"] == first
+    assert _uid_of(first[0]) == alice_uid

@@ -140,11 +140,44 @@ impl WorkerPlane {
         }
     }
 
-    /// A greeter accepted a login on `session`: the stream moves to the user's new session.
+    /// With `--reattach-without-password false`: a user's running session is parked behind a greeter when its
+    /// client comes back; true if it was (the caller then streams a greeter).
+    pub(super) fn park_for_password(&self, session: u64, w: &Arc<Worker>) -> bool {
+        let Some(login) = &self.opts.login else { return false };
+        if login.system.reattach_without_password || !matches!(w.role, Role::User(_)) {
+            return false;
+        }
+        w.link.send(Outgoing::StopStream);
+        lock(&self.workers).remove(&session);
+        lock(&self.parked).insert(session, w.clone());
+        tracing::info!(session, user = ?w.role.user(), "login: the running session waits for its password");
+        true
+    }
+
+    /// The parked session of `user` on `session`, if the login was theirs.
+    fn unpark(&self, session: u64, user: &str) -> Option<Arc<Worker>> {
+        let mut parked = lock(&self.parked);
+        let w =
+            parked.get(&session).filter(|w| w.role == Role::User(user.to_string()) && !w.link.status(|s| s.closed))?;
+        let w = w.clone();
+        parked.remove(&session);
+        Some(w)
+    }
+
+    /// A greeter accepted a login on `session`: the stream moves to the user's session (their parked one,
+    /// else a new one).
     fn logged_in(&self, session: u64, l: LoggedIn) {
         lock(&self.switching).insert(session);
         let (user, accepted) = (l.user.clone(), l.accepted_at);
-        match self.hand_over_to(session, Who::User(l)) {
+        let route = lock(&self.routes).get(&session).cloned();
+        let switched = match (self.unpark(session, &user), route) {
+            (Some(w), Some(route)) => {
+                tracing::info!(session, user, "login: back to the user's running session");
+                self.switch_to(session, &route, w, accepted)
+            }
+            _ => self.hand_over_to(session, Who::User(l)),
+        };
+        match switched {
             Ok(pid) => {
                 tracing::info!(
                     session,

@@ -67,6 +67,8 @@ pub struct WorkerPlane {
     pub(super) clients: Mutex<HashMap<u64, (ClientRef, std::net::IpAddr)>>,
     /// Sessions whose stream is moving to another worker right now (a greeter's exit is expected then).
     pub(super) switching: Mutex<HashSet<u64>>,
+    /// Users' sessions waiting behind a greeter for their password (no reattach without one).
+    pub(super) parked: Mutex<HashMap<u64, Arc<Worker>>>,
 }
 
 fn take(slot: &EndSlot) -> Option<EndFn> {
@@ -84,6 +86,7 @@ impl WorkerPlane {
             me: me.clone(),
             clients: Mutex::new(HashMap::new()),
             switching: Mutex::new(HashSet::new()),
+            parked: Mutex::new(HashMap::new()),
         })
     }
 
@@ -92,7 +95,12 @@ impl WorkerPlane {
         let existing = lock(&self.workers).get(&session).cloned();
         if let Some(w) = existing {
             if !w.link.status(|s| s.closed) {
-                return Ok(w);
+                if !self.park_for_password(session, &w) {
+                    return Ok(w);
+                }
+                let g = self.spawn_worker(session, Who::Greeter)?;
+                lock(&self.workers).insert(session, g.clone());
+                return Ok(g);
             }
             tracing::info!(session, "the session's worker is gone: starting a fresh one");
             lock(&self.workers).remove(&session);
@@ -308,6 +316,9 @@ impl MediaPlane for WorkerPlane {
     fn end_session(&self, session: u64, reason: &EndReason) {
         lock(&self.routes).remove(&session);
         lock(&self.clients).remove(&session);
+        if let Some(parked) = lock(&self.parked).remove(&session) {
+            parked.link.send(Outgoing::End { end_app: true });
+        }
         let Some(w) = lock(&self.workers).remove(&session) else { return };
         let end_app = !matches!(reason, EndReason::ClientGone | EndReason::Replaced);
         w.link.send(Outgoing::End { end_app });
