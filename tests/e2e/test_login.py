@@ -175,6 +175,9 @@ def test_a_client_logs_in_at_the_greeter_and_the_same_stream_shows_the_users_ses
     greeter_pid = wait_until(lambda: [w["worker_pid"] for w in _workers(host) if w["role"] == "greeter"], 60,
                              "the greeter worker", detail=lambda: host.log()[-3000:])[0]
     assert _uid_of(greeter_pid) == int(subprocess.check_output(["id", "-u", "lumen-greeter"]))
+    # The greeter sees none of the users' homes (its own mount namespace hides /home).
+    assert alice in os.listdir("/home")
+    assert os.listdir(f"/proc/{greeter_pid}/root/home") == []
     r = _result(p, host)
     # The greeter was on screen: agreety's light text on foot's dark background.
     greeter = np.load(tmp_path / "a-greeter.npy")

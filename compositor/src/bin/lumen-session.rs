@@ -219,6 +219,7 @@ fn serve_workers(
         output_scale: args.output_scale,
         encoder_clock: args.encoder_clock,
         gamepad: args.gamepad,
+        hide: Vec::new(),
     };
     let mut wargs: Vec<std::ffi::OsString> = vec!["worker".into()];
     wargs.extend(worker.to_args().into_iter().skip(2));

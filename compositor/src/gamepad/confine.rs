@@ -20,13 +20,36 @@ const INPUT_DIR: &str = "/dev/input";
 /// The real `/dev/input`, opened before the tmpfs hid it (bind sources are `/proc/self/fd/<fd>/<node>`).
 static REAL_INPUT_DIR: OnceLock<OwnedFd> = OnceLock::new();
 
+/// Whether this process has its own mount namespace (by [`isolate`] or [`hide`]).
+static PRIVATE_NAMESPACE: OnceLock<()> = OnceLock::new();
+
+fn private_namespace() -> std::io::Result<()> {
+    if PRIVATE_NAMESPACE.get().is_some() {
+        return Ok(());
+    }
+    super::unshare::private_mounts()?;
+    // Nothing mounted from now on reaches the parent namespace.
+    rustix::mount::mount_change("/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE)?;
+    let _ = PRIVATE_NAMESPACE.set(());
+    Ok(())
+}
+
+/// Hides `dirs` from this process and its apps behind empty read-only tmpfs mounts (system mode's greeter
+/// sees none of the users' homes). Single-threaded callers only, like [`isolate`].
+pub fn hide(dirs: &[PathBuf]) -> std::io::Result<()> {
+    private_namespace()?;
+    let flags = MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    for d in dirs.iter().filter(|d| d.is_dir()) {
+        rustix::mount::mount("tmpfs", d, "tmpfs", flags, c"mode=0755,size=4k")?;
+    }
+    Ok(())
+}
+
 /// Gives the session's apps a `/dev/input` of their own (see the module docs). Call first thing in the
 /// worker: the namespace needs a single-threaded process. A failure is returned for the log; pads then
 /// work but every app of the user can see them.
 pub fn isolate() -> std::io::Result<()> {
-    super::unshare::private_mounts()?;
-    // Nothing mounted from now on reaches the parent namespace.
-    rustix::mount::mount_change("/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE)?;
+    private_namespace()?;
     let real = rustix::fs::open(INPUT_DIR, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
     rustix::mount::mount("tmpfs", INPUT_DIR, "tmpfs", MountFlags::NOSUID | MountFlags::NOEXEC, c"mode=0755,size=64k")?;
     let _ = REAL_INPUT_DIR.set(real);

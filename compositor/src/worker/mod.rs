@@ -63,6 +63,10 @@ pub struct WorkerArgs {
     /// Which virtual pad a client controller becomes.
     #[arg(long, value_enum, default_value_t = crate::gamepad::PadChoice::Auto)]
     pub gamepad: crate::gamepad::PadChoice,
+    /// Hide DIR from the session's apps (an empty read-only mount in the worker's own mount namespace;
+    /// system mode's greeter hides the users' homes). The worker does not start if it cannot.
+    #[arg(long = "hide", value_name = "DIR")]
+    pub hide: Vec<PathBuf>,
 }
 
 /// `--encoder-clock`: what paces a session's encoder.
@@ -151,6 +155,10 @@ impl WorkerArgs {
         }
         a.push("--gamepad".into());
         a.push(self.gamepad.name().into());
+        for d in &self.hide {
+            a.push("--hide".into());
+            a.push(d.into());
+        }
         a
     }
 }
@@ -173,6 +181,10 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
                 "gamepads: the session could not get a /dev/input of its own; its pads are visible to every app \
                  of its user");
         }
+    }
+    if !args.hide.is_empty() {
+        crate::gamepad::confine::hide(&args.hide).context("hiding directories from the session (--hide)")?;
+        tracing::info!(session = args.session, dirs = ?args.hide, "directories hidden from the session's apps");
     }
     // The session's audio server first, before any thread: its socket goes into the environment every app
     // of the session inherits.

@@ -16,6 +16,9 @@ use crate::login::broker_proto::RunAs;
 use crate::login::greeter::{GreetdServer, GreeterContext, LoggedIn};
 use crate::login::system::SystemMode;
 
+/// What a greeter worker hides from its apps (empty read-only mounts in its own mount namespace).
+const GREETER_HIDES: [&str; 2] = ["/home", "/run/user"];
+
 /// The plane's system-mode settings.
 pub struct LoginMode {
     pub system: SystemMode,
@@ -97,7 +100,7 @@ impl WorkerPlane {
             (Some(l), _) => l,
         };
         let sys = &login.system;
-        let args = login.worker_args.clone();
+        let mut args = login.worker_args.clone();
         match who {
             Who::Host => unreachable!("handled above"),
             Who::Greeter => {
@@ -128,6 +131,10 @@ impl WorkerPlane {
                 });
                 let server =
                     GreetdServer::start(&sys.greetd_dir, ctx, on_login).context("the greeter's greetd socket")?;
+                // The greeter sees none of the users' files.
+                for d in GREETER_HIDES {
+                    args.extend(["--hide".to_string(), d.to_string()]);
+                }
                 let run_as = RunAs::Greeter { greetd_sock: server.path().to_string_lossy().into_owned() };
                 let launched = WorkerProcess::spawn_via_broker(&sys.broker, run_as, args, session)?;
                 Ok((Role::Greeter, Some(server), launched))
