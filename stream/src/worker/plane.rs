@@ -227,6 +227,11 @@ impl WorkerPlane {
         let messenger = lock(&old.to_client).take();
         *lock(&new.to_client) = messenger;
         route.switch(new.clone());
+        // Wake the video sender now, blocked on the old worker's notices: it re-attaches to the new ring at once
+        // instead of when the old worker has ended.
+        if let Err(e) = rustix::net::shutdown(&*old.video.sock, rustix::net::Shutdown::Read) {
+            tracing::debug!(session, error = %e, "hand-over: could not wake the video sender");
+        }
         lock(&self.workers).insert(session, new.clone());
         let pid = new.process.pid;
         tracing::info!(

@@ -71,7 +71,7 @@ impl VideoFeed for RoutedFeed {
         let inner = RingSource::attach(shared.clone(), &w.video, self.route.session);
         // Units encoded before the client pinged were skipped: the stream starts with an IDR.
         shared.request_idr_internal();
-        Ok(Box::new(RoutedSource { route: self.route, shared, generation, inner }))
+        Ok(Box::new(RoutedSource { route: self.route, shared, generation, inner, switched_at: None }))
     }
 }
 
@@ -81,6 +81,8 @@ pub struct RoutedSource {
     shared: Arc<Shared>,
     generation: u64,
     inner: RingSource,
+    /// When the source re-attached, until the new worker's first unit (logged: the hand-over's end).
+    switched_at: Option<std::time::Instant>,
 }
 
 impl RoutedSource {
@@ -98,6 +100,7 @@ impl RoutedSource {
         self.generation = now;
         self.shared.request_idr_internal();
         tracing::info!(session = self.route.session, pid = w.process.pid, "video now from the new worker");
+        self.switched_at = Some(std::time::Instant::now());
         true
     }
 }
@@ -108,6 +111,16 @@ impl UnitSource for RoutedSource {
         match self.inner.next(timeout) {
             // The old worker's link closed under a hand-over: go on with the new worker.
             Err(FeedEnded) if self.follow() => Ok(None),
+            Ok(Some(job)) => {
+                if let Some(t) = self.switched_at.take() {
+                    tracing::info!(
+                        session = self.route.session,
+                        after_ms = t.elapsed().as_secs_f64() * 1000.0,
+                        "first frame from the new worker"
+                    );
+                }
+                Ok(Some(job))
+            }
             other => other,
         }
     }
