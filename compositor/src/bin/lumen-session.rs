@@ -223,6 +223,7 @@ fn serve_workers(
     };
     let mut wargs: Vec<std::ffi::OsString> = vec!["worker".into()];
     wargs.extend(worker.to_args().into_iter().skip(2));
+    let system_mode = system.is_some();
     let login = system.map(|system| lumen_stream::worker::login::LoginMode {
         system,
         worker_args: wargs.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect(),
@@ -250,10 +251,17 @@ fn serve_workers(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let notes = vec![
-        "Each client streams its own session (a worker process with its own compositor and apps).".to_string(),
-        format!("Apps' output: {}/<app>-<pid>.log", app_log_dir.display()),
-    ];
+    let notes = match system_mode {
+        true => vec![
+            "System mode: each client logs in at a greeter and streams its user's own session (docs/login.md)."
+                .to_string(),
+            "Apps' output: the log above (sessions run as their users).".to_string(),
+        ],
+        false => vec![
+            "Each client streams its own session (a worker process with its own compositor and apps).".to_string(),
+            format!("Apps' output: {}/<app>-<pid>.log", app_log_dir.display()),
+        ],
+    };
     rt.block_on(lumen_stream::host::run_until_ready(opts, std::future::pending::<()>(), ready_printer(notes)))
 }
 
