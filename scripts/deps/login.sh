@@ -5,7 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 for u in lumen lumen-greeter; do
   if ! getent passwd "$u" >/dev/null; then
-    adduser --system --group --no-create-home --home /nonexistent --shell /usr/sbin/nologin "$u" >/dev/null
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u"
     echo "login.sh: created the system user $u"
   fi
 done

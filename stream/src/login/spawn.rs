@@ -10,15 +10,13 @@ use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use command_fds::{CommandFdExt, FdMapping};
-
 use super::broker::{StartAs, WorkerStarter};
 use super::privsep::{exec_as, Credentials};
+use crate::worker::process::WorkerExit;
 
 /// Who a worker runs as, resolved by the broker.
 #[derive(Debug, Clone)]
@@ -144,14 +142,7 @@ impl Launcher {
         let home = Path::new(&who.home);
         c.current_dir(if home.is_dir() { home } else { Path::new("/") });
         c.stdin(Stdio::null());
-        let [link, audio, ring, notices] = fds;
-        c.fd_mappings(vec![
-            FdMapping { parent_fd: link, child_fd: lumen_core::link::LINK_FD },
-            FdMapping { parent_fd: audio, child_fd: lumen_core::link::AUDIO_LINK_FD },
-            FdMapping { parent_fd: ring, child_fd: lumen_core::link::VIDEO_RING_FD },
-            FdMapping { parent_fd: notices, child_fd: lumen_core::link::VIDEO_LINK_FD },
-        ])
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        crate::worker::process::map_worker_fds(&mut c, fds)?;
         if drop_now {
             exec_as(&mut c, &who.creds);
         }
@@ -163,20 +154,10 @@ impl Launcher {
         let running = self.running.clone();
         let user = who.name.clone();
         std::thread::Builder::new().name("lumen-broker-reap".into()).spawn(move || {
-            let (kind, value) = match child.wait() {
-                Ok(st) => match (st.code(), st.signal()) {
-                    (Some(c), _) => (0u8, c),
-                    (None, Some(s)) => (1, s),
-                    (None, None) => (0, -1),
-                },
-                Err(_) => (0, -1),
-            };
+            let how = WorkerExit::of(child.wait());
             running.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
-            tracing::info!(pid, session, user, kind, value, "broker: worker ended");
-            let mut msg = [0u8; 5];
-            msg[0] = kind;
-            msg[1..].copy_from_slice(&value.to_le_bytes());
-            let _ = ours.write_all(&msg);
+            tracing::info!(pid, session, user, how = %how, "broker: worker ended");
+            let _ = ours.write_all(&how.to_bytes());
         })?;
         tracing::info!(pid, session, user = who.name, uid = who.creds.uid, runtime = %runtime.display(),
             "broker: worker started");
@@ -243,13 +224,6 @@ impl WorkerStarter for SystemStarter {
     fn stop(&mut self, pid: u32) -> bool {
         self.launcher.stop(pid)
     }
-}
-
-/// Reads how a worker ended from its exit socket (blocks until it did): `(signalled, code or signal)`.
-pub fn read_exit(sock: &mut impl std::io::Read) -> Option<(bool, i32)> {
-    let mut msg = [0u8; 5];
-    sock.read_exact(&mut msg).ok()?;
-    Some((msg[0] == 1, i32::from_le_bytes([msg[1], msg[2], msg[3], msg[4]])))
 }
 
 #[cfg(test)]

@@ -65,6 +65,20 @@ pub struct WorkerProcess {
     kill: Box<dyn Fn() + Send + Sync>,
 }
 
+/// Puts a worker's four link descriptors (link, audio link, video ring, ring notices) on the numbers the
+/// worker takes them from (`lumen_core::link::*_FD`) in the child `c` starts.
+pub fn map_worker_fds(c: &mut Command, fds: [std::os::fd::OwnedFd; 4]) -> std::io::Result<()> {
+    let [link, audio, ring, notices] = fds;
+    c.fd_mappings(vec![
+        FdMapping { parent_fd: link, child_fd: lumen_core::link::LINK_FD },
+        FdMapping { parent_fd: audio, child_fd: lumen_core::link::AUDIO_LINK_FD },
+        FdMapping { parent_fd: ring, child_fd: lumen_core::link::VIDEO_RING_FD },
+        FdMapping { parent_fd: notices, child_fd: lumen_core::link::VIDEO_LINK_FD },
+    ])
+    .map(|_| ())
+    .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
 fn link_ends() -> std::io::Result<(HostEnds, [std::os::fd::OwnedFd; 4])> {
     let (host_end, worker_end) = UnixStream::pair()?;
     let (audio_host_end, audio_worker_end) = UnixStream::pair()?;
@@ -78,17 +92,11 @@ fn link_ends() -> std::io::Result<(HostEnds, [std::os::fd::OwnedFd; 4])> {
 impl WorkerProcess {
     /// Starts the worker; returns it and the host's ends of its links.
     pub fn spawn(cmd: &WorkerCommand, session: u64) -> std::io::Result<(WorkerProcess, HostEnds)> {
-        let (ends, [worker_end, audio_worker_end, ring, notices]) = link_ends()?;
+        let (ends, worker_fds) = link_ends()?;
         let mut c = Command::new(&cmd.exe);
         c.args(&cmd.args).arg("--session").arg(session.to_string()).stdin(Stdio::null());
         c.envs(cmd.env.iter().map(|(k, v)| (k, v)));
-        c.fd_mappings(vec![
-            FdMapping { parent_fd: worker_end, child_fd: lumen_core::link::LINK_FD },
-            FdMapping { parent_fd: audio_worker_end, child_fd: lumen_core::link::AUDIO_LINK_FD },
-            FdMapping { parent_fd: ring, child_fd: lumen_core::link::VIDEO_RING_FD },
-            FdMapping { parent_fd: notices, child_fd: lumen_core::link::VIDEO_LINK_FD },
-        ])
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        map_worker_fds(&mut c, worker_fds)?;
         let child = c.spawn()?;
         // The command still holds the worker's ends: dropping it closes ours, so EOF means the worker died.
         drop(c);
@@ -123,11 +131,7 @@ impl WorkerProcess {
         let watch = exit.clone();
         std::thread::Builder::new().name("lumen-worker-wait".into()).spawn(move || {
             let mut sock = UnixStream::from(exit_sock);
-            let how = match crate::login::spawn::read_exit(&mut sock) {
-                Some((false, c)) => WorkerExit::Code(c),
-                Some((true, s)) => WorkerExit::Signal(s),
-                None => WorkerExit::Code(-1),
-            };
+            let how = WorkerExit::read_from(&mut sock).unwrap_or(WorkerExit::Code(-1));
             log_exit(pid, session, &how);
             *watch.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(how);
             watch.1.notify_all();
@@ -175,20 +179,59 @@ fn log_exit(pid: u32, session: u64, how: &WorkerExit) {
     }
 }
 
+impl WorkerExit {
+    /// How a child ended, from its wait status (`Code(-1)` when waiting failed).
+    pub fn of(status: std::io::Result<std::process::ExitStatus>) -> Self {
+        match status {
+            Ok(st) => match (st.code(), st.signal()) {
+                (Some(c), _) => WorkerExit::Code(c),
+                (None, Some(s)) => WorkerExit::Signal(s),
+                (None, None) => WorkerExit::Code(-1),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "waiting for the worker failed");
+                WorkerExit::Code(-1)
+            }
+        }
+    }
+
+    /// Five bytes for the broker's exit socket: 0 + code or 1 + signal (little-endian `i32`).
+    pub fn to_bytes(&self) -> [u8; 5] {
+        let (kind, value) = match self {
+            WorkerExit::Code(c) => (0u8, *c),
+            WorkerExit::Signal(s) => (1, *s),
+        };
+        let mut msg = [kind, 0, 0, 0, 0];
+        msg[1..].copy_from_slice(&value.to_le_bytes());
+        msg
+    }
+
+    /// Reads [`Self::to_bytes`] (blocks until the worker ended); `None` if the socket closed without it.
+    pub fn read_from(sock: &mut impl std::io::Read) -> Option<Self> {
+        let mut msg = [0u8; 5];
+        sock.read_exact(&mut msg).ok()?;
+        let value = i32::from_le_bytes([msg[1], msg[2], msg[3], msg[4]]);
+        Some(if msg[0] == 1 { WorkerExit::Signal(value) } else { WorkerExit::Code(value) })
+    }
+}
+
 fn reap(mut child: Child, session: u64, exit: &(Mutex<Option<WorkerExit>>, Condvar)) {
     let pid = child.id();
-    let how = match child.wait() {
-        Ok(st) => match (st.code(), st.signal()) {
-            (Some(c), _) => WorkerExit::Code(c),
-            (None, Some(s)) => WorkerExit::Signal(s),
-            (None, None) => WorkerExit::Code(-1),
-        },
-        Err(e) => {
-            tracing::warn!(pid, error = %e, "waiting for the worker failed");
-            WorkerExit::Code(-1)
-        }
-    };
+    let how = WorkerExit::of(child.wait());
     log_exit(pid, session, &how);
     *exit.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(how);
     exit.1.notify_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exits_cross_the_brokers_socket_unchanged() {
+        for how in [WorkerExit::Code(0), WorkerExit::Code(-1), WorkerExit::Code(137), WorkerExit::Signal(9)] {
+            assert_eq!(WorkerExit::read_from(&mut &how.to_bytes()[..]), Some(how.clone()));
+        }
+        assert_eq!(WorkerExit::read_from(&mut &[0u8, 1][..]), None);
+    }
 }
