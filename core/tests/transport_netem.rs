@@ -11,8 +11,10 @@
 //! loss the lumen transport rebuilds every 4 MB IDR and ≥ 95 % of all frames; Moonlight rebuilds no 4 MB IDR
 //! under any profile (each has ~3 000 datagrams and no parity); bursty loss is reported with a loose bound.
 
+use std::io::ErrorKind;
 use std::net::UdpSocket;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -27,7 +29,7 @@ const KEY: [u8; 32] = [3; 32];
 const FRAMES: u32 = 30;
 const IDRS: [u32; 2] = [1, 16];
 const IDR_BYTES: usize = 4_000_000;
-/// Silence that ends a receive.
+/// Silence that ends a receive once the sender has sent everything.
 const QUIET: Duration = Duration::from_secs(1);
 
 /// A loss profile: its name, netem's `loss` arguments, and the range its measured loss must fall in.
@@ -90,19 +92,32 @@ fn send_paced(sock: &UdpSocket, batch: &PacketBatch) -> usize {
     batch.len()
 }
 
-/// Receives until [`QUIET`] passes without a datagram; `push` gets each datagram and returns the index of the
-/// frame it completed intact. Returns (datagrams received, indices of the frames rebuilt).
+/// Receives until the sender is done (`sent` set) and [`QUIET`] passes without a datagram; `push` gets each
+/// datagram and returns the index of the frame it completed intact. Returns (datagrams received, indices of the
+/// frames rebuilt). Silence before the sender is done (packetizing a 4 MB frame under the VM's emulated CPU
+/// can take longer than `QUIET`) does not end it: the socket must stay open while datagrams may still come.
 fn receive(
     sock: UdpSocket,
+    sent: Arc<AtomicBool>,
     mut push: impl FnMut(&mut [u8]) -> Option<u32> + Send + 'static,
 ) -> thread::JoinHandle<(usize, Vec<u32>)> {
     thread::spawn(move || {
         sock.set_read_timeout(Some(QUIET)).expect("timeout");
         let mut buf = vec![0u8; 2048];
         let (mut datagrams, mut frames) = (0, Vec::new());
-        while let Ok(n) = sock.recv(&mut buf) {
-            datagrams += 1;
-            frames.extend(push(&mut buf[..n]));
+        loop {
+            match sock.recv(&mut buf) {
+                Ok(n) => {
+                    datagrams += 1;
+                    frames.extend(push(&mut buf[..n]));
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    if sent.load(Ordering::Acquire) {
+                        break;
+                    }
+                }
+                Err(e) => panic!("recv: {e}"),
+            }
         }
         (datagrams, frames)
     })
@@ -142,7 +157,8 @@ fn lumen(stream: &Arc<Vec<Vec<u8>>>) -> Run {
     let (tx, rx) = pair();
     let mut receiver = SealedVideoReceiver::new(&KEY, 1392).expect("receiver");
     let expect = Arc::clone(stream);
-    let handle = receive(rx, move |d| match receiver.push(d) {
+    let done = Arc::new(AtomicBool::new(false));
+    let handle = receive(rx, Arc::clone(&done), move |d| match receiver.push(d) {
         Ok(Some(f)) => {
             let i = f.frame.header.frame_index;
             (f.frame.data == &expect[i as usize - 1][..]).then_some(i)
@@ -156,6 +172,7 @@ fn lumen(stream: &Arc<Vec<Vec<u8>>>) -> Run {
         sender.packetize(&meta(i), 0, au, &mut batch).expect("packetize");
         sent += send_paced(&tx, &batch);
     }
+    done.store(true, Ordering::Release);
     let (got, frames) = handle.join().expect("receiver thread");
     Run { sent, got, frames }
 }
@@ -165,7 +182,8 @@ fn moonlight(stream: &Arc<Vec<Vec<u8>>>) -> Run {
     let params = VideoParams::DEFAULT;
     let mut reassembler = VideoReassembler::new(params).expect("reassembler");
     let expect = Arc::clone(stream);
-    let handle = receive(rx, move |d| {
+    let done = Arc::new(AtomicBool::new(false));
+    let handle = receive(rx, Arc::clone(&done), move |d| {
         let _ = reassembler.push(d);
         let mut done = None;
         while let Some(e) = reassembler.poll() {
@@ -184,6 +202,7 @@ fn moonlight(stream: &Arc<Vec<Vec<u8>>>) -> Run {
         packetizer.packetize(&meta(i), au, &mut batch).expect("packetize");
         sent += send_paced(&tx, &batch);
     }
+    done.store(true, Ordering::Release);
     let (got, frames) = handle.join().expect("receiver thread");
     Run { sent, got, frames }
 }
