@@ -32,6 +32,10 @@ from waits import wait_until  # noqa: E402
 GREETER_SHOWN = "window shown with the keyboard focus"
 ASKED = "greeter: asking for the password"
 LOGGED_IN = "login: the stream now shows the user's session"
+# agreety's text (the issue line and "login:") on screen: light pixels right of the first 60 columns, where
+# neither the pointer (drawn at its start near the top left, 69 light pixels) nor foot's cursor block can be.
+# Before foot shows agreety's output the frame holds only those two, which once passed a looser check.
+GREETER_TEXT = ["light", [0, 120, 60, 600], 100]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("agreety") is None or shutil.which("useradd") is None,
                                 reason="system mode needs root, agreety (greetd) and useradd")
@@ -140,7 +144,7 @@ def _login_steps(host, tmp: Path, tag: str, user: str, password: str, out: Path,
                 return
             time.sleep(0.05)  # polling pace of the log watcher, not a wait
     threading.Thread(target=session_ready, daemon=True).start()
-    return [["wait_file", str(greeter), 60], ["save_when", str(tmp / f"{tag}-greeter.npy"), ["prompt"], 20],
+    return [["wait_file", str(greeter), 60], ["save_when", str(tmp / f"{tag}-greeter.npy"), GREETER_TEXT, 20],
             ["text", user], ["key", VK_RETURN], ["wait_file", str(asked), 30],
             ["text", password], ["key", VK_RETURN], ["wait_file", str(session), 60],
             ["text", f"id -un | tee {out}"], ["key", VK_RETURN], ["wait_file", str(out), 20], ["watch", 1.0]]
@@ -181,7 +185,7 @@ def test_a_client_logs_in_at_the_greeter_and_the_same_stream_shows_the_users_ses
     r = _result(p, host)
     # The greeter was on screen: agreety's light text on foot's dark background.
     greeter = np.load(tmp_path / "a-greeter.npy")
-    assert int((greeter[:120, :600].min(axis=2) > 150).sum()) > 100
+    assert int((greeter[:120, 60:600].min(axis=2) > 150).sum()) > 100
     # `id -un` typed in the user's terminal, through the same stream, printed the user.
     assert out.read_text().strip() == alice
     assert not r["watch"][0]["terminated"]

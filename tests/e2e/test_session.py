@@ -228,7 +228,7 @@ def _client_wait(out: dict, probe, timeout: float, what: str, describe, until=bo
 
 def _frame_measure(pred: list, saved: dict):
     """The quantity a frame predicate looks at, as a function of a decoded (BGR) frame, and the test of it.
-    Predicates: ["any"], ["bars"] (foot's colour bars), ["prompt"] (foot's), ["bright", mean], ["rings"] (weston-simple-shm),
+    Predicates: ["any"], ["bars"] (foot's colour bars), ["prompt"] (foot's), ["light", region, n], ["bright", mean], ["rings"] (weston-simple-shm),
     ["white_square"] (the demo client's), ["clock_face"] (xclock in black on white), ["still", seconds] (no change for that long), ["changed", saved_path, {"region": [y0, y1, x0, x1] | None,
     "diff": d, "min_pixels": n | "min_fraction": x}] (pixels whose largest channel difference to an earlier
     saved frame is over d), ["psnr", frame_dump_dir, dB] (against the compositor's frame dump)."""
@@ -240,6 +240,10 @@ def _frame_measure(pred: list, saved: dict):
     if kind == "prompt":
         # Light text pixels at the top left (foot draws its light text on a dark background).
         return (lambda f: int((f[:40, :400].min(axis=2) > 150).sum())), (lambda m: m > 20)
+    if kind == "light":
+        # ["light", [y0, y1, x0, x1], n]: more than n light pixels (every channel over 150) in the region.
+        y0, y1, x0, x1 = pred[1]
+        return (lambda f: int((f[y0:y1, x0:x1].min(axis=2) > 150).sum())), (lambda m: m > pred[2])
     if kind == "bright":
         return (lambda f: round(float(f.mean()), 1)), (lambda m: m > pred[1])
     if kind == "rings":
