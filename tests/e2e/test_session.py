@@ -238,8 +238,10 @@ def _frame_measure(pred: list, saved: dict):
     if kind == "bars":
         return bars, (lambda m: min(m) > 100)
     if kind == "prompt":
-        # Light text pixels at the top left (foot draws its light text on a dark background).
-        return (lambda f: int((f[:40, :400].min(axis=2) > 150).sum())), (lambda m: m > 20)
+        # Light pixels at the top left (foot draws its light text and its cursor block on a dark background):
+        # more than lumen's pointer arrow (69 white pixels, `compositor/src/cursor.rs`), which sits there
+        # from the start and alone met the old bound of 20. A shell's "# " with foot's block is ~120.
+        return (lambda f: int((f[:40, :400].min(axis=2) > 150).sum())), (lambda m: m > 69 + 20)
     if kind == "light":
         # ["light", [y0, y1, x0, x1], n]: more than n light pixels (every channel over 150) in the region.
         y0, y1, x0, x1 = pred[1]
