@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -243,13 +244,16 @@ def test_stream_video_audio_idr_and_input(media_host, paired_client, tmp_path):
     frames = _check_stream(r)
     assert r["start_s"] < 2.0 + 1.0, f"first frame {r['start_s']:.2f} s after start_stream"
     assert r["audio_chunks"] > 100, f"{r['audio_chunks']} audio chunks decoded"
-    # IDR on request: the host's next or second frame is an IDR (client frame types: 1 = IDR).
+    # IDR on request: the client decodes an IDR after its request (client frame types: 1 = IDR) ...
     req = r["idr_req_at"]
-    later = [f for f in frames if f[0] > req]
-    idr = [f[0] for f in later if f[1] == 1]
+    idr = [f[0] for f in frames if f[0] > req and f[1] == 1]
     assert idr, "no IDR frame after LiRequestIdrFrame"
-    # The decoded frame the test saw lags the host by the decoder's frame threads; allow that.
-    assert idr[0] - req <= 2 + 3, f"IDR at frame {idr[0]}, requested after frame {req}"
+    # ... and the host sent it as its next or second frame after the request arrived, by the host's own
+    # count (the client's frame number at the request lags the host by its receive queue, which grew to 9
+    # frames on a loaded machine while the host answered within 2).
+    answers = [int(n) for n in re.findall(r"IDR (?:request answered|answered later than 2 frames).* frames=(\d+)",
+                                          host.log())]
+    assert answers and answers[-1] <= 2, f"the host's IDR answers (frames after the request): {answers}"
     assert all(rc == 0 for rc in r["input_rc"]), r["input_rc"]
     events = [json.loads(l)["event"] for l in input_log.read_text().splitlines()]
     text = "\n".join(events)

@@ -91,7 +91,7 @@ impl IdrTracker {
         if frames > 2 {
             tracing::warn!(requested_at = since, idr_frame = frame, frames, "IDR answered later than 2 frames");
         } else {
-            tracing::debug!(requested_at = since, idr_frame = frame, frames, "IDR request answered");
+            tracing::info!(requested_at = since, idr_frame = frame, frames, "IDR request answered");
         }
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         if recent.len() == RECENT {
